@@ -1,5 +1,5 @@
-/* Arena (bump) allocator: many small allocations freed together. Memory comes from malloc in chunks of
- * at least `chunk_size` bytes; an allocation larger than a chunk gets a chunk of its own.
+/* Arena (bump) allocator: many small allocations freed together. Memory comes from malloc in chunks
+ * of at least `chunk_size` bytes; an allocation larger than a chunk gets a chunk of its own.
  * arena_reset keeps the first chunk for reuse and frees the rest. Not thread-safe: one owner. */
 #ifndef STRATA_BASE_ARENA_H
 #define STRATA_BASE_ARENA_H

@@ -1,5 +1,6 @@
-/* Byte buffers: `struct buf` is a growable owned byte array for writers; `struct rd` is a bounds-checked
- * cursor over borrowed bytes for decoders. Little-endian fixed-width integers and varints.
+/* Byte buffers: `struct buf` is a growable owned byte array for writers; `struct rd` is a
+ * bounds-checked cursor over borrowed bytes for decoders. Little-endian fixed-width integers and
+ * varints.
  *
  * Ownership: a buf owns `data` (malloc); buf_deinit frees it. A rd borrows its bytes.
  * Errors: buf_* that grow return 0 or ERR_NOMEM and leave the buffer unchanged on failure.
@@ -21,7 +22,10 @@ struct buf {
     size_t cap;
 };
 
-#define BUF_INIT {0}
+#define BUF_INIT                                                                                   \
+    {                                                                                              \
+        0                                                                                          \
+    }
 
 void buf_init(struct buf *b);
 void buf_deinit(struct buf *b);

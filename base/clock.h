@@ -1,4 +1,5 @@
-/* Clocks. Monotonic for durations and timeouts, realtime for timestamps. vDSO-backed; thread-safe. */
+/* Clocks. Monotonic for durations and timeouts, realtime for timestamps. vDSO-backed; thread-safe.
+ */
 #ifndef STRATA_BASE_CLOCK_H
 #define STRATA_BASE_CLOCK_H
 
@@ -41,8 +42,8 @@ static inline int64_t clock_process_cpu_ns(void)
     return clock_ns_of_(CLOCK_PROCESS_CPUTIME_ID);
 }
 
-/* Formats Unix ns as RFC 3339 UTC with milliseconds ("2026-11-22T10:00:00.123Z") into out (≥ 32 bytes).
- * Returns the length written. */
+/* Formats Unix ns as RFC 3339 UTC with milliseconds ("2026-11-22T10:00:00.123Z") into out (≥ 32
+ * bytes). Returns the length written. */
 int clock_fmt_rfc3339_ms(int64_t unix_ns, char *out, unsigned out_size);
 
 #endif

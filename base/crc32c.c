@@ -1,12 +1,13 @@
 /* CRC-32C: slicing-by-8 software path and an SSE4.2 path that runs three independent crc32 streams
- * (hiding the instruction's 3-cycle latency) and joins them with precomputed "shift by N zero bytes"
- * operators. The CRC register is linear over GF(2): reg(A||B) = shift(reg(A), |B|) ^ reg0(B). */
+ * (hiding the instruction's 3-cycle latency) and joins them with precomputed "shift by N zero
+ * bytes" operators. The CRC register is linear over GF(2): reg(A||B) = shift(reg(A), |B|) ^
+ * reg0(B). */
 #include "base/crc32c.h"
 
 #include <string.h>
 
-#define POLY 0x82F63B78u
-#define LONG_BLOCK 8192
+#define POLY        0x82F63B78u
+#define LONG_BLOCK  8192
 #define SHORT_BLOCK 256
 
 static uint32_t sw_table[8][256];
@@ -76,10 +77,9 @@ uint32_t crc32c_update_sw(uint32_t crc, const void *data, size_t n)
         uint64_t w;
         memcpy(&w, p, 8);
         w ^= reg;
-        reg = sw_table[7][w & 0xff] ^ sw_table[6][(w >> 8) & 0xff] ^
-              sw_table[5][(w >> 16) & 0xff] ^ sw_table[4][(w >> 24) & 0xff] ^
-              sw_table[3][(w >> 32) & 0xff] ^ sw_table[2][(w >> 40) & 0xff] ^
-              sw_table[1][(w >> 48) & 0xff] ^ sw_table[0][w >> 56];
+        reg = sw_table[7][w & 0xff] ^ sw_table[6][(w >> 8) & 0xff] ^ sw_table[5][(w >> 16) & 0xff] ^
+              sw_table[4][(w >> 24) & 0xff] ^ sw_table[3][(w >> 32) & 0xff] ^
+              sw_table[2][(w >> 40) & 0xff] ^ sw_table[1][(w >> 48) & 0xff] ^ sw_table[0][w >> 56];
         p += 8;
         n -= 8;
     }
@@ -91,9 +91,8 @@ uint32_t crc32c_update_sw(uint32_t crc, const void *data, size_t n)
 #if defined(__x86_64__)
 #include <nmmintrin.h>
 
-__attribute__((target("sse4.2"))) static uint32_t hw_blocks(uint32_t reg, const uint8_t **pp,
-                                                             size_t *np, size_t block,
-                                                             const uint32_t table[4][256])
+__attribute__((target("sse4.2"))) static uint32_t
+hw_blocks(uint32_t reg, const uint8_t **pp, size_t *np, size_t block, const uint32_t table[4][256])
 {
     const uint8_t *p = *pp;
     size_t n = *np;

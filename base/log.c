@@ -134,7 +134,10 @@ int log_format(char *out, int size, int64_t unix_ns, enum log_level level, int s
             if (isfinite(f->v.f))
                 putf(&o, "%.6g", f->v.f);
             else
-                put(&o, isnan(f->v.f) ? "NaN" : f->v.f > 0 ? "+Inf" : "-Inf",
+                put(&o,
+                    isnan(f->v.f) ? "NaN"
+                    : f->v.f > 0  ? "+Inf"
+                                  : "-Inf",
                     isnan(f->v.f) ? 3 : 4);
             break;
         case LOG_F_END: break;

@@ -1,9 +1,9 @@
 /* Structured logging as logfmt lines on stderr:
  *   ts=2026-11-22T10:00:00.123Z level=info shard=0 msg="listening" addr=:9090
  * Usage: log_info("listening", LOG_STR("addr", a), LOG_INT("port", p));
- * Values are quoted when they contain spaces, quotes, '=' or control bytes. One write(2) per line, so
- * lines from different threads never interleave. The shard field comes from log_set_shard() on the
- * calling thread (left out when unset). Lines below the global level are dropped cheaply. */
+ * Values are quoted when they contain spaces, quotes, '=' or control bytes. One write(2) per line,
+ * so lines from different threads never interleave. The shard field comes from log_set_shard() on
+ * the calling thread (left out when unset). Lines below the global level are dropped cheaply. */
 #ifndef STRATA_BASE_LOG_H
 #define STRATA_BASE_LOG_H
 
@@ -29,7 +29,8 @@ struct log_field {
 #define LOG_STRN(k, val, len)                                                                      \
     ((struct log_field){.key = (k), .type = LOG_F_STRN, .v.s = (val), .n = (uint32_t)(len)})
 #define LOG_INT(k, val) ((struct log_field){.key = (k), .type = LOG_F_INT, .v.i = (int64_t)(val)})
-#define LOG_UINT(k, val) ((struct log_field){.key = (k), .type = LOG_F_UINT, .v.u = (uint64_t)(val)})
+#define LOG_UINT(k, val)                                                                           \
+    ((struct log_field){.key = (k), .type = LOG_F_UINT, .v.u = (uint64_t)(val)})
 #define LOG_F64(k, val) ((struct log_field){.key = (k), .type = LOG_F_F64, .v.f = (double)(val)})
 /* err=<err_str(code)> */
 #define LOG_ERR(code) LOG_STR("err", err_str(code))
@@ -38,11 +39,11 @@ struct log_field {
     do {                                                                                           \
         if ((level) >= log_level_get())                                                            \
             log_emit((level), (msg),                                                               \
-                     (const struct log_field[]){__VA_ARGS__ __VA_OPT__(, ){.key = 0}});           \
+                     (const struct log_field[]){__VA_ARGS__ __VA_OPT__(, ){.key = 0}});            \
     } while (0)
 #define log_debug(msg, ...) log_at(LOG_DEBUG, msg, __VA_ARGS__)
-#define log_info(msg, ...) log_at(LOG_INFO, msg, __VA_ARGS__)
-#define log_warn(msg, ...) log_at(LOG_WARN, msg, __VA_ARGS__)
+#define log_info(msg, ...)  log_at(LOG_INFO, msg, __VA_ARGS__)
+#define log_warn(msg, ...)  log_at(LOG_WARN, msg, __VA_ARGS__)
 #define log_error(msg, ...) log_at(LOG_ERROR, msg, __VA_ARGS__)
 
 void log_emit(enum log_level level, const char *msg, const struct log_field *fields);

@@ -1,4 +1,5 @@
-/* SPSC ring: monotonically increasing 64-bit counters (never wrap in practice), slot = count & mask. */
+/* SPSC ring: monotonically increasing 64-bit counters (never wrap in practice), slot = count &
+ * mask. */
 #include "base/ring.h"
 
 #include <stdlib.h>

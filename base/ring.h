@@ -3,11 +3,11 @@
  *
  * The producer's and consumer's indexes live on separate cache lines, each side caches the other's
  * index and only re-reads it when the cached value says the ring looks full/empty. Writes become
- * visible in batches: spsc_stage() places messages, spsc_publish() releases them all with one store.
- * spsc_push()/spsc_push_many() stage and publish in one call.
+ * visible in batches: spsc_stage() places messages, spsc_publish() releases them all with one
+ * store. spsc_push()/spsc_push_many() stage and publish in one call.
  *
- * Ordering: messages are received in the order they were staged. A message's contents written before
- * spsc_publish are visible to the consumer after it pops the message (release/acquire). */
+ * Ordering: messages are received in the order they were staged. A message's contents written
+ * before spsc_publish are visible to the consumer after it pops the message (release/acquire). */
 #ifndef STRATA_BASE_RING_H
 #define STRATA_BASE_RING_H
 

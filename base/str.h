@@ -1,5 +1,5 @@
-/* Borrowed strings (pointer + length, not NUL-terminated) and label pairs, the vocabulary every layer
- * uses for series and stream identity. A `struct str` never owns its bytes. */
+/* Borrowed strings (pointer + length, not NUL-terminated) and label pairs, the vocabulary every
+ * layer uses for series and stream identity. A `struct str` never owns its bytes. */
 #ifndef STRATA_BASE_STR_H
 #define STRATA_BASE_STR_H
 
@@ -35,7 +35,8 @@ static inline bool str_eq_cstr(struct str a, const char *b)
     return str_eq(a, str_from_cstr(b));
 }
 
-/* Byte-wise comparison, shorter prefix first (the order Prometheus uses for label names and values). */
+/* Byte-wise comparison, shorter prefix first (the order Prometheus uses for label names and
+ * values). */
 static inline int str_cmp(struct str a, struct str b)
 {
     size_t n = a.len < b.len ? a.len : b.len;

@@ -315,22 +315,15 @@ static bool positive_matches(const struct matcher *m, struct str v)
 {
     const struct str *lit = m->set_len ? &m->set[0] : &m->value;
     switch (m->shape) {
-    case SHAPE_LITERAL:
-        return str_eq(*lit, v);
-    case SHAPE_SET:
-        return set_contains(m, v);
-    case SHAPE_ANY:
-        return true;
-    case SHAPE_NONEMPTY:
-        return v.len > 0;
-    case SHAPE_PREFIX:
-        return v.len >= lit->len && memcmp(v.ptr, lit->ptr, lit->len) == 0;
+    case SHAPE_LITERAL: return str_eq(*lit, v);
+    case SHAPE_SET: return set_contains(m, v);
+    case SHAPE_ANY: return true;
+    case SHAPE_NONEMPTY: return v.len > 0;
+    case SHAPE_PREFIX: return v.len >= lit->len && memcmp(v.ptr, lit->ptr, lit->len) == 0;
     case SHAPE_SUFFIX:
         return v.len >= lit->len && memcmp(v.ptr + v.len - lit->len, lit->ptr, lit->len) == 0;
-    case SHAPE_CONTAINS:
-        return v.len >= lit->len && memmem(v.ptr, v.len, lit->ptr, lit->len);
-    case SHAPE_REGEX:
-        return regex_matches(m, v);
+    case SHAPE_CONTAINS: return v.len >= lit->len && memmem(v.ptr, v.len, lit->ptr, lit->len);
+    case SHAPE_REGEX: return regex_matches(m, v);
     }
     return false;
 }

@@ -1,5 +1,6 @@
-/* Replay driver for fuzz targets in normal builds (ctest label fuzz-regress): feeds every file of the
- * given files/directories to LLVMFuzzerTestOneInput once. A crash or sanitizer report fails the test. */
+/* Replay driver for fuzz targets in normal builds (ctest label fuzz-regress): feeds every file of
+ * the given files/directories to LLVMFuzzerTestOneInput once. A crash or sanitizer report fails the
+ * test. */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>

@@ -48,8 +48,10 @@ static inline double prop_unit(struct prop *p)
 #define prop_check(p, cond)                                                                        \
     do {                                                                                           \
         if (!(cond)) {                                                                             \
-            fprintf(stderr, "property %s failed: %s at %s:%d; reproduce with STRATA_TEST_SEED=%" PRIu64 "\n", \
-                    (p)->name, #cond, __FILE__, __LINE__, (p)->seed);                             \
+            fprintf(stderr,                                                                        \
+                    "property %s failed: %s at %s:%d; reproduce with STRATA_TEST_SEED=%" PRIu64    \
+                    "\n",                                                                          \
+                    (p)->name, #cond, __FILE__, __LINE__, (p)->seed);                              \
             fail();                                                                                \
         }                                                                                          \
     } while (0)

@@ -1,4 +1,5 @@
-/* varint/zigzag: golden encodings, boundaries, truncation and overlong rejection, random round-trip. */
+/* varint/zigzag: golden encodings, boundaries, truncation and overlong rejection, random
+ * round-trip. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
