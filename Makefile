@@ -4,6 +4,7 @@
 PRESET ?= asan
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 600
+FUZZ_JOBS ?= 1
 STRATA_ARGS ?=
 
 all: build
@@ -39,7 +40,7 @@ bench: setup build/release/build.ninja
 # Run every libFuzzer target for FUZZ_SECONDS each (clang build), new inputs kept in build/fuzz/corpus.
 fuzz: setup build/fuzz/build.ninja
 	cmake --build --preset fuzz -j $(JOBS)
-	@scripts/run-fuzzers.sh build/fuzz $(FUZZ_SECONDS)
+	@FUZZ_JOBS=$(FUZZ_JOBS) scripts/run-fuzzers.sh build/fuzz $(FUZZ_SECONDS)
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
