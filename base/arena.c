@@ -69,9 +69,11 @@ void *arena_alloc_aligned(struct arena *a, size_t n, size_t align)
     size_t size = n > a->chunk_size ? n : a->chunk_size;
     if (size > SIZE_MAX - sizeof *c)
         return NULL;
-    struct arena_chunk *nc = malloc(sizeof *nc + size);
-    if (!nc)
+    /* data[] is 64-aligned only if the chunk is: malloc promises 16 */
+    void *mem;
+    if (posix_memalign(&mem, _Alignof(struct arena_chunk), sizeof(struct arena_chunk) + size))
         return NULL;
+    struct arena_chunk *nc = mem;
     nc->size = size;
     nc->used = n;
     a->bytes_allocated += size;
