@@ -143,7 +143,7 @@ int log_format(char *out, int size, int64_t unix_ns, enum log_level level, int s
         case LOG_F_END: break;
         }
     }
-    if (o.len < o.size) /* room for the newline was kept by put() */
+    if (o.len < o.size - 1) /* put() kept room for the newline and the NUL (size >= 2) */
         o.p[o.len++] = '\n';
     if (o.len < o.size)
         o.p[o.len] = 0;
