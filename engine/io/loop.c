@@ -210,8 +210,8 @@ static void dispatch_one(struct loop *l, uint64_t ud, int res, uint32_t flags)
     if (ud == 0)
         return;
     for (uint32_t i = 0; i < l->ntags; i++) {
-        if (l->tags[i].tag == ud) {
-            l->tags[i].fn(l, ud, res, l->tags[i].arg);
+        if ((ud & l->tags[i].mask) == l->tags[i].value) {
+            l->tags[i].fn(l, ud, res, flags, l->tags[i].arg);
             return;
         }
     }
@@ -253,6 +253,8 @@ static int submit_and_wait(struct loop *l, int64_t timeout_ns)
     bool may_block = timeout_ns != 0;
     if (may_block && l->before_wait && !l->before_wait(l, l->before_wait_arg))
         may_block = false;
+    if (l->stop)
+        may_block = false; /* the hook may have stopped the loop */
     if (!may_block)
         return io_uring_submit_and_get_events(&l->ring);
     if (timeout_ns < 0)
@@ -309,12 +311,13 @@ void loop_set_before_wait(struct loop *l, loop_before_wait_fn fn, void *arg)
     l->before_wait_arg = arg;
 }
 
-int loop_tag_register(struct loop *l, uint64_t tag, loop_tag_fn fn, void *arg)
+int loop_tag_register(struct loop *l, uint64_t value, uint64_t mask, loop_tag_fn fn, void *arg)
 {
-    ASSERT(tag != 0 && fn);
+    ASSERT(value != 0 && (value & mask) == value && fn);
     if (l->ntags >= LOOP_TAGS_MAX)
         return ERR_FULL;
-    l->tags[l->ntags].tag = tag;
+    l->tags[l->ntags].value = value;
+    l->tags[l->ntags].mask = mask;
     l->tags[l->ntags].fn = fn;
     l->tags[l->ntags].arg = arg;
     l->ntags++;

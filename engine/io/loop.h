@@ -31,7 +31,8 @@ struct loop;
 struct loop_op;
 
 typedef void (*loop_fn)(struct loop *l, struct loop_op *op, int res, uint32_t cqe_flags);
-typedef void (*loop_tag_fn)(struct loop *l, uint64_t tag, int res, void *arg);
+typedef void (*loop_tag_fn)(struct loop *l, uint64_t user_data, int res, uint32_t cqe_flags,
+                            void *arg);
 /* Called once per iteration before the loop blocks; returns false when it must not block (work
  * arrived meanwhile, e.g. mesh_prepare_sleep said so). */
 typedef bool (*loop_before_wait_fn)(struct loop *l, void *arg);
@@ -70,7 +71,8 @@ struct loop {
     loop_before_wait_fn before_wait;
     void *before_wait_arg;
     struct {
-        uint64_t tag;
+        uint64_t value;
+        uint64_t mask;
         loop_tag_fn fn;
         void *arg;
     } tags[LOOP_TAGS_MAX];
@@ -123,8 +125,8 @@ static inline void *loop_wake_arg(const struct loop *l)
     return l->wake_arg;
 }
 void loop_set_before_wait(struct loop *l, loop_before_wait_fn fn, void *arg);
-/* Routes CQEs whose user_data == tag to fn. Returns 0 or ERR_FULL. */
-int loop_tag_register(struct loop *l, uint64_t tag, loop_tag_fn fn, void *arg);
+/* Routes CQEs whose (user_data & mask) == value to fn. Returns 0 or ERR_FULL. */
+int loop_tag_register(struct loop *l, uint64_t value, uint64_t mask, loop_tag_fn fn, void *arg);
 
 /* Counters, readable from any thread (relaxed loads). */
 static inline uint64_t loop_busy_ns(struct loop *l)

@@ -578,3 +578,18 @@ enum http_parse_result http_parse(struct http_parser *p, uint8_t *buf, size_t le
     }
     return HTTP_PARSE_MORE;
 }
+
+size_t http_parser_compact(struct http_parser *p, uint8_t *buf, size_t len)
+{
+    if (p->state < PS_CHUNK_SIZE || p->state > PS_END_LF || p->rd == p->wr)
+        return len;
+    memmove(buf + p->wr, buf + p->rd, len - p->rd);
+    len -= p->rd - p->wr;
+    p->rd = p->wr;
+    return len;
+}
+
+bool http_parser_in_head(const struct http_parser *p)
+{
+    return p->state == PS_HEAD;
+}

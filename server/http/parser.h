@@ -116,6 +116,14 @@ static inline uint64_t http_parser_consumed(const struct http_parser *p)
 {
     return p->rd;
 }
+/* Inside a chunked body, drops the framing bytes already decoded: moves the unparsed tail
+ * buf[rd..len) down onto the end of the decoded body and returns the new buffer length (the caller
+ * sets its length to it). Keeps memory bounded by the body limit whatever the chunk framing costs.
+ * Returns len unchanged outside a chunked body. */
+size_t http_parser_compact(struct http_parser *p, uint8_t *buf, size_t len);
+/* True while the head is still incomplete. */
+bool http_parser_in_head(const struct http_parser *p);
+
 /* True once any byte of a request (other than skipped empty lines) has been seen. */
 static inline bool http_parser_started(const struct http_parser *p, size_t len)
 {

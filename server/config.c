@@ -1,0 +1,475 @@
+/* Configuration: one settings table shared by flags and YAML keys, value parsers, the libyaml
+ * event walker and the --help text. */
+#include "server/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#include "base/error.h"
+
+static int errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int errf(char *err, size_t n, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, n, fmt, ap);
+    va_end(ap);
+    return ERR_INVALID;
+}
+
+int config_parse_duration(const char *s, int64_t *ns)
+{
+    char *end;
+    if (*s == 0)
+        return ERR_INVALID;
+    double plain = strtod(s, &end);
+    if (*end == 0 && isdigit((unsigned char)s[0])) {
+        if (!(plain >= 0 && plain < 9e9))
+            return ERR_INVALID;
+        *ns = (int64_t)llround(plain * 1e9);
+        return 0;
+    }
+    static const struct {
+        const char *unit;
+        int64_t ns;
+    } units[] = {{"ms", 1000000},         {"s", 1000000000},     {"m", 60000000000},
+                 {"h", 3600000000000},    {"d", 86400000000000}, {"w", 604800000000000},
+                 {"y", 31536000000000000}};
+    int64_t total = 0;
+    while (*s) {
+        if (!isdigit((unsigned char)*s))
+            return ERR_INVALID;
+        unsigned long long v = strtoull(s, &end, 10);
+        size_t k;
+        for (k = 0; k < sizeof units / sizeof units[0]; k++) {
+            size_t ul = strlen(units[k].unit);
+            if (strncmp(end, units[k].unit, ul) == 0 &&
+                !(ul == 1 && end[0] == 'm' && end[1] == 's'))
+                break;
+        }
+        if (k == sizeof units / sizeof units[0] ||
+            v > (unsigned long long)(INT64_MAX / units[k].ns))
+            return ERR_INVALID;
+        total += (int64_t)v * units[k].ns;
+        s = end + strlen(units[k].unit);
+    }
+    *ns = total;
+    return 0;
+}
+
+int config_parse_bytes(const char *s, uint64_t *bytes)
+{
+    static const struct {
+        const char *suffix;
+        uint64_t mult;
+    } sfx[] = {{"", 1},
+               {"B", 1},
+               {"KiB", 1ull << 10},
+               {"MiB", 1ull << 20},
+               {"GiB", 1ull << 30},
+               {"KB", 1000},
+               {"MB", 1000000},
+               {"GB", 1000000000}};
+    char *end;
+    if (!isdigit((unsigned char)*s))
+        return ERR_INVALID;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno)
+        return ERR_INVALID;
+    for (size_t i = 0; i < sizeof sfx / sizeof sfx[0]; i++) {
+        if (strcmp(end, sfx[i].suffix) == 0) {
+            if (v > UINT64_MAX / sfx[i].mult)
+                return ERR_INVALID;
+            *bytes = v * sfx[i].mult;
+            return 0;
+        }
+    }
+    return ERR_INVALID;
+}
+
+/* ---- settings ---------------------------------------------------------------------------- */
+
+typedef int (*setter)(struct server_config *c, const char *v, char *err, size_t n);
+
+static int set_listen(struct server_config *c, const char *v, char *err, size_t n)
+{
+    if (c->listen_replace) {
+        for (uint32_t i = 0; i < c->nlisten; i++)
+            free(c->listen[i]);
+        c->nlisten = 0;
+        c->listen_replace = false;
+    }
+    while (*v) {
+        const char *comma = strchr(v, ',');
+        size_t len = comma ? (size_t)(comma - v) : strlen(v);
+        if (len == 0)
+            return errf(err, n, "empty listen address");
+        if (c->nlisten >= CONFIG_LISTEN_MAX)
+            return errf(err, n, "at most %d listen addresses", CONFIG_LISTEN_MAX);
+        c->listen[c->nlisten++] = strndup(v, len);
+        v += comma ? len + 1 : len;
+    }
+    return 0;
+}
+
+static int set_data_dir(struct server_config *c, const char *v, char *err, size_t n)
+{
+    if (!*v)
+        return errf(err, n, "empty data directory");
+    free(c->data_dir);
+    c->data_dir = strdup(v);
+    return 0;
+}
+
+static int set_shards(struct server_config *c, const char *v, char *err, size_t n)
+{
+    char *end;
+    unsigned long s = strtoul(v, &end, 10);
+    if (*end || !isdigit((unsigned char)*v) || s > 256)
+        return errf(err, n, "shards must be 0 (one per CPU) to 256, got '%s'", v);
+    c->shards = (uint32_t)s;
+    return 0;
+}
+
+static int set_log_level(struct server_config *c, const char *v, char *err, size_t n)
+{
+    if (log_level_parse(v, &c->log_level))
+        return errf(err, n, "log level must be debug, info, warn or error, got '%s'", v);
+    return 0;
+}
+
+static int set_body(struct server_config *c, const char *v, char *err, size_t n)
+{
+    if (config_parse_bytes(v, &c->max_body_bytes) || c->max_body_bytes == 0)
+        return errf(err, n, "bad size '%s' (bytes, or with KiB/MiB/GiB)", v);
+    return 0;
+}
+
+static int set_header_bytes(struct server_config *c, const char *v, char *err, size_t n)
+{
+    uint64_t b;
+    if (config_parse_bytes(v, &b) || b < 256 || b > (64u << 20))
+        return errf(err, n, "bad header size '%s' (256 B to 64 MiB)", v);
+    c->max_header_bytes = (uint32_t)b;
+    return 0;
+}
+
+static int set_max_conns(struct server_config *c, const char *v, char *err, size_t n)
+{
+    char *end;
+    unsigned long m = strtoul(v, &end, 10);
+    if (*end || !isdigit((unsigned char)*v) || m == 0 || m > 10000000)
+        return errf(err, n, "max connections must be 1 to 10000000, got '%s'", v);
+    c->max_connections = (uint32_t)m;
+    return 0;
+}
+
+static int set_dur(int64_t *dst, const char *v, char *err, size_t n)
+{
+    if (config_parse_duration(v, dst) || *dst <= 0)
+        return errf(err, n, "bad duration '%s' (e.g. 500ms, 10s, 2m)", v);
+    return 0;
+}
+
+static int set_header_timeout(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_dur(&c->header_timeout_ns, v, err, n);
+}
+
+static int set_idle_timeout(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_dur(&c->idle_timeout_ns, v, err, n);
+}
+
+static int set_grace(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_dur(&c->shutdown_grace_ns, v, err, n);
+}
+
+struct setting {
+    const char *key;
+    setter set;
+    const char *arg;
+    const char *help;
+};
+
+static const struct setting settings[] = {
+    {"listen", set_listen, "ADDR",
+     "address to serve every API on; repeat or comma-separate for several. ':9090' is all\n"
+     "        interfaces (IPv6 and IPv4), 'HOST:PORT' or '[V6]:PORT' one address.\n"
+     "        (default :9090 and :3100)"},
+    {"data-dir", set_data_dir, "DIR",
+     "data directory, created if missing and locked against a second strata (default ./data)"},
+    {"shards", set_shards, "N",
+     "shard threads, each pinned to a core (default 0: one per CPU this process may use)"},
+    {"log.level", set_log_level, "LEVEL", "debug, info, warn or error (default info)"},
+    {"http.max-body-bytes", set_body, "SIZE",
+     "largest request body, after Content-Encoding decoding; larger bodies get 413\n"
+     "        (default 64MiB)"},
+    {"http.max-header-bytes", set_header_bytes, "SIZE",
+     "largest request line + headers; larger heads get 431 (default 64KiB)"},
+    {"http.max-connections", set_max_conns, "N",
+     "open connections allowed; beyond, a new connection is answered 503 and closed\n"
+     "        (default 10000)"},
+    {"http.header-timeout", set_header_timeout, "DURATION",
+     "time allowed to send a request's headers (from its first byte, or from connect);\n"
+     "        slower clients get 408 and are disconnected (default 10s)"},
+    {"http.idle-timeout", set_idle_timeout, "DURATION",
+     "idle keep-alive connections, and requests whose body stalls this long, are closed\n"
+     "        (default 2m)"},
+    {"shutdown.grace-period", set_grace, "DURATION",
+     "on SIGTERM/SIGINT, how long in-flight requests may take to finish (default 10s)"},
+};
+
+void config_init(struct server_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->listen[0] = strdup(":9090");
+    c->listen[1] = strdup(":3100");
+    c->nlisten = 2;
+    c->listen_replace = true; /* defaults: the first listen setting replaces them */
+    c->data_dir = strdup("./data");
+    c->log_level = LOG_INFO;
+    c->max_body_bytes = 64ull << 20;
+    c->max_header_bytes = 64u << 10;
+    c->max_connections = 10000;
+    c->header_timeout_ns = 10 * 1000000000LL;
+    c->idle_timeout_ns = 120 * 1000000000LL;
+    c->shutdown_grace_ns = 10 * 1000000000LL;
+}
+
+void config_deinit(struct server_config *c)
+{
+    for (uint32_t i = 0; i < c->nlisten; i++)
+        free(c->listen[i]);
+    free(c->data_dir);
+    free(c->config_file);
+    memset(c, 0, sizeof *c);
+}
+
+int config_set(struct server_config *c, const char *key, const char *value, char *err,
+               size_t err_size)
+{
+    char norm[64];
+    size_t i;
+    for (i = 0; key[i] && i < sizeof norm - 1; i++)
+        norm[i] = key[i] == '_' ? '-' : (char)tolower((unsigned char)key[i]);
+    norm[i] = 0;
+    for (size_t k = 0; k < sizeof settings / sizeof settings[0]; k++) {
+        if (strcmp(settings[k].key, norm) == 0) {
+            int rc = settings[k].set(c, value, err, err_size);
+            if (rc) {
+                char inner[200];
+                snprintf(inner, sizeof inner, "%s", err);
+                return errf(err, err_size, "%s: %s", settings[k].key, inner);
+            }
+            return 0;
+        }
+    }
+    return errf(err, err_size, "%s: unknown setting", key);
+}
+
+void config_usage(FILE *out)
+{
+    fprintf(out, "usage: strata [flags]\n\n"
+                 "strata stores Prometheus metrics and Loki logs and serves both HTTP APIs.\n\n"
+                 "flags (each also --flag=value; YAML keys use the same names, e.g.\n"
+                 "http: {max_body_bytes: 16MiB}):\n");
+    fprintf(out, "  --config FILE\n        YAML configuration file; flags override it\n");
+    for (size_t k = 0; k < sizeof settings / sizeof settings[0]; k++)
+        fprintf(out, "  --%s %s\n        %s\n", settings[k].key, settings[k].arg, settings[k].help);
+    fprintf(out, "  --help\n        this text\n\n"
+                 "Signals: SIGTERM/SIGINT stop accepting, turn /ready to 503, let in-flight\n"
+                 "requests finish within the grace period, and exit 0; a second signal exits at "
+                 "once.\n");
+}
+
+/* ---- YAML ---------------------------------------------------------------------------------- */
+
+struct yaml_ctx {
+    yaml_parser_t p;
+    struct server_config *c;
+    char *err;
+    size_t err_size;
+    const char *path;
+};
+
+static int next_event(struct yaml_ctx *y, yaml_event_t *ev)
+{
+    if (!yaml_parser_parse(&y->p, ev))
+        return errf(y->err, y->err_size, "%s:%zu: %s", y->path, y->p.problem_mark.line + 1,
+                    y->p.problem ? y->p.problem : "YAML syntax error");
+    return 0;
+}
+
+static int set_scalar(struct yaml_ctx *y, const char *key, const yaml_event_t *ev)
+{
+    if (!*key)
+        return errf(y->err, y->err_size, "%s: the top level must be a mapping", y->path);
+    char inner[256];
+    if (config_set(y->c, key, (const char *)ev->data.scalar.value, inner, sizeof inner))
+        return errf(y->err, y->err_size, "%s:%zu: %s", y->path, ev->start_mark.line + 1, inner);
+    return 0;
+}
+
+static int walk_node(struct yaml_ctx *y, const char *key, yaml_event_t *ev, int depth);
+
+static int walk_mapping(struct yaml_ctx *y, const char *key, int depth)
+{
+    for (;;) {
+        yaml_event_t k, v;
+        if (next_event(y, &k))
+            return ERR_INVALID;
+        if (k.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&k);
+            return 0;
+        }
+        if (k.type != YAML_SCALAR_EVENT) {
+            yaml_event_delete(&k);
+            return errf(y->err, y->err_size, "%s: keys must be plain strings", y->path);
+        }
+        char child[128];
+        snprintf(child, sizeof child, "%s%s%s", key, *key ? "." : "",
+                 (const char *)k.data.scalar.value);
+        yaml_event_delete(&k);
+        if (next_event(y, &v))
+            return ERR_INVALID;
+        int rc = walk_node(y, child, &v, depth + 1);
+        yaml_event_delete(&v);
+        if (rc)
+            return rc;
+    }
+}
+
+static int walk_sequence(struct yaml_ctx *y, const char *key)
+{
+    for (;;) {
+        yaml_event_t v;
+        if (next_event(y, &v))
+            return ERR_INVALID;
+        int rc = 0;
+        if (v.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&v);
+            return 0;
+        }
+        if (v.type == YAML_SCALAR_EVENT)
+            rc = set_scalar(y, key, &v);
+        else
+            rc =
+                errf(y->err, y->err_size, "%s: %s: lists may hold only plain values", y->path, key);
+        yaml_event_delete(&v);
+        if (rc)
+            return rc;
+    }
+}
+
+static int walk_node(struct yaml_ctx *y, const char *key, yaml_event_t *ev, int depth)
+{
+    if (depth > 8)
+        return errf(y->err, y->err_size, "%s: nesting too deep", y->path);
+    switch (ev->type) {
+    case YAML_MAPPING_START_EVENT: return walk_mapping(y, key, depth);
+    case YAML_SEQUENCE_START_EVENT: return walk_sequence(y, key);
+    case YAML_SCALAR_EVENT: return set_scalar(y, key, ev);
+    default: return errf(y->err, y->err_size, "%s: unsupported YAML (anchors/aliases)", y->path);
+    }
+}
+
+int config_load_yaml(struct server_config *c, const char *path, char *err, size_t err_size)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return errf(err, err_size, "cannot open config file %s: %s", path, strerror(errno));
+    struct yaml_ctx y = {.c = c, .err = err, .err_size = err_size, .path = path};
+    yaml_parser_initialize(&y.p);
+    yaml_parser_set_input_file(&y.p, f);
+    int rc = 0;
+    bool done = false;
+    while (!rc && !done) {
+        yaml_event_t ev;
+        if ((rc = next_event(&y, &ev)))
+            break;
+        switch (ev.type) {
+        case YAML_STREAM_END_EVENT: done = true; break;
+        case YAML_STREAM_START_EVENT:
+        case YAML_DOCUMENT_START_EVENT:
+        case YAML_DOCUMENT_END_EVENT: break;
+        case YAML_MAPPING_START_EVENT: rc = walk_mapping(&y, "", 0); break;
+        case YAML_SCALAR_EVENT:
+            /* an empty document is a null scalar: nothing to set */
+            if (ev.data.scalar.length != 0)
+                rc = errf(err, err_size, "%s: the top level must be a mapping", path);
+            break;
+        default: rc = errf(err, err_size, "%s: the top level must be a mapping", path);
+        }
+        yaml_event_delete(&ev);
+    }
+    yaml_parser_delete(&y.p);
+    fclose(f);
+    return rc;
+}
+
+/* ---- command line ------------------------------------------------------------------------- */
+
+/* Splits argv[*i] into key and value ("--k=v" or "--k v"). */
+static int flag_at(int argc, char **argv, int *i, char *key, size_t ksz, const char **val,
+                   char *err, size_t n)
+{
+    const char *a = argv[*i];
+    if (strncmp(a, "--", 2) != 0 || a[2] == 0)
+        return errf(err, n, "unexpected argument '%s' (flags start with --; see --help)", a);
+    a += 2;
+    const char *eq = strchr(a, '=');
+    size_t kl = eq ? (size_t)(eq - a) : strlen(a);
+    if (kl >= ksz)
+        return errf(err, n, "unknown flag '--%s'", a);
+    memcpy(key, a, kl);
+    key[kl] = 0;
+    if (eq) {
+        *val = eq + 1;
+    } else {
+        if (*i + 1 >= argc)
+            return errf(err, n, "flag --%s needs a value", key);
+        *val = argv[++*i];
+    }
+    return 0;
+}
+
+int config_from_args(struct server_config *c, int argc, char **argv, FILE *out, char *err,
+                     size_t err_size)
+{
+    char key[64];
+    const char *val;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h") || !strcmp(argv[i], "-help")) {
+            config_usage(out);
+            return 1;
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        if (flag_at(argc, argv, &i, key, sizeof key, &val, err, err_size))
+            return ERR_INVALID;
+        if (strcmp(key, "config") == 0) {
+            free(c->config_file);
+            c->config_file = strdup(val);
+        }
+    }
+    if (c->config_file && config_load_yaml(c, c->config_file, err, err_size))
+        return ERR_INVALID;
+    c->listen_replace = true; /* the first --listen replaces addresses from defaults or file */
+    for (int i = 1; i < argc; i++) {
+        flag_at(argc, argv, &i, key, sizeof key, &val, err, err_size);
+        if (strcmp(key, "config") == 0)
+            continue;
+        char inner[256];
+        if (config_set(c, key, val, inner, sizeof inner))
+            return errf(err, err_size, "--%s", inner);
+    }
+    return 0;
+}

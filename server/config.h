@@ -1,0 +1,54 @@
+/* Server configuration: defaults, a YAML file (libyaml), and command-line flags that override it.
+ * Flags and YAML keys name the same settings: `--http.max-body-bytes` is `http: {max_body_bytes: }`
+ * in YAML (dashes and underscores are interchangeable). Durations accept Prometheus units
+ * ("500ms", "10s", "2m", "1h30m") or plain seconds; sizes accept plain bytes or KiB/MiB/GiB (also
+ * KB/MB/GB = powers of 1000).
+ *
+ * Errors: parse functions return 0, or ERR_INVALID with a message in err[] naming the flag/key.
+ * Ownership: strings in the config are malloc'd copies freed by config_deinit. */
+#ifndef STRATA_SERVER_CONFIG_H
+#define STRATA_SERVER_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "base/log.h"
+
+#define CONFIG_LISTEN_MAX 8
+
+struct server_config {
+    char *listen[CONFIG_LISTEN_MAX];
+    uint32_t nlisten;
+    bool listen_replace; /* the next listen setting replaces the list (defaults, then file) */
+    char *data_dir;
+    uint32_t shards; /* 0: one per CPU this process may run on */
+    enum log_level log_level;
+    uint64_t max_body_bytes;
+    uint32_t max_header_bytes;
+    uint32_t max_connections;
+    int64_t header_timeout_ns;
+    int64_t idle_timeout_ns;
+    int64_t shutdown_grace_ns;
+    char *config_file;
+};
+
+void config_init(struct server_config *c); /* defaults */
+void config_deinit(struct server_config *c);
+
+/* Applies one setting by its flag name without dashes ("http.max-body-bytes", "listen", ...). */
+int config_set(struct server_config *c, const char *key, const char *value, char *err,
+               size_t err_size);
+/* Loads a YAML file over the current values. */
+int config_load_yaml(struct server_config *c, const char *path, char *err, size_t err_size);
+/* Full command line: defaults, then --config FILE, then the other flags. Returns 0, 1 when --help
+ * was asked (usage printed to `out`), or ERR_INVALID. */
+int config_from_args(struct server_config *c, int argc, char **argv, FILE *out, char *err,
+                     size_t err_size);
+void config_usage(FILE *out);
+
+int config_parse_duration(const char *s, int64_t *ns);
+int config_parse_bytes(const char *s, uint64_t *bytes);
+
+#endif
