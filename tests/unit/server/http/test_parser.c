@@ -568,7 +568,7 @@ static void test_random_garbage(void **state)
 static void test_compact_chunked(void **state)
 {
     (void)state;
-    char msg[8192];
+    static char msg[16384];
     size_t n = (size_t)snprintf(msg, sizeof msg,
                                 "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n");
     char body[200];
