@@ -303,6 +303,8 @@ static int normalise(struct sel *x)
 int lokipush_parse_labels(const char *s, size_t n, struct arena *a, struct label **out,
                           size_t *n_out, char *err, size_t err_size)
 {
+    if (!s)
+        s = ""; /* an absent labels field */
     struct sel x = {.s = s, .p = s, .end = s + n, .a = a};
     *out = NULL;
     *n_out = 0;

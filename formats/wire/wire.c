@@ -161,9 +161,37 @@ char *wire_fmt_quoted(char *dst, size_t cap, struct str s)
     return dst;
 }
 
+void wire_strip_unknown(ProtobufCMessage *m)
+{
+    m->n_unknown_fields = 0;
+    m->unknown_fields = NULL;
+    const ProtobufCMessageDescriptor *desc = m->descriptor;
+    for (unsigned i = 0; i < desc->n_fields; i++) {
+        const ProtobufCFieldDescriptor *f = &desc->fields[i];
+        if (f->type != PROTOBUF_C_TYPE_MESSAGE)
+            continue;
+        char *base = (char *)m;
+        if (f->label == PROTOBUF_C_LABEL_REPEATED) {
+            size_t n = *(size_t *)(base + f->quantifier_offset);
+            ProtobufCMessage **subs = *(ProtobufCMessage ***)(base + f->offset);
+            for (size_t k = 0; k < n; k++)
+                wire_strip_unknown(subs[k]);
+            continue;
+        }
+        if ((f->flags & PROTOBUF_C_FIELD_FLAG_ONEOF) &&
+            *(uint32_t *)(base + f->quantifier_offset) != f->id)
+            continue;
+        ProtobufCMessage *sub = *(ProtobufCMessage **)(base + f->offset);
+        if (sub)
+            wire_strip_unknown(sub);
+    }
+}
+
 int wire_pack(const ProtobufCMessage *msg, struct buf *out)
 {
     size_t n = protobuf_c_message_get_packed_size(msg);
+    if (n == 0)
+        return 0;
     int rc = buf_reserve(out, n);
     if (rc)
         return rc;

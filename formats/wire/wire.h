@@ -59,6 +59,11 @@ char *wire_fmt_labels(char *dst, size_t cap, const struct label *labels, size_t 
  * fit cap, NUL-terminated) into dst; for error messages. Returns dst. */
 char *wire_fmt_quoted(char *dst, size_t cap, struct str s);
 
+/* Drops the unknown fields of m and of every submessage (protobuf-c keeps and re-emits them, and
+ * its copy of odd encodings such as overlong varints does not always re-parse). For fuzzers and
+ * for callers that re-pack decoded messages. */
+void wire_strip_unknown(ProtobufCMessage *m);
+
 /* Packs any protobuf-c message, appending to out. Returns 0 or ERR_NOMEM. */
 int wire_pack(const ProtobufCMessage *msg, struct buf *out);
 

@@ -92,6 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     walk(&req, &arena);
     struct buf b = BUF_INIT;
+    wire_strip_unknown((ProtobufCMessage *)&req.pb->base);
     ASSERT(lokipush_pack(req.pb, &b) == 0);
     struct lokipush_request again;
     ASSERT(lokipush_decode(&dec2, b.data, b.len, &again) == 0);

@@ -268,6 +268,8 @@ static void test_entry_and_stream_checks(void **state)
     assert_err_has("stream 1: invalid stream labels \"{}\": no labels");
     assert_int_equal(push_with_ts(&ts, "{job=~\"x\"}"), ERR_INVALID);
     assert_err_has("only = matchers");
+    assert_int_equal(push_with_ts(&ts, ""), ERR_INVALID); /* labels field absent */
+    assert_err_has("stream 1: invalid stream labels \"\": expected '{'");
 }
 
 static void test_limits_and_corrupt(void **state)
