@@ -575,9 +575,8 @@ bool mesh_prepare_sleep(struct mesh *m, uint32_t self)
     return true;
 }
 
-bool mesh_cqe(struct mesh *m, uint32_t self, const struct io_uring_cqe *cqe)
+bool mesh_on_tag(struct mesh *m, uint32_t self, uint64_t ud, int res)
 {
-    uint64_t ud = cqe->user_data;
     if (!mesh_tag_is(ud))
         return false;
     ASSERT(self < m->n);
@@ -587,18 +586,23 @@ bool mesh_cqe(struct mesh *m, uint32_t self, const struct io_uring_cqe *cqe)
     case MESH_TAG_SENT:
         /* a failed MSG_RING (e.g. the target's CQ overflowed) loses nothing: a target with CQEs
          * pending does not block, and it polls the mesh when it wakes */
-        if (cqe->res < 0)
-            log_debug("mesh wake failed", LOG_UINT("to", ud & 0xffff), LOG_ERR(cqe->res));
+        if (res < 0)
+            log_debug("mesh wake failed", LOG_UINT("to", ud & 0xffff), LOG_ERR(res));
         break;
     case MESH_TAG_EVFD:
         sh->stats.wakes_seen++;
         sh->evfd_armed = false;
-        if (cqe->res != -ECANCELED && arm_eventfd(sh, self) != 0)
+        if (res != -ECANCELED && arm_eventfd(sh, self) != 0)
             log_warn("mesh: eventfd read not re-armed (no SQE); retried before sleeping");
         break;
     default: log_warn("mesh: unknown CQE tag", LOG_UINT("user_data", ud)); break;
     }
     return true;
+}
+
+bool mesh_cqe(struct mesh *m, uint32_t self, const struct io_uring_cqe *cqe)
+{
+    return mesh_on_tag(m, self, cqe->user_data, cqe->res);
 }
 
 void mesh_stats_get(const struct mesh *m, uint32_t shard, struct mesh_stats *out)

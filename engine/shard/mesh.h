@@ -177,6 +177,9 @@ bool mesh_prepare_sleep(struct mesh *m, uint32_t self);
 /* Consumes a CQE if it is the mesh's (returns true; the loop skips it), re-arming the eventfd read
  * in eventfd mode. Returns false for the loop's own CQEs. Does not call io_uring_cqe_seen. */
 bool mesh_cqe(struct mesh *m, uint32_t self, const struct io_uring_cqe *cqe);
+/* The same from a CQE's user_data and res, for loops that route tags themselves, e.g.
+ * loop_tag_register(l, MESH_TAG, MESH_TAG_MASK, fn, arg) with fn calling mesh_on_tag. */
+bool mesh_on_tag(struct mesh *m, uint32_t self, uint64_t user_data, int res);
 
 /* Copies shard's counters. Only on shard's own thread, or after that thread stopped (joined):
  * the counters are plain, thread-private fields. */

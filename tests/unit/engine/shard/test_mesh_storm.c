@@ -1,15 +1,17 @@
-/* mesh storm: shard threads, each with its own io_uring, send M requests to every other thread with
- * per-pair sequence numbers; every request is answered (in place, or with a separately allocated
- * reply that is released back to its owner). Idle threads block in io_uring_submit_and_wait and are
- * woken only through the mesh (MSG_RING or eventfd). Asserts exactly-once, in-order delivery per
- * pair, every reply home, and every message freed by the thread that allocated it (ASan checks
- * leaks). Three shapes, each in both wake modes: storm:     4 threads all-to-all, small lanes:
- * backpressure, backlogs, space wake-ups, volume; pingpong:  2 threads, one request in flight per
- * direction: a lost message wake-up hangs it; space:     2 threads, replies held until the whole
- * stream arrived: the sender progresses only through space wake-ups, so a lost one hangs it. Idle
- * threads yield or spin a little before mesh_prepare_sleep to widen the race windows. A thread idle
- * for IDLE_LIMIT_S with work outstanding fails the test ("lost wake-up"). STRATA_MESH_STORM_M
- * scales the storm's per-pair count. */
+/* mesh storm: shard threads, each with its own io_uring, send M requests to every other thread
+ * with per-pair sequence numbers; every request is answered (in place, or with a separately
+ * allocated reply that is released back to its owner). Idle threads block in
+ * io_uring_submit_and_wait and are woken only through the mesh (MSG_RING or eventfd). Asserts
+ * exactly-once, in-order delivery per pair, every reply home, and every message freed by the
+ * thread that allocated it (ASan checks leaks). Three shapes, each in both wake modes:
+ *   - storm: 4 threads all-to-all, small lanes: backpressure, backlogs, space wake-ups, volume;
+ *   - pingpong: 2 threads, one request in flight per direction: a lost wake-up hangs it;
+ *   - space: 2 threads, replies held until the whole stream arrived: the sender progresses only
+ *     through space wake-ups, so a lost one hangs it.
+ * Rings are plain or SINGLE_ISSUER|DEFER_TASKRUN (as the server's loop makes them), so each wake
+ * mode meets both kinds of target ring. Idle threads yield or spin a little before
+ * mesh_prepare_sleep to widen the race windows. A thread idle for IDLE_LIMIT_S with work
+ * outstanding fails the test ("lost wake-up"). STRATA_MESH_STORM_M scales the storm's count. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -32,11 +34,14 @@ enum { NMAX = 4, BURST = 8, POLL_MAX = 32, IDLE_LIMIT_S = 10 };
 struct storm_cfg {
     const char *name;
     uint32_t nshards, capacity, m_per_pair;
-    uint32_t window; /* max requests in flight per peer; 0 = unlimited */
-    bool defer;      /* hold every reply until the peer's whole stream arrived */
-    bool one_way;    /* only shard 0 sends requests */
-    uint32_t flags;  /* mesh_create_flags */
+    uint32_t window;     /* max requests in flight per peer; 0 = unlimited */
+    bool defer;          /* hold every reply until the peer's whole stream arrived */
+    bool one_way;        /* only shard 0 sends requests */
+    uint32_t flags;      /* mesh_create_flags */
+    uint32_t ring_flags; /* io_uring_queue_init flags (the server's loop uses DEFER_TASKRUN) */
 };
+
+#define DEFER (IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN)
 enum { T_REQ = 1, T_REQ_SEP = 2, T_REP = 3 };
 
 struct smsg {
@@ -281,7 +286,7 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     tl_tid = (int)w->id;
-    int rc = io_uring_queue_init(64, &w->ring, 0);
+    int rc = io_uring_queue_init(64, &w->ring, w->cfg->ring_flags);
     if (rc == 0 && mesh_attach(w->m, w->id, &w->ring) != 0)
         snprintf(w->err, sizeof w->err, "shard %u: mesh_attach failed", w->id);
     if (rc != 0)
@@ -339,6 +344,12 @@ static void storm(const struct storm_cfg *c)
         skip();
     }
     io_uring_queue_exit(&probe);
+    if (c->ring_flags && io_uring_queue_init(4, &probe, c->ring_flags) < 0) {
+        fprintf(stderr, "kernel lacks DEFER_TASKRUN: %s skipped\n", c->name);
+        skip();
+    }
+    if (c->ring_flags)
+        io_uring_queue_exit(&probe);
     struct mesh *m = NULL;
     assert_int_equal(mesh_create_flags(c->nshards, c->capacity, c->flags, &m), 0);
     if (c->flags == 0 && mesh_wake_mode(m) != MESH_WAKE_MSG_RING) {
@@ -378,53 +389,49 @@ static void storm(const struct storm_cfg *c)
     mesh_destroy(m);
 }
 
-#define STORM(mode_name, fl)                                                                       \
-    {                                                                                              \
-        "storm/" mode_name, 4, 16, env_m(100000), 0, false, false, fl                              \
+enum shape { STORM, PINGPONG, SPACE };
+
+static void run_shape(enum shape shape, const char *name, uint32_t flags, uint32_t ring_flags)
+{
+    struct storm_cfg c = {.name = name, .flags = flags, .ring_flags = ring_flags};
+    switch (shape) {
+    case STORM: c.nshards = 4, c.capacity = 16, c.m_per_pair = env_m(100000); break;
+    case PINGPONG: c.nshards = 2, c.capacity = 4, c.m_per_pair = 50000, c.window = 1; break;
+    case SPACE:
+        c.nshards = 2, c.capacity = 4, c.m_per_pair = 100000, c.defer = true, c.one_way = true;
+        break;
     }
-#define PINGPONG(mode_name, fl)                                                                    \
-    {                                                                                              \
-        "pingpong/" mode_name, 2, 4, 50000, 1, false, false, fl                                    \
-    }
-#define SPACE(mode_name, fl)                                                                       \
-    {                                                                                              \
-        "space/" mode_name, 2, 4, 100000, 0, true, true, fl                                        \
-    }
+    storm(&c);
+}
 
 static void test_storm_msg_ring(void **state)
 {
-    struct storm_cfg c = STORM("msg_ring", 0);
-    storm(&c);
+    run_shape(STORM, "storm/msg_ring/defer_taskrun", 0, DEFER);
 }
 
 static void test_storm_eventfd(void **state)
 {
-    struct storm_cfg c = STORM("eventfd", MESH_CREATE_FORCE_EVENTFD);
-    storm(&c);
+    run_shape(STORM, "storm/eventfd/defer_taskrun", MESH_CREATE_FORCE_EVENTFD, DEFER);
 }
 
 static void test_pingpong_msg_ring(void **state)
 {
-    struct storm_cfg c = PINGPONG("msg_ring", 0);
-    storm(&c);
+    run_shape(PINGPONG, "pingpong/msg_ring", 0, 0);
 }
 
 static void test_pingpong_eventfd(void **state)
 {
-    struct storm_cfg c = PINGPONG("eventfd", MESH_CREATE_FORCE_EVENTFD);
-    storm(&c);
+    run_shape(PINGPONG, "pingpong/eventfd/defer_taskrun", MESH_CREATE_FORCE_EVENTFD, DEFER);
 }
 
 static void test_space_msg_ring(void **state)
 {
-    struct storm_cfg c = SPACE("msg_ring", 0);
-    storm(&c);
+    run_shape(SPACE, "space/msg_ring/defer_taskrun", 0, DEFER);
 }
 
 static void test_space_eventfd(void **state)
 {
-    struct storm_cfg c = SPACE("eventfd", MESH_CREATE_FORCE_EVENTFD);
-    storm(&c);
+    run_shape(SPACE, "space/eventfd", MESH_CREATE_FORCE_EVENTFD, 0);
 }
 
 int main(void)
