@@ -99,6 +99,8 @@ typedef int (*setter)(struct server_config *c, const char *v, char *err, size_t 
 
 static int set_listen(struct server_config *c, const char *v, char *err, size_t n)
 {
+    if (!*v)
+        return errf(err, n, "empty listen address");
     if (c->listen_replace) {
         for (uint32_t i = 0; i < c->nlisten; i++)
             free(c->listen[i]);
@@ -303,8 +305,8 @@ struct yaml_ctx {
 static int next_event(struct yaml_ctx *y, yaml_event_t *ev)
 {
     if (!yaml_parser_parse(&y->p, ev))
-        return errf(y->err, y->err_size, "%s:%zu: %s", y->path, y->p.problem_mark.line + 1,
-                    y->p.problem ? y->p.problem : "YAML syntax error");
+        return errf(y->err, y->err_size, "%s:%zu: YAML syntax error: %s", y->path,
+                    y->p.problem_mark.line + 1, y->p.problem ? y->p.problem : "unknown");
     return 0;
 }
 
@@ -349,6 +351,8 @@ static int walk_mapping(struct yaml_ctx *y, const char *key, int depth)
 
 static int walk_sequence(struct yaml_ctx *y, const char *key)
 {
+    if (strcmp(key, "listen") != 0)
+        return errf(y->err, y->err_size, "%s: %s: a list is allowed only for listen", y->path, key);
     for (;;) {
         yaml_event_t v;
         if (next_event(y, &v))
