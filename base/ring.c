@@ -28,19 +28,21 @@ void spsc_deinit(struct spsc_ring *r)
     r->slots = NULL;
 }
 
-static inline uint64_t free_slots(struct spsc_ring *r)
+/* Free slots, at least `want` when the ring has them: the consumer's index is re-read only when the
+ * cached view shows fewer. */
+static inline uint64_t free_slots(struct spsc_ring *r, uint64_t want)
 {
     uint64_t cap = r->mask + 1;
-    uint64_t used = r->staged - r->tail_cache;
-    if (used < cap)
-        return cap - used;
+    uint64_t room = cap - (r->staged - r->tail_cache);
+    if (room >= want)
+        return room;
     r->tail_cache = atomic_load_explicit(&r->tail, memory_order_acquire);
     return cap - (r->staged - r->tail_cache);
 }
 
 bool spsc_stage(struct spsc_ring *r, void *msg)
 {
-    if (free_slots(r) == 0)
+    if (free_slots(r, 1) == 0)
         return false;
     r->slots[r->staged & r->mask] = msg;
     r->staged++;
@@ -66,10 +68,9 @@ bool spsc_push(struct spsc_ring *r, void *msg)
 
 uint32_t spsc_push_many(struct spsc_ring *r, void *const *msgs, uint32_t n)
 {
-    uint64_t room = free_slots(r);
-    if (room < n) {
+    uint64_t room = free_slots(r, n);
+    if (room < n)
         n = (uint32_t)room;
-    }
     for (uint32_t i = 0; i < n; i++)
         r->slots[(r->staged + i) & r->mask] = msgs[i];
     r->staged += n;
