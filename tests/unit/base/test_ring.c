@@ -108,6 +108,12 @@ static void test_push_many_partial(void **state)
     assert_int_equal(spsc_pop_many(&r, out, 20), 8);
     for (int i = 0; i < 8; i++)
         assert_int_equal(VAL(out[i]), i + 1);
+    /* room the consumer freed since the producer last looked is used in full, not just the part
+     * the producer's cached view of the consumer index shows */
+    assert_int_equal(spsc_push_many(&r, in, 4), 4);
+    assert_int_equal(spsc_pop_many(&r, out, 4), 4);
+    assert_int_equal(spsc_push_many(&r, in, 8), 8);
+    assert_int_equal(spsc_pop_many(&r, out, 20), 8);
     /* push_many also publishes previously staged messages, which keep their place */
     assert_true(spsc_stage(&r, MSG(100)));
     assert_int_equal(spsc_push_many(&r, in, 2), 2);
