@@ -226,12 +226,20 @@ static void build_and_compare(const uint8_t *p, size_t n)
     while (n >= 4 && count < 256) {
         uint8_t type = (uint8_t)(1 + p[0] % (WALREC_TYPE_END_ - 1));
         uint32_t flags = p[1] & WALREC_COMPRESS;
+        bool zero_copy = p[1] & 2;
         size_t len = le16_get(p + 2);
         p += 4;
         n -= 4;
         if (len > n)
             len = n;
-        CHECK(walrec_append(&seg, (enum walrec_type)type, p, len, flags) == 0);
+        if (zero_copy) {
+            size_t mark;
+            CHECK(walrec_begin(&seg, &mark) == 0);
+            CHECK(buf_append(&seg, p, len) == 0);
+            CHECK(walrec_end(&seg, mark, (enum walrec_type)type, flags) == 0);
+        } else {
+            CHECK(walrec_append(&seg, (enum walrec_type)type, p, len, flags) == 0);
+        }
         payload[count] = p;
         plen[count] = len;
         types[count++] = type;
