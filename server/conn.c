@@ -241,9 +241,10 @@ static bool flush(struct conn *c)
 /* ---- receiving --------------------------------------------------------------------------------
  */
 
+/* Most input a connection buffers: a head, a body, trailers (another head's worth) and one read. */
 static size_t in_limit(const struct conn *c)
 {
-    return (size_t)c->sh->limits.head_bytes_max + c->sh->limits.body_bytes_max + 2 * READ_CHUNK;
+    return 2 * (size_t)c->sh->limits.head_bytes_max + c->sh->limits.body_bytes_max + 2 * READ_CHUNK;
 }
 
 static void arm_recv(struct conn *c)
@@ -256,14 +257,15 @@ static void arm_recv(struct conn *c)
     } else if (c->state != CS_LINGER) {
         return;
     }
-    if (c->in.cap - c->in.len < READ_CHUNK / 2) {
-        if (c->in.len + READ_CHUNK > in_limit(c) || buf_reserve(&c->in, READ_CHUNK)) {
-            conn_abort(c); /* cannot happen within the parser's limits; never grow unbounded */
-            return;
-        }
+    size_t limit = in_limit(c);
+    if (c->in.len >= limit ||
+        (c->in.cap - c->in.len < READ_CHUNK / 2 && buf_reserve(&c->in, READ_CHUNK))) {
+        conn_abort(c); /* the parser errors long before the limit; never grow unbounded */
+        return;
     }
+    size_t room = c->in.cap - c->in.len, left = limit - c->in.len;
     c->recv_inflight = true;
-    loop_recv(&c->sh->loop, &c->recv_op, c->fd, c->in.data + c->in.len, c->in.cap - c->in.len);
+    loop_recv(&c->sh->loop, &c->recv_op, c->fd, c->in.data + c->in.len, room < left ? room : left);
 }
 
 static void on_eof(struct conn *c)
