@@ -1,11 +1,13 @@
 /* Gorilla XOR sample chunk: encoder and bounds-checked iterator.
  * Byte layout: docs/formats/gorilla.md.
  *
- * Bit I/O is MSB-first. The writer ORs bits into the byte at the bit position with one 8-byte
- * big-endian store (the buffer always has 8 spare bytes past the last one in use). The reader
- * loads the 64 bits at any bit position with one unaligned 8-byte load plus one byte, falling back
- * to a zero-padded copy only within 9 bytes of the end; a sample whose bits run past the end is
- * rejected after decoding, so zero padding never leaks into results. */
+ * Bit I/O is MSB-first. The writer gathers a sample's codes in a 64-bit container that starts at
+ * the last partially filled byte and stores all 8 bytes after each sample, so the buffer always
+ * holds the complete chunk. The reader caches the 64 bits at its position (one unaligned 8-byte
+ * load plus one byte, or a zero-padded copy within 9 bytes of the end) and decodes from that
+ * register; a sample whose bits run past the end is rejected after decoding, so the zero padding
+ * never leaks into results. Runs of "same interval, same value" samples (two zero bits each) are
+ * emitted many at a time. */
 #include "formats/gorilla.h"
 
 #include <stdlib.h>
@@ -35,62 +37,47 @@ static inline void be64_put(uint8_t *p, uint64_t v)
 
 /* ---- writer ---- */
 
-/* Bits are gathered in `acc` (its low `n` < 64 bits) and stored 64 at a time. The encoder keeps
- * the pending bits between appends; gorilla_enc_snapshot stores them when asked for the bytes. */
+/* The bit writer keeps the bits from the last partially filled byte on, left-aligned, in a 64-bit
+ * container, and stores the whole container (8 bytes, big-endian) after every sample. So the
+ * buffer always holds every bit written, padded with zeros, without ever reading it back; the
+ * encoder's bytes are a complete chunk after each append. */
 struct bw {
-    uint8_t *d;
-    uint64_t pos; /* where acc goes */
-    uint64_t acc;
+    uint8_t *p;   /* byte the container starts at */
+    uint64_t acc; /* top n bits valid, the rest zero */
     unsigned n;
 };
 
-/* Stores the low n bits of `bits` (1 <= n <= 57, higher bits zero) at bit `pos`, keeping the bits
- * already in that byte and zeroing everything after them. */
-HOT void store_bits(uint8_t *d, uint64_t pos, uint64_t bits, unsigned n)
+/* Adds the low n bits of `bits` (higher bits zero); the container must have room: w->n + n <= 64,
+ * 1 <= n <= 64. */
+HOT void bw_add(struct bw *w, uint64_t bits, unsigned n)
 {
-    uint8_t *p = d + (pos >> 3);
-    unsigned sh = (unsigned)(pos & 7);
-    uint64_t keep = (uint64_t)(*p & (0xff00u >> sh)) << 56;
-    be64_put(p, keep | (bits << (64 - sh - n)));
+    w->acc |= bits << (64 - w->n - n);
+    w->n += n;
 }
 
-/* Stores all 64 bits of `word` at bit `pos` (9 bytes at most). */
-HOT void store64(uint8_t *d, uint64_t pos, uint64_t word)
+/* Stores the container and drops its whole bytes, leaving at most 7 bits in it. */
+HOT void bw_flush(struct bw *w)
 {
-    uint8_t *p = d + (pos >> 3);
-    unsigned sh = (unsigned)(pos & 7);
-    uint64_t keep = (uint64_t)(*p & (0xff00u >> sh)) << 56;
-    be64_put(p, keep | (word >> sh));
-    p[8] = (uint8_t)(word << (8 - sh));
+    be64_put(w->p, w->acc);
+    unsigned bytes = w->n >> 3;
+    w->p += bytes;
+    w->acc = (w->acc << (bytes * 4)) << (bytes * 4); /* bytes may be 8 */
+    w->n &= 7;
 }
 
-/* Stores n < 64 pending bits (the low bits of acc) at pos. */
-HOT void store_pending(uint8_t *d, uint64_t pos, uint64_t acc, unsigned n)
-{
-    if (n > 57) {
-        store_bits(d, pos, acc >> 32, n - 32);
-        pos += n - 32;
-        acc &= 0xffffffffu;
-        n = 32;
-    }
-    if (n > 0)
-        store_bits(d, pos, acc, n);
-}
-
-/* Appends the low n bits of `bits` (1 <= n <= 64, higher bits zero). */
+/* Adds the low n bits of `bits` (1 <= n <= 64, higher bits zero), storing first if needed. */
 HOT void bw_put(struct bw *w, uint64_t bits, unsigned n)
 {
-    unsigned total = w->n + n;
-    if (LIKELY(total < 64)) {
-        w->acc = (w->acc << n) | bits;
-        w->n = total;
-        return;
+    if (UNLIKELY(w->n + n > 64)) {
+        bw_flush(w);
+        if (n > 57) { /* still too wide for the at most 7 bits left */
+            bw_add(w, bits >> 32, n - 32);
+            bw_flush(w);
+            bits &= 0xffffffffu;
+            n = 32;
+        }
     }
-    unsigned rest = total - 64; /* bits that do not fit in this word */
-    store64(w->d, w->pos, ((w->acc << 1) << (63 - w->n)) | (bits >> rest));
-    w->pos += 64;
-    w->acc = bits & ((1ull << rest) - 1);
-    w->n = rest;
+    bw_add(w, bits, n);
 }
 
 static inline bool fits_signed(int64_t x, unsigned bits)
@@ -173,6 +160,15 @@ void gorilla_enc_reset(struct gorilla_enc *e)
     buf_reset(&e->b);
 }
 
+/* Saves the writer into the encoder after a sample. */
+HOT void enc_save(struct gorilla_enc *e, const struct bw *w)
+{
+    e->byte_pos = (size_t)(w->p - e->b.data);
+    e->acc = w->acc;
+    e->nbits = (uint8_t)w->n;
+    e->b.len = e->byte_pos + (w->n != 0);
+}
+
 static int append_first(struct gorilla_enc *e, int64_t t, uint64_t v)
 {
     if (buf_reserve(&e->b, HDR_COUNT_LEN + VARINT_MAX_LEN + APPEND_SLACK) != 0)
@@ -184,12 +180,10 @@ static int append_first(struct gorilla_enc *e, int64_t t, uint64_t v)
     /* The first value is XORed with 0 through an initial 64-bit window. */
     e->lead = 0;
     e->sig = 64;
-    struct bw w = {d, (uint64_t)n * 8, 0, 0};
+    struct bw w = {d + n, 0, 0};
     put_xor(e, &w, v);
-    e->bit_pos = w.pos;
-    e->acc = w.acc;
-    e->nacc = (uint8_t)w.n;
-    e->b.len = (size_t)((w.pos + w.n + 7) >> 3);
+    bw_flush(&w);
+    enc_save(e, &w);
     e->first_t = e->t = t;
     e->v = v;
     e->delta = 0;
@@ -209,13 +203,11 @@ static __attribute__((noinline)) int append_slow(struct gorilla_enc *e, int64_t 
     if (e->b.cap - e->b.len < APPEND_SLACK && buf_reserve(&e->b, APPEND_SLACK) != 0)
         return ERR_NOMEM;
     uint64_t delta = (uint64_t)t_ms - (uint64_t)e->t;
-    struct bw w = {e->b.data, e->bit_pos, e->acc, e->nacc};
+    struct bw w = {e->b.data + e->byte_pos, e->acc, e->nbits};
     put_dod(&w, (int64_t)(delta - e->delta));
     put_xor(e, &w, v_bits ^ e->v);
-    e->bit_pos = w.pos;
-    e->acc = w.acc;
-    e->nacc = (uint8_t)w.n;
-    e->b.len = (size_t)((w.pos + w.n + 7) >> 3);
+    bw_flush(&w);
+    enc_save(e, &w);
     e->t = t_ms;
     e->delta = delta;
     e->v = v_bits;
@@ -227,17 +219,27 @@ static __attribute__((noinline)) int append_slow(struct gorilla_enc *e, int64_t 
 
 int gorilla_enc_append_bits(struct gorilla_enc *e, int64_t t_ms, uint64_t v_bits)
 {
-    /* Fast path for the most common sample: same interval, same value, two zero bits. */
+    /* Fast path for the most common sample: same interval, same value, two zero bits. Only the
+     * byte they end in is stored: it may be past the container's last store. */
     uint64_t delta = (uint64_t)t_ms - (uint64_t)e->t;
-    if (LIKELY(delta == e->delta && v_bits == e->v && e->nacc <= 61 && t_ms > e->t &&
-               e->count - 1 < GORILLA_SAMPLES_MAX - 1 && e->b.cap - e->b.len >= APPEND_SLACK)) {
-        e->acc <<= 2;
-        e->nacc += 2;
-        e->b.len = (size_t)((e->bit_pos + e->nacc + 7) >> 3);
+    uint32_t count = e->count;
+    if (LIKELY(delta == e->delta && v_bits == e->v && t_ms > e->t &&
+               count - 1 < GORILLA_SAMPLES_MAX - 1 && e->b.cap - e->b.len >= APPEND_SLACK)) {
+        uint8_t *d = e->b.data;
+        unsigned n = e->nbits + 2u;
+        unsigned carry = n >> 3;
+        size_t byte_pos = e->byte_pos + carry;
+        uint64_t acc = e->acc << (carry * 8);
+        n &= 7;
+        e->byte_pos = byte_pos;
+        e->acc = acc;
+        e->nbits = (uint8_t)n;
+        e->b.len = byte_pos + (n != 0);
         e->t = t_ms;
-        e->count++;
-        uint16_t c = (uint16_t)e->count;
-        memcpy(e->b.data, &c, sizeof c);
+        e->count = ++count;
+        d[byte_pos] = (uint8_t)(acc >> 56);
+        d[0] = (uint8_t)count; /* little-endian count */
+        d[1] = (uint8_t)(count >> 8);
         return 0;
     }
     return append_slow(e, t_ms, v_bits);
@@ -256,8 +258,6 @@ void gorilla_enc_snapshot(const struct gorilla_enc *e, struct gorilla_snap *out)
         out->data = empty_chunk;
         out->len = GORILLA_EMPTY_LEN;
     } else {
-        /* Store the pending bits; the bytes are the encoder's, its state does not change. */
-        store_pending(e->b.data, e->bit_pos, e->acc, e->nacc);
         out->data = e->b.data;
         out->len = e->b.len;
     }
@@ -270,7 +270,6 @@ uint8_t *gorilla_enc_steal(struct gorilla_enc *e, size_t *len_out)
         *len_out = 0;
         return NULL;
     }
-    store_pending(e->b.data, e->bit_pos, e->acc, e->nacc);
     uint8_t *p = buf_steal(&e->b, len_out);
     gorilla_enc_init(e);
     return p;
@@ -397,26 +396,60 @@ HOT int dec_xor(struct dec *s)
     return 0;
 }
 
-/* Decodes the next sample. Returns 0, ERR_TRUNCATED (its bits run past the end) or ERR_CORRUPT. */
+/* Decodes the next sample, whose code is not "00" (see dec_same_run). Returns 0, ERR_TRUNCATED
+ * (its bits run past the end) or ERR_CORRUPT. */
 HOT int dec_sample(struct dec *s, uint64_t end_bits)
 {
-    if (s->avail < 37)
-        dec_refill(s);
-    if ((s->w >> 62) == 0) { /* the common "same interval, same value" sample */
-        dec_skip(s, 2);
-    } else {
-        dec_dod(s);
-        int rc = dec_xor(s);
-        if (UNLIKELY(rc != 0))
-            return s->pos > end_bits ? ERR_TRUNCATED : rc;
-    }
+    dec_dod(s);
+    int rc = dec_xor(s);
     if (UNLIKELY(s->pos > end_bits))
         return ERR_TRUNCATED;
+    if (UNLIKELY(rc != 0))
+        return rc;
     int64_t t = (int64_t)((uint64_t)s->t + s->delta);
     if (UNLIKELY(t <= s->t))
         return ERR_CORRUPT;
     s->t = t;
     return 0;
+}
+
+/* Emits the run of "00" samples (same interval, same value) at the top of the cache, at most
+ * `room`, into ts/vs. Returns how many; sets *rc when the run is cut by the end of the bytes or by
+ * a timestamp overflow (the samples before it stand). */
+HOT size_t dec_same_run(struct dec *s, uint64_t end_bits, int64_t *ts, uint64_t *vs, size_t room,
+                        int *rc)
+{
+    unsigned zeros = s->w ? (unsigned)__builtin_clzll(s->w) : 64;
+    if (zeros > s->avail)
+        zeros = s->avail;
+    size_t run = zeros / 2;
+    uint64_t left = (end_bits - s->pos) / 2;
+    if (run > left) {
+        run = left;
+        *rc = ERR_TRUNCATED;
+    }
+    if (run > room) {
+        run = room;
+        *rc = 0;
+    }
+    int64_t t = s->t;
+    size_t j = 0;
+    for (; j < run; j++) {
+        int64_t next = (int64_t)((uint64_t)t + s->delta);
+        if (UNLIKELY(next <= t)) {
+            *rc = ERR_CORRUPT;
+            break;
+        }
+        t = next;
+        ts[j] = t;
+        vs[j] = s->v;
+    }
+    s->t = t;
+    unsigned used = (unsigned)(2 * j);
+    s->w = used < 64 ? s->w << used : 0;
+    s->avail -= used;
+    s->pos += used;
+    return j;
 }
 
 static __attribute__((noinline)) int dec_first(struct dec *s, uint64_t end_bits)
@@ -461,7 +494,15 @@ static size_t decode_run(struct gorilla_iter *it, int64_t *ts, uint64_t *vs, siz
     /* Only this local copy is touched in the loop, so it stays in registers. */
     struct dec s = {it->data, it->len, it->pos, 0, 0, it->t, it->v, it->delta, it->lead, it->sig};
     int err = 0;
-    for (; k < want; k++) {
+    while (k < want) {
+        if (s.avail < 37)
+            dec_refill(&s);
+        if ((s.w >> 62) == 0) {
+            k += dec_same_run(&s, end_bits, ts + k, vs + k, want - k, &err);
+            if (UNLIKELY(err != 0))
+                break;
+            continue;
+        }
         struct dec nx = s;
         err = dec_sample(&nx, end_bits);
         if (UNLIKELY(err != 0))
@@ -469,6 +510,7 @@ static size_t decode_run(struct gorilla_iter *it, int64_t *ts, uint64_t *vs, siz
         s = nx;
         ts[k] = s.t;
         vs[k] = s.v;
+        k++;
     }
     *rc = err;
     it->pos = s.pos;

@@ -34,16 +34,16 @@
 #define GORILLA_EMPTY_LEN 2u
 
 struct gorilla_enc {
-    struct buf b;      /* chunk bytes; b.len covers the pending bits and the last partial byte */
-    uint64_t bit_pos;  /* bits stored in b.data, counted from data[0] */
-    uint64_t acc;      /* the next `nacc` bits (low bits), not yet stored */
+    struct buf b;      /* chunk bytes; b.len covers the last, partially filled byte */
+    size_t byte_pos;   /* byte holding the next bit to write */
+    uint64_t acc;      /* its first `nbits` bits, left-aligned (also stored in b) */
     int64_t first_t;   /* first timestamp (valid when count > 0) */
     int64_t t;         /* last timestamp */
     uint64_t delta;    /* last timestamp delta, modulo 2^64 */
     uint64_t v;        /* bits of the last value */
     uint32_t count;    /* samples appended */
     uint8_t lead, sig; /* current XOR window: leading zero bits and significant bits */
-    uint8_t nacc;
+    uint8_t nbits;
 };
 
 /* A zero-copy view of an encoder's bytes: a complete chunk of `count` samples. */
@@ -96,7 +96,7 @@ void gorilla_enc_snapshot(const struct gorilla_enc *e, struct gorilla_snap *out)
 uint8_t *gorilla_enc_steal(struct gorilla_enc *e, size_t *len_out);
 
 /* Samples an iterator decodes ahead per refill (so gorilla_iter_next is mostly an inline step). */
-#define GORILLA_ITER_AHEAD 8
+#define GORILLA_ITER_AHEAD 16
 
 struct gorilla_iter {
     const uint8_t *data; /* borrowed chunk bytes */

@@ -134,7 +134,7 @@ static uint64_t bits_of(double d)
 /* Bits the encoder has produced so far (stored plus pending). */
 static uint64_t enc_bits(const struct gorilla_enc *e)
 {
-    return e->bit_pos + e->nacc;
+    return (uint64_t)e->byte_pos * 8 + e->nbits;
 }
 
 /* ---- golden ---- */
@@ -425,6 +425,40 @@ static void test_reset_and_steal(void **state)
     gorilla_enc_reset(&e);
     assert_int_equal(gorilla_enc_count(&e), 0);
     assert_int_equal(gorilla_enc_append(&e, 1, 1.0), 0); /* earlier timestamps are fine again */
+    gorilla_enc_deinit(&e);
+}
+
+/* A reset encoder reuses a buffer full of old bits; long runs of two-bit samples, which the writer
+ * does not store word by word, must still come out as zeros. */
+static void test_dirty_buffer(void **state)
+{
+    (void)state;
+    struct prop p = prop_begin("gorilla_dirty_buffer");
+    struct gorilla_enc e;
+    gorilla_enc_init(&e);
+    for (int round = 0; round < 20; round++) {
+        gorilla_enc_reset(&e);
+        for (int i = 0; i < 400; i++) /* fill the buffer with noise */
+            assert_int_equal(gorilla_enc_append_bits(&e, i, prop_next(&p)), 0);
+        gorilla_enc_reset(&e);
+        struct samples s = samples_alloc(300);
+        uint64_t v = prop_next(&p);
+        for (size_t i = 0; i < s.n; i++) {
+            if (prop_next(&p) % 97 == 0)
+                v = prop_next(&p);
+            s.t[i] = (int64_t)i * 15000;
+            s.v[i] = v;
+            assert_int_equal(gorilla_enc_append_bits(&e, s.t[i], s.v[i]), 0);
+        }
+        struct gorilla_snap snap;
+        gorilla_enc_snapshot(&e, &snap);
+        size_t n;
+        struct samples got = samples_alloc(s.n);
+        prop_check(&p, decode_next(snap.data, snap.len, got.t, got.v, s.n, &n) == 0);
+        prop_check(&p, n == s.n && memcmp(got.v, s.v, n * sizeof(uint64_t)) == 0);
+        samples_free(&got);
+        samples_free(&s);
+    }
     gorilla_enc_deinit(&e);
 }
 
@@ -741,6 +775,7 @@ int main(void)
         cmocka_unit_test(test_repeated_values),
         cmocka_unit_test(test_cap),
         cmocka_unit_test(test_reset_and_steal),
+        cmocka_unit_test(test_dirty_buffer),
         cmocka_unit_test(test_open_chunk),
         cmocka_unit_test(test_seek),
         cmocka_unit_test(test_truncation),
