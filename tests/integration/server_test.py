@@ -657,6 +657,65 @@ def case_config_and_flags(binary):
         shutil.rmtree(tmp, ignore_errors=True)
 
 
+def deny_io_uring_setup():
+    """preexec: a seccomp filter that fails io_uring_setup(2) with EPERM, as Docker's default
+    profile does. x86-64 only (syscall 425)."""
+    import ctypes
+    import struct
+    libc = ctypes.CDLL(None, use_errno=True)
+    prog = b"".join([
+        struct.pack("HBBI", 0x20, 0, 0, 0),             # ld  [nr]
+        struct.pack("HBBI", 0x15, 0, 1, 425),           # jeq #io_uring_setup
+        struct.pack("HBBI", 0x06, 0, 0, 0x00050000 | 1),  # ret ERRNO(EPERM)
+        struct.pack("HBBI", 0x06, 0, 0, 0x7fff0000),    # ret ALLOW
+    ])
+    buf = ctypes.create_string_buffer(prog)
+
+    class Fprog(ctypes.Structure):
+        _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+    fp = Fprog(4, ctypes.addressof(buf))
+    if libc.prctl(38, 1, 0, 0, 0) != 0 or libc.prctl(22, 2, ctypes.byref(fp), 0, 0) != 0:
+        os._exit(99)
+
+
+@case
+def case_io_uring_unavailable(binary):
+    import platform
+    if platform.machine() != "x86_64":
+        raise Skip("the seccomp filter is written for x86-64")
+    tmp = tempfile.mkdtemp(prefix="strata-it-")
+    try:
+        r = subprocess.run([binary, "--data-dir", os.path.join(tmp, "d"), "--listen",
+                            f"127.0.0.1:{free_port()}"], capture_output=True, timeout=30,
+                           preexec_fn=deny_io_uring_setup)
+        assert r.returncode == 1, (r.returncode, r.stderr)
+        err = r.stderr.decode()
+        assert "io_uring is not available" in err and "seccomp" in err, err
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+@case
+def case_port_zero_logged(binary):
+    srv = Strata(binary, ["--listen", "127.0.0.1:0"], nports=0)
+    try:
+        deadline = time.time() + 20
+        port = None
+        while port is None and time.time() < deadline:
+            m = re.search(r"msg=listening addr=127\.0\.0\.1:(\d+)", srv.logs())
+            port = int(m.group(1)) if m else None
+            time.sleep(0.05)
+        assert port, srv.logs()
+        srv.port = port
+        srv.wait_ready()
+        # every shard's socket is on the same port: many connections all get answers
+        for _ in range(20):
+            assert request(port, "GET", "/ready")[0] == 200
+    finally:
+        srv.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--strata")
