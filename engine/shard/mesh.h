@@ -5,8 +5,8 @@
  * Lanes. lane(from, to) has exactly one producer (shard `from`) and one consumer (shard `to`);
  * from == to is allowed (a shard may queue work to itself). Messages from one shard to another are
  * received in the order they were sent. A full lane is backpressure: mesh_send() returns ERR_FULL
- * and the caller keeps the message (retry later, or answer the client 429/503). Nothing here locks
- * or allocates after mesh_create().
+ * and the caller keeps the message (retry later, or answer the client 429/503). Sending, flushing,
+ * polling and waking never lock and never allocate.
  *
  * Messages. Callers embed `struct mesh_msg` as the FIRST member of their own struct and allocate it
  * on their shard. Memory is freed on the shard that allocated it (msg->owner). The easy paths:
