@@ -38,9 +38,9 @@ static int fail_labels(char *err, size_t err_size, const char *what, const struc
         snprintf(err, err_size, "%s %s: %s", what, text, problem);
         return ERR_INVALID;
     }
-    int name_len = name->len > 64 ? 64 : (int)name->len;
-    snprintf(err, err_size, "%s %s: %s \"%.*s\"", what, text, problem, name_len,
-             name->len ? name->ptr : "");
+    char quoted[80];
+    wire_fmt_quoted(quoted, sizeof quoted, *name);
+    snprintf(err, err_size, "%s %s: %s %s", what, text, problem, quoted);
     return ERR_INVALID;
 }
 
@@ -246,9 +246,9 @@ static int v2_check_content(const rw2_request *req, const rw2_series *ts, size_t
 int rw2_validate(const rw2_request *req, char *err, size_t err_size)
 {
     if (req->n_symbols && req->symbols[0].len) {
-        int n = req->symbols[0].len > 64 ? 64 : (int)req->symbols[0].len;
-        snprintf(err, err_size, "symbols[0] must be the empty string, got \"%.*s\"", n,
-                 (const char *)req->symbols[0].data);
+        char got[80];
+        wire_fmt_quoted(got, sizeof got, wire_str(req->symbols[0]));
+        snprintf(err, err_size, "symbols[0] must be the empty string, got %s", got);
         return ERR_INVALID;
     }
     for (size_t i = 0; i < req->n_timeseries; i++) {
