@@ -50,6 +50,21 @@ uint32_t spsc_pop_many(struct spsc_ring *r, void **out, uint32_t n);
 /* Consumer: one message or NULL. */
 void *spsc_pop(struct spsc_ring *r);
 
+/* Sleep/wake checks for callers that order these loads themselves with a fence (the mesh's
+ * wake-up protocol): relaxed reads of the other side's index.
+ * spsc_pending_relaxed: published messages not yet consumed (either side).
+ * spsc_has_room_relaxed: the producer could stage at least one more message (producer side only).
+ */
+static inline bool spsc_pending_relaxed(struct spsc_ring *r)
+{
+    return atomic_load_explicit(&r->head, memory_order_relaxed) !=
+           atomic_load_explicit(&r->tail, memory_order_relaxed);
+}
+static inline bool spsc_has_room_relaxed(struct spsc_ring *r)
+{
+    return r->staged - atomic_load_explicit(&r->tail, memory_order_relaxed) <= r->mask;
+}
+
 /* Either side (approximate while the other side runs): published messages not yet consumed. */
 uint32_t spsc_size(const struct spsc_ring *r);
 uint32_t spsc_capacity(const struct spsc_ring *r);

@@ -521,9 +521,7 @@ uint32_t mesh_poll(struct mesh *m, uint32_t self, struct mesh_msg **out, uint32_
 static bool inbound_pending(struct mesh *m, uint32_t self)
 {
     for (uint32_t src = 0; src < m->n; src++) {
-        struct spsc_ring *r = &lane_of(m, src, self)->ring;
-        uint64_t head = atomic_load_explicit(&r->head, memory_order_relaxed);
-        if (head != atomic_load_explicit(&r->tail, memory_order_relaxed))
+        if (spsc_pending_relaxed(&lane_of(m, src, self)->ring))
             return true;
     }
     return false;
@@ -537,8 +535,7 @@ static bool unblocked_lanes(struct mesh *m, uint32_t self)
     for (uint32_t i = 0; i < sh->nblocked;) {
         uint32_t to = sh->blocked[i];
         struct mesh_lane *l = lane_of(m, self, to);
-        uint64_t tail = atomic_load_explicit(&l->ring.tail, memory_order_relaxed);
-        if (l->ring.staged - tail < m->capacity) {
+        if (spsc_has_room_relaxed(&l->ring)) {
             l->blocked = false;
             sh->blocked[i] = sh->blocked[--sh->nblocked];
             any = true;
