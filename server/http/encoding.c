@@ -184,7 +184,9 @@ bool http_accepts_gzip(struct str v)
         struct str name = {el.ptr, semi ? (size_t)(semi - el.ptr) : el.len};
         while (name.len && (name.ptr[name.len - 1] == ' ' || name.ptr[name.len - 1] == '\t'))
             name.len--;
-        struct str params = semi ? (struct str){semi + 1, el.len - name.len - 1} : (struct str){0};
+        struct str params = {0};
+        if (semi) /* from the ';' on; name.len was trimmed and cannot be used here */
+            params = (struct str){semi + 1, (size_t)(el.ptr + el.len - (semi + 1))};
         int ok = q_is_zero(params) ? 0 : 1;
         if (http_str_ieq(name, "gzip") || http_str_ieq(name, "x-gzip"))
             gzip = ok;

@@ -206,6 +206,8 @@ static void test_accepts_gzip(void **state)
         {"x-gzip", true},
         {"gzipx", false},
         {" gzip ;q=0.5", true},
+        {"gzip    ;q=0", false},
+        {"br\xc4         ;q-QQQQ;", false}, /* fuzz finding: spaces before ';' */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         if (http_accepts_gzip(str_from_cstr(cases[i].v)) != cases[i].want)
