@@ -60,6 +60,16 @@ static inline void le64_put(uint8_t *p, uint64_t v)
 {
     memcpy(p, &v, 8);
 }
+static inline void be32_put(uint8_t *p, uint32_t v)
+{
+    v = __builtin_bswap32(v);
+    memcpy(p, &v, 4);
+}
+static inline void be64_put(uint8_t *p, uint64_t v)
+{
+    v = __builtin_bswap64(v);
+    memcpy(p, &v, 8);
+}
 static inline uint32_t le32_get(const uint8_t *p)
 {
     uint32_t v;

@@ -54,3 +54,19 @@ function(strata_bench name lib)
   add_executable(bench_${name} ${PROJECT_SOURCE_DIR}/bench/micro/bench_${name}.c)
   target_link_libraries(bench_${name} PRIVATE ${lib})
 endfunction()
+
+# strata_module_for(SRC OUT): the lowest module library covering SRC's project includes
+# ("server/…" -> strata_server, "engine/…" -> strata_engine, "formats/…" -> strata_formats, else
+# strata_base), so a test program links only what it exercises.
+function(strata_module_for src out)
+  file(STRINGS ${src} incs REGEX "^#include \"(server|engine|formats)/")
+  set(lib strata_base)
+  foreach(layer formats engine server)
+    foreach(inc ${incs})
+      if(inc MATCHES "^#include \"${layer}/")
+        set(lib strata_${layer})
+      endif()
+    endforeach()
+  endforeach()
+  set(${out} ${lib} PARENT_SCOPE)
+endfunction()

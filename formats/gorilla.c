@@ -29,12 +29,6 @@ enum {
 
 static const uint8_t empty_chunk[GORILLA_EMPTY_LEN] = {0, 0};
 
-static inline void be64_put(uint8_t *p, uint64_t v)
-{
-    v = __builtin_bswap64(v);
-    memcpy(p, &v, 8);
-}
-
 /* ---- writer ---- */
 
 /* The bit writer keeps the bits from the last partially filled byte on, left-aligned, in a 64-bit
