@@ -347,6 +347,131 @@ static bool fast_decimal(double a, struct dec *x)
     return false;
 }
 
+/* Exact shortest digits with 128-bit integers, for 1e-4 <~ a < ~4e37. In units of 2^(e-2) the
+ * value is V = 4m and the interval of decimals that parse back to it is [L, H] (bounds included
+ * iff m is even, as strtod rounds ties to even), H = V + 2, L = V - 2, or V - 1 just above a
+ * power of two where the gap below is half as wide. The shortest decimal lies on the coarsest grid
+ * 10^p that has a point in the interval (all points of that grid in it have the same length), and
+ * Go picks the one closest to V. */
+typedef unsigned __int128 u128;
+
+struct rt_interval {
+    uint64_t lo, v, hi; /* L, V, H */
+    int e2;             /* value = V * 2^e2 */
+    bool incl;
+};
+
+static u128 pow10_u128(int k) /* 0 <= k <= 38 */
+{
+    static const uint64_t p[20] = {1ull,
+                                   10ull,
+                                   100ull,
+                                   1000ull,
+                                   10000ull,
+                                   100000ull,
+                                   1000000ull,
+                                   10000000ull,
+                                   100000000ull,
+                                   1000000000ull,
+                                   10000000000ull,
+                                   100000000000ull,
+                                   1000000000000ull,
+                                   10000000000000ull,
+                                   100000000000000ull,
+                                   1000000000000000ull,
+                                   10000000000000000ull,
+                                   100000000000000000ull,
+                                   1000000000000000000ull,
+                                   10000000000000000000ull};
+    return k < 20 ? p[k] : (u128)p[19] * p[k - 19];
+}
+
+/* Scales the interval for grid 10^p: bounds become l, v, h and the grid step g, all integers.
+ * False when that does not fit in 127 bits. */
+static bool grid_scale(const struct rt_interval *x, int p, u128 *l, u128 *v, u128 *h, u128 *g)
+{
+    u128 mul = 1, step = 1;
+    if (x->e2 >= 0) {
+        if (x->e2 > 70)
+            return false;
+        mul <<= x->e2;
+    } else {
+        if (-x->e2 > 126)
+            return false;
+        step <<= -x->e2;
+    }
+    if (p >= 0) {
+        if (p > 38 || step > ((u128)1 << 126) / pow10_u128(p))
+            return false;
+        step *= pow10_u128(p);
+    } else {
+        if (-p > 38 || mul > ((u128)1 << 72) / pow10_u128(-p))
+            return false;
+        mul *= pow10_u128(-p);
+    }
+    *l = x->lo * mul;
+    *v = x->v * mul;
+    *h = x->hi * mul;
+    *g = step;
+    return true;
+}
+
+/* Whether grid 10^p has a point in the interval; false also when out of range. */
+static bool grid_hit(const struct rt_interval *x, int p)
+{
+    u128 l, v, h, g;
+    if (!grid_scale(x, p, &l, &v, &h, &g))
+        return false;
+    u128 c = h / g;
+    if (!x->incl && c * g == h)
+        c--;
+    return x->incl ? c * g >= l : c * g > l;
+}
+
+/* The grid point closest to v inside the interval (grid_hit(x, p) must hold). */
+static uint64_t grid_pick(const struct rt_interval *x, int p)
+{
+    u128 l, v, h, g;
+    bool ok = grid_scale(x, p, &l, &v, &h, &g);
+    ASSERT(ok);
+    u128 hi = h / g, lo = (l + g - 1) / g;
+    if (!x->incl && hi * g == h)
+        hi--;
+    if (!x->incl && lo * g == l)
+        lo++;
+    u128 c = v / g, r = v - c * g;
+    if (2 * r > g || (2 * r == g && (c & 1)))
+        c++;
+    c = c < lo ? lo : c > hi ? hi : c;
+    return (uint64_t)c;
+}
+
+static bool exact_decimal(double a, struct dec *x)
+{
+    uint64_t bits;
+    memcpy(&bits, &a, 8);
+    int be = (int)(bits >> 52);
+    uint64_t frac = bits & ((1ull << 52) - 1);
+    if (be == 0 || be < 1023 - 14 || be > 1023 + 124)
+        return false; /* subnormal, or outside the 128-bit range: slow path */
+    uint64_t m = frac | (1ull << 52);
+    struct rt_interval iv = {frac == 0 && be > 1 ? 4 * m - 1 : 4 * m - 2, 4 * m, 4 * m + 2,
+                             be - 1075 - 2, (m & 1) == 0};
+    int e10 = (int)floor((be - 1023) * 0.30102999566398120); /* floor(log10 a), maybe 1 low */
+    int p = e10 - 17; /* 17-18 significant digits: always hits */
+    if (!grid_hit(&iv, p))
+        return false;
+    while (grid_hit(&iv, p + 1))
+        p++;
+    char tmp[20];
+    size_t i = utoa_tail(grid_pick(&iv, p), tmp);
+    x->nd = (int)(20 - i);
+    memcpy(x->d, tmp + i, (size_t)x->nd);
+    x->dp = x->nd + p;
+    dec_trim(x);
+    return true;
+}
+
 /* Parses printf's "%.*e" output "d.ddde[+-]XX" into x (digits untrimmed). */
 static void dec_from_e(const char *s, struct dec *x)
 {
@@ -471,7 +596,7 @@ static size_t fmt_float(double v, char *out, bool json)
         return n;
     }
     struct dec x;
-    if (!fast_decimal(a, &x))
+    if (!fast_decimal(a, &x) && !exact_decimal(a, &x))
         slow_decimal(a, &x);
     if (a < 1e-6 || a >= 1e21)
         return n + fmt_e(&x, out + n, json);
