@@ -24,6 +24,8 @@
 
 /* A batch buffer that grew past this is freed after its write rather than kept around. */
 #define BUF_KEEP_MAX (8u << 20)
+/* Largest single write submission (Linux caps a write at 2 GiB - 4 KiB anyway). */
+#define WRITE_MAX (1u << 30)
 
 struct commit {
     wal_commit_fn fn;
@@ -221,6 +223,7 @@ void wal_record_cancel(struct wal *w, size_t mark)
 {
     ASSERT(mark <= w->cur.len);
     w->cur.len = mark;
+    note_pending(w);
 }
 
 int wal_append(struct wal *w, enum walrec_type type, const void *payload, size_t len,
@@ -335,6 +338,8 @@ static void submit_write(struct wal *w)
     size_t n = w->wbuf.len - w->wdone;
     if (w->cfg.write_bytes_max && n > w->cfg.write_bytes_max)
         n = w->cfg.write_bytes_max;
+    if (n > WRITE_MAX)
+        n = WRITE_MAX;
     io_uring_prep_write(loop_sqe(w->loop, &w->write_op), w->seg_fd, w->wbuf.data + w->wdone,
                         (unsigned)n, w->woff + w->wdone);
 }

@@ -10,11 +10,16 @@
  * segment up to and including NNNNNNNN, itself holding segments 00000001, ...), and transiently
  * <dir>/checkpoint.NNNNNNNN.tmp/ while one is written.
  *
+ * Start-up: wal_replay (rebuild the head), then wal_open (repair, start a new segment); the other
+ * order sees the same records. Once the head is cut: wal_roll, then wal_checkpoint up to
+ * wal_segment_current() - 1 once that segment is no longer current.
+ *
  * Threading: a `struct wal` belongs to the thread running its loop; every function taking a
  * `struct wal *` must be called there, except wal_stats_get (any thread, relaxed counters).
  * wal_replay and wal_checkpoint_dir work on a directory and may run on any thread (replay runs at
  * start-up before the loop serves traffic; a checkpoint may run on a helper thread as long as its
- * `upto_segment` is below the writer's current segment, which the writer never touches again).
+ * `upto_segment` is below the writer's current segment, which the writer never touches again; one
+ * checkpoint at a time per directory).
  *
  * Errors: operating errors are negative returns (-errno, ERR_FULL, ERR_CORRUPT, ...). A failed
  * write or fdatasync of the log PANICs: the head already holds what the WAL would not (see
@@ -85,8 +90,9 @@ void wal_close(struct wal *w);
  * (*b) and the record's mark; the caller appends the payload to *b with any walrec encoder and
  * then calls wal_record_end (frames it; flags 0 or WALREC_COMPRESS) or wal_record_cancel (drops
  * it, e.g. the head rejected every sample). *b is valid until wal_record_end/_cancel; do not keep
- * it. Returns 0, ERR_FULL when the pending bytes are at pending_bytes_max (backpressure: answer
- * 429/503), or ERR_NOMEM. A record may overshoot the limit; the limit bounds the next begin. */
+ * it, and end or cancel the record before returning to the loop. Returns 0, ERR_FULL when the
+ * pending bytes are at pending_bytes_max (backpressure: answer 429/503), or ERR_NOMEM. A record
+ * may overshoot the limit; the limit bounds the next begin. */
 int wal_record_begin(struct wal *w, struct buf **b, size_t *mark);
 /* Returns 0, ERR_LIMIT (payload > WALREC_PAYLOAD_MAX) or ERR_NOMEM; on error the record is gone. */
 int wal_record_end(struct wal *w, size_t mark, enum walrec_type type, uint32_t flags);

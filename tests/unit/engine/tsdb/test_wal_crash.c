@@ -3,7 +3,7 @@
  * and reports every acknowledged batch to the parent through a pipe; the parent SIGKILLs it at a
  * random moment, then checks that replay yields a gap-free prefix of intact batches containing
  * every acknowledged one, that open repairs the tail, and that replay after the repair is the same.
- * Repeated 24 times. */
+ * Repeated 24 times. And a write that fails (the file-size limit) panics before acknowledging. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 
 #include "base/error.h"
@@ -157,11 +158,55 @@ static void test_kill_child(void **state)
     tw_rm_rf(base);
 }
 
+/* The child's WAL hits RLIMIT_FSIZE: the write fails with EFBIG and the process panics
+ * (SIGABRT) without running the commit's callback. */
+static void test_failed_write_panics(void **state)
+{
+    (void)state;
+    char dir[256];
+    tw_mkdtemp(dir, sizeof dir);
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        ack_fd = fds[1];
+        signal(SIGXFSZ, SIG_IGN);
+        struct rlimit rl = {4096, 4096};
+        struct loop l;
+        struct wal *w;
+        struct wal_config cfg = tw_cfg(WAL_FSYNC_BATCH, 1u << 20);
+        if (setrlimit(RLIMIT_FSIZE, &rl) != 0 || loop_init(&l, NULL) != 0 ||
+            wal_open(dir, &cfg, &l, &w) != 0)
+            _exit(2);
+        static uint8_t big[10000];
+        if (wal_append(w, WALREC_METADATA, big, sizeof big, 0) != 0 ||
+            wal_commit(w, on_ack, (void *)(uintptr_t)0) != 0)
+            _exit(2);
+        wal_flush(w);
+        for (int i = 0; i < 100; i++)
+            loop_run_once(&l, 10000000);
+        _exit(0); /* not reached: the failed write panics */
+    }
+    close(fds[1]);
+    print_message("the child's PANIC below (write failed: File too large) is expected\n");
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    uint32_t seq;
+    assert_int_equal(read(fds[0], &seq, sizeof seq), 0); /* never acknowledged */
+    close(fds[0]);
+    tw_rm_rf(dir);
+}
+
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_kill_child),
+        cmocka_unit_test(test_failed_write_panics),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
