@@ -1,8 +1,10 @@
 /* Operational endpoints: /ready, /-/ready, /-/healthy, /metrics, and the Prometheus and Loki
  * buildinfo endpoints (api-contract §2.2, §4.3: same six string keys, no "features"). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "engine/io/loop.h"
+#include "engine/shard/mesh.h"
 #include "server/buildinfo.h"
 #include "server/exchange.h"
 #include "server/handlers.h"
@@ -49,8 +51,15 @@ void handler_metrics(struct http_exchange *x)
         .revision = bi->revision,
         .branch = bi->branch,
     };
+    uint32_t *depth = srv->mesh ? malloc((size_t)n * n * sizeof *depth) : NULL;
+    for (uint32_t f = 0; depth && f < n; f++)
+        for (uint32_t t = 0; t < n; t++)
+            depth[f * n + t] = mesh_lane_depth(srv->mesh, f, t);
+    in.lane_depth = depth;
     buf_reset(x->body_out);
-    if (metrics_render(x->body_out, &in) != 0) {
+    int rc = metrics_render(x->body_out, &in);
+    free(depth);
+    if (rc != 0) {
         http_reply_error(x, 500, "out of memory");
         return;
     }

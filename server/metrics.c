@@ -160,6 +160,17 @@ static int per_shard(struct buf *b, const struct metrics_input *in, const char *
     return rc;
 }
 
+static int render_lane_depths(struct buf *b, const struct metrics_input *in)
+{
+    int rc = header(b, "strata_mesh_ring_depth", "gauge",
+                    "Messages waiting in the ring from one shard to another.");
+    for (uint32_t f = 0; !rc && f < in->nshards; f++)
+        for (uint32_t t = 0; !rc && t < in->nshards; t++)
+            rc = buf_printf(b, "strata_mesh_ring_depth{from=\"%u\",to=\"%u\"} %u\n", f, t,
+                            in->lane_depth[f * in->nshards + t]);
+    return rc;
+}
+
 static int render_shards(struct buf *b, const struct metrics_input *in)
 {
     int rc = scalar(b, "strata_shards", "gauge", "Shard threads.", in->nshards);
@@ -192,6 +203,8 @@ static int render_shards(struct buf *b, const struct metrics_input *in)
         rc = scalar(b, "strata_mesh_queued_messages", "gauge",
                     "Messages in the mesh rings (sent, not yet received), all lanes together.",
                     sent > recv ? sent - recv : 0);
+    if (!rc && in->lane_depth)
+        rc = render_lane_depths(b, in);
     return rc;
 }
 

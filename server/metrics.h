@@ -65,7 +65,8 @@ struct metrics_input {
     const uint64_t *iterations;     /* per shard */
     const char *const *route_names; /* [0] = "unmatched" */
     uint32_t nroutes;
-    bool mesh; /* the mesh is wired: export its counters */
+    bool mesh;                  /* the mesh is wired: export its counters */
+    const uint32_t *lane_depth; /* nshards x nshards, [from * nshards + to]; NULL: not exported */
     const char *version, *revision, *branch;
 };
 

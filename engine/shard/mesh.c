@@ -255,9 +255,9 @@ int mesh_attach(struct mesh *m, uint32_t shard, struct io_uring *ring)
         }
     }
     atomic_store_explicit(&sh->ring_fd, ring->ring_fd, memory_order_release);
-    log_info("mesh attached", LOG_UINT("shard", shard),
-             LOG_STR("wake", mesh_wake_mode_str(m->mode)), LOG_UINT("shards", m->n),
-             LOG_UINT("lane_capacity", m->capacity), LOG_UINT("cqe_skip", sh->skip_cqe));
+    log_info("mesh attached", LOG_STR("wake", mesh_wake_mode_str(m->mode)),
+             LOG_UINT("shards", m->n), LOG_UINT("lane_capacity", m->capacity),
+             LOG_UINT("cqe_skip", sh->skip_cqe));
     return 0;
 }
 
@@ -606,4 +606,10 @@ void mesh_stats_get(const struct mesh *m, uint32_t shard, struct mesh_stats *out
 {
     ASSERT(shard < m->n);
     *out = m->shards[shard].stats;
+}
+
+uint32_t mesh_lane_depth(const struct mesh *m, uint32_t from, uint32_t to)
+{
+    ASSERT(from < m->n && to < m->n);
+    return spsc_size(&lane_of((struct mesh *)m, from, to)->ring);
 }

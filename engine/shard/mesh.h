@@ -181,6 +181,10 @@ bool mesh_cqe(struct mesh *m, uint32_t self, const struct io_uring_cqe *cqe);
  * loop_tag_register(l, MESH_TAG, MESH_TAG_MASK, fn, arg) with fn calling mesh_on_tag. */
 bool mesh_on_tag(struct mesh *m, uint32_t self, uint64_t user_data, int res);
 
+/* Messages published on lane(from, to) and not yet taken by `to`. Any thread; approximate while the
+ * shards run (two acquire loads). For /metrics. */
+uint32_t mesh_lane_depth(const struct mesh *m, uint32_t from, uint32_t to);
+
 /* Copies shard's counters. Only on shard's own thread, or after that thread stopped (joined):
  * the counters are plain, thread-private fields. */
 void mesh_stats_get(const struct mesh *m, uint32_t shard, struct mesh_stats *out);

@@ -253,6 +253,9 @@ def case_ops_endpoints(binary):
         assert series["process_resident_memory_bytes"] > 0
         assert 'strata_loop_busy_seconds_total{shard="1"}' in series
         assert any(k.startswith("strata_mesh_messages_sent_total") for k in series)
+        for f in range(2):
+            for t in range(2):
+                assert series[f'strata_mesh_ring_depth{{from="{f}",to="{t}"}}'] >= 0, series
         assert series["strata_shards"] == 2
     finally:
         srv.close()
