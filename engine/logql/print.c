@@ -33,9 +33,24 @@ static void put_rc(struct pr *p, int rc)
         p->err = rc;
 }
 
+/* Loki lexes a stray character such as `!` as an identifier; when such a name is printed before
+ * an operator it needs a space, or `! =` would come back as `!=`. */
+static void put_name(struct pr *p, struct str name)
+{
+    put_str(p, name);
+    for (size_t i = 0; i < name.len; i++) {
+        unsigned char c = (unsigned char)name.ptr[i];
+        if (!(c >= 0x80 || c == '_' || (c >= '0' && c <= '9') ||
+              ((c | 0x20) >= 'a' && (c | 0x20) <= 'z'))) {
+            put(p, " ");
+            return;
+        }
+    }
+}
+
 static void print_matcher(struct pr *p, const struct matcher *m)
 {
-    put_str(p, m->name);
+    put_name(p, m->name);
     put(p, matcher_type_str(m->type));
     put_quoted(p, m->value);
 }
@@ -70,6 +85,10 @@ static void print_line_filter(struct pr *p, const struct logql_line_filter *lf)
 
 static void print_bytes(struct pr *p, uint64_t v)
 {
+    if (v == 0) { /* Loki's scanner reads "0B" as a binary literal without digits */
+        put(p, "0.0B");
+        return;
+    }
     if (v >= 1000000000000000000ULL) { /* "EB" would not lex back as a byte size */
         if (!p->err)
             p->err = buf_printf(p->b, "%lluB", (unsigned long long)v);
@@ -91,14 +110,14 @@ static void print_label_filter(struct pr *p, const struct logql_label_filter *f)
         return;
     case LOGQL_LF_STRING: print_matcher(p, f->matcher); return;
     case LOGQL_LF_IP:
-        put_str(p, f->name);
+        put_name(p, f->name);
         put(p, f->cmp == LOGQL_CMP_EQ ? "=ip(" : "!=ip(");
         put_quoted(p, f->ip_pattern);
         put(p, ")");
         return;
     default: break;
     }
-    put_str(p, f->name);
+    put_name(p, f->name);
     put(p, logql_cmp_name(f->cmp));
     if (f->kind == LOGQL_LF_NUMBER)
         put_rc(p, logql_fmt_float_f(p->b, f->number));
@@ -113,7 +132,7 @@ static void print_extracts(struct pr *p, const struct logql_stage *st)
     for (size_t i = 0; i < st->n_exprs; i++) {
         if (i)
             put(p, ",");
-        put_str(p, st->exprs[i].name);
+        put_name(p, st->exprs[i].name);
         put(p, "=");
         put_quoted(p, st->exprs[i].expr);
     }
@@ -137,11 +156,17 @@ static void print_label_format(struct pr *p, const struct logql_stage *st)
     for (size_t i = 0; i < st->n_fmts; i++) {
         if (i)
             put(p, ",");
-        put_str(p, st->fmts[i].dst);
+        put_name(p, st->fmts[i].dst);
         put(p, "=");
-        if (st->fmts[i].rename)
+        if (st->fmts[i].rename) {
+            put(p, st->fmts[i].value.len && !((unsigned char)st->fmts[i].value.ptr[0] >= 0x80 ||
+                                              st->fmts[i].value.ptr[0] == '_' ||
+                                              ((st->fmts[i].value.ptr[0] | 0x20) >= 'a' &&
+                                               (st->fmts[i].value.ptr[0] | 0x20) <= 'z'))
+                       ? " "
+                       : "");
             put_str(p, st->fmts[i].value);
-        else
+        } else
             put_quoted(p, st->fmts[i].value);
     }
 }

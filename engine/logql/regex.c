@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "base/buf.h"
 #include "base/error.h"
 #include "formats/wire/utf8.h"
 
@@ -31,9 +32,30 @@ struct re_check {
     size_t last_rep_at; /* where that operator began */
     uint32_t n_groups, n_named;
     struct str names[64]; /* first 64 group names, for duplicate checks and the caller */
+    struct buf *out;      /* the pattern rewritten for PCRE2 (NULL: only check) */
+    int oom;
     char *err;
     size_t err_size;
 };
+
+static void emit(struct re_check *c, const char *p, size_t n)
+{
+    if (c->out && !c->oom)
+        c->oom = buf_append(c->out, p, n);
+}
+
+static void emit_from(struct re_check *c, size_t from)
+{
+    emit(c, c->s + from, c->i - from);
+}
+
+/* Any literal as \x{..}: immune to PCRE2's different reading of octal, \v, {01}, ... */
+static void emit_rune(struct re_check *c, uint32_t r)
+{
+    char b[16];
+    int n = snprintf(b, sizeof b, "\\x{%x}", r);
+    emit(c, b, (size_t)n);
+}
 
 static int re_err(struct re_check *c, const char *code, const char *expr, size_t len)
 {
@@ -245,21 +267,27 @@ static int parse_class(struct re_check *c)
     if (c->i < c->n && c->s[c->i] == '^')
         c->i++;
     bool first = true;
+    emit_from(c, start);
     while (c->i >= c->n || c->s[c->i] != ']' || first) {
         first = false;
         int rc;
         bool found;
+        size_t item = c->i;
         if ((rc = parse_named_class(c, &found)) != 0)
             return rc;
-        if (found)
+        if (found) {
+            emit_from(c, item);
             continue;
+        }
         if (parse_unicode_class(c, &rc)) {
             if (rc)
                 return rc;
+            emit_from(c, item);
             continue;
         }
         if (perl_class_at(c)) {
             c->i += 2;
+            emit_from(c, item);
             continue;
         }
         size_t rng = c->i;
@@ -274,8 +302,14 @@ static int parse_class(struct re_check *c)
             if (hi < lo)
                 return re_err(c, "invalid character class range", c->s + rng, c->i - rng);
         }
+        emit_rune(c, lo);
+        if (hi != lo) {
+            emit(c, "-", 1);
+            emit_rune(c, hi);
+        }
     }
     c->i++; /* ] */
+    emit(c, "]", 1);
     push_item(c, 1);
     return 0;
 }
@@ -411,13 +445,37 @@ static int repeat(struct re_check *c, size_t before, long min, long max, bool co
     return 0;
 }
 
+static bool repeat_follows(const struct re_check *c)
+{
+    if (c->i >= c->n)
+        return false;
+    char ch = c->s[c->i];
+    size_t end;
+    long min, max;
+    return ch == '*' || ch == '+' || ch == '?' ||
+           (ch == '{' && parse_repeat_counts(c, &end, &min, &max));
+}
+
+/* An empty-width assertion; PCRE2 refuses to repeat one directly, Go does not: (?:^)* */
+static void emit_assertion(struct re_check *c, size_t from)
+{
+    bool wrap = repeat_follows(c);
+    if (wrap)
+        emit(c, "(?:", 3);
+    emit_from(c, from);
+    if (wrap)
+        emit(c, ")", 1);
+    push_item(c, 1);
+}
+
 static int check_escape_item(struct re_check *c)
 {
+    size_t from = c->i;
     if (c->i + 1 < c->n) {
         char e = c->s[c->i + 1];
         if (e == 'A' || e == 'b' || e == 'B' || e == 'z') {
             c->i += 2;
-            push_item(c, 1);
+            emit_assertion(c, from);
             return 0;
         }
         if (e == 'C')
@@ -430,27 +488,70 @@ static int check_escape_item(struct re_check *c)
             bool end = k + 1 < left;
             size_t lit = end ? k : left;
             c->i += 2 + lit + (end ? 2 : 0);
+            for (size_t j = 0; j < lit;) { /* like Go, a quantifier takes the last rune */
+                size_t l;
+                emit_rune(c, rune_at(c, from + 2 + j, &l));
+                j += l;
+            }
             if (lit > 0)
                 push_item(c, 1);
             return 0;
         }
     }
     int rc;
-    if (parse_unicode_class(c, &rc)) {
-        if (!rc)
-            push_item(c, 1);
-        return rc;
-    }
-    if (perl_class_at(c)) {
-        c->i += 2;
+    if (parse_unicode_class(c, &rc) || perl_class_at(c)) {
+        if (rc)
+            return rc;
+        if (c->i == from)
+            c->i += 2; /* perl class */
+        emit_from(c, from);
         push_item(c, 1);
         return 0;
     }
     uint32_t r;
     if ((rc = parse_escape(c, &r)) != 0)
         return rc;
+    emit_rune(c, r);
     push_item(c, 1);
     return 0;
+}
+
+static int check_group(struct re_check *c, size_t before)
+{
+    if (c->i + 1 < c->n && c->s[c->i + 1] == '?') {
+        int rc = parse_perl_flags(c);
+        if (rc < 0)
+            return rc;
+        emit_from(c, before);
+        return rc > 0 ? open_group(c) : 0;
+    }
+    if (c->n_groups < 64)
+        c->names[c->n_groups] = (struct str){"", 0};
+    c->n_groups++;
+    c->i++;
+    emit(c, "(", 1);
+    return open_group(c);
+}
+
+static int check_brace(struct re_check *c, size_t before, bool *was_repeat)
+{
+    size_t end;
+    long min, max;
+    if (!parse_repeat_counts(c, &end, &min, &max)) {
+        c->i++;
+        emit(c, "\\{", 2); /* a literal brace in Go */
+        push_item(c, 1);
+        return 0;
+    }
+    c->i = end;
+    if (min < 0 || min > RE_MAX_REPEAT || max > RE_MAX_REPEAT || max == -2 ||
+        (max >= 0 && min > max))
+        return re_err(c, "invalid repeat count", c->s + before, c->i - before);
+    *was_repeat = true;
+    int rc = repeat(c, before, min, max, true);
+    if (rc == 0)
+        emit_from(c, before);
+    return rc;
 }
 
 static int check_token(struct re_check *c, bool *was_repeat)
@@ -460,28 +561,20 @@ static int check_token(struct re_check *c, bool *was_repeat)
     int rc = 0;
     *was_repeat = false;
     switch (ch) {
-    case '(':
-        if (c->i + 1 < c->n && c->s[c->i + 1] == '?') {
-            rc = parse_perl_flags(c);
-            if (rc > 0)
-                rc = open_group(c);
-            return rc;
-        }
-        if (c->n_groups < 64)
-            c->names[c->n_groups] = (struct str){"", 0};
-        c->n_groups++;
-        c->i++;
-        return open_group(c);
+    case '(': return check_group(c, before);
     case '|':
         c->i++;
         c->fr[c->depth].has_operand = false;
+        emit(c, "|", 1);
         return 0;
-    case ')': c->i++; return close_group(c);
+    case ')':
+        c->i++;
+        emit(c, ")", 1);
+        return close_group(c);
     case '^':
     case '$':
-    case '.':
         c->i++;
-        push_item(c, 1);
+        emit_assertion(c, before);
         return 0;
     case '[': return parse_class(c);
     case '*':
@@ -489,42 +582,37 @@ static int check_token(struct re_check *c, bool *was_repeat)
     case '?':
         c->i++;
         *was_repeat = true;
-        return repeat(c, before, 0, 0, false);
-    case '{': {
-        size_t end;
-        long min, max;
-        if (!parse_repeat_counts(c, &end, &min, &max)) {
-            c->i++;
-            push_item(c, 1);
-            return 0;
-        }
-        c->i = end;
-        if (min < 0 || min > RE_MAX_REPEAT || max > RE_MAX_REPEAT || max == -2 ||
-            (max >= 0 && min > max))
-            return re_err(c, "invalid repeat count", c->s + before, c->i - before);
-        *was_repeat = true;
-        return repeat(c, before, min, max, true);
-    }
+        rc = repeat(c, before, 0, 0, false);
+        if (rc == 0)
+            emit_from(c, before);
+        return rc;
+    case '{': return check_brace(c, before, was_repeat);
     case '\\': return check_escape_item(c);
     default: {
         size_t l;
         (void)rune_at(c, c->i, &l);
         c->i += l;
+        emit_from(c, before);
         push_item(c, 1);
         return 0;
     }
     }
 }
 
-int logql_re2_check(struct arena *a, struct str src, struct logql_re2_info *info, char *err,
-                    size_t err_size)
+static int re2_walk(struct arena *a, struct str src, struct logql_re2_info *info, struct buf *out,
+                    char *err, size_t err_size)
 {
     struct re_frame frames[RE_MAX_DEPTH + 1];
-    struct re_check c = {
-        .s = src.ptr ? src.ptr : "", .n = src.len, .fr = frames, .err = err, .err_size = err_size};
+    struct re_check c = {.s = src.ptr ? src.ptr : "",
+                         .n = src.len,
+                         .fr = frames,
+                         .out = out,
+                         .err = err,
+                         .err_size = err_size};
     frames[0] = (struct re_frame){false, 1, 1};
     for (size_t k = 0; k < src.len;) {
-        size_t l = wire_utf8_decode((const uint8_t *)src.ptr + k, src.len - k, &(uint32_t){0});
+        uint32_t r;
+        size_t l = wire_utf8_decode((const uint8_t *)src.ptr + k, src.len - k, &r);
         if (!l)
             return re_err(&c, "invalid UTF-8", src.ptr + k, src.len - k);
         k += l;
@@ -538,47 +626,53 @@ int logql_re2_check(struct arena *a, struct str src, struct logql_re2_info *info
     }
     if (c.depth != 0)
         return re_err_whole(&c, "missing closing )");
-    if (info) {
-        info->n_groups = c.n_groups;
-        info->n_named = c.n_named;
-        info->names = NULL;
-        if (a && c.n_groups > 0) {
-            uint32_t n = c.n_groups < 64 ? c.n_groups : 64;
-            info->names = arena_alloc(a, n * sizeof *info->names);
-            if (!info->names)
-                return ERR_NOMEM;
-            for (uint32_t i = 0; i < n; i++) {
-                info->names[i] = c.names[i];
-                if (c.names[i].len) {
-                    char *d = arena_dup(a, c.names[i].ptr, c.names[i].len, 0);
-                    if (!d)
-                        return ERR_NOMEM;
-                    info->names[i].ptr = d;
-                }
-            }
-            if (c.n_groups > 64)
-                info->n_groups = 64; /* only the first 64 groups are described */
-        }
+    if (c.oom)
+        return ERR_NOMEM;
+    if (!info)
+        return 0;
+    info->n_groups = c.n_groups < 64 ? c.n_groups : 64; /* only the first 64 are described */
+    info->n_named = c.n_named;
+    info->names = NULL;
+    if (!a || info->n_groups == 0)
+        return 0;
+    info->names = arena_alloc(a, info->n_groups * sizeof *info->names);
+    if (!info->names)
+        return ERR_NOMEM;
+    for (uint32_t i = 0; i < info->n_groups; i++) {
+        info->names[i] = c.names[i];
+        if (c.names[i].len &&
+            !(info->names[i].ptr = arena_dup(a, c.names[i].ptr, c.names[i].len, 0)))
+            return ERR_NOMEM;
     }
     return 0;
+}
+
+int logql_re2_check(struct arena *a, struct str src, struct logql_re2_info *info, char *err,
+                    size_t err_size)
+{
+    return re2_walk(a, src, info, NULL, err, err_size);
 }
 
 int logql_regex_compile(struct arena *a, struct str src, unsigned flags, struct logql_regex *out,
                         char *err, size_t err_size)
 {
     struct logql_re2_info info;
+    struct buf pat = BUF_INIT;
     memset(out, 0, sizeof *out);
-    int rc = logql_re2_check(a, src, &info, err, err_size);
-    if (rc)
+    int rc = re2_walk(a, src, &info, &pat, err, err_size);
+    if (rc) {
+        buf_deinit(&pat);
         return rc;
+    }
     uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOLLAR_ENDONLY | PCRE2_DUPNAMES |
                     PCRE2_NEVER_BACKSLASH_C;
     if (flags & LOGQL_RE_ANCHORED)
         opts |= PCRE2_ANCHORED | PCRE2_ENDANCHORED;
     int code;
     PCRE2_SIZE off;
-    pcre2_code *re =
-        pcre2_compile((PCRE2_SPTR)(src.ptr ? src.ptr : ""), src.len, opts, &code, &off, NULL);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)(pat.data ? (char *)pat.data : ""), pat.len, opts,
+                                   &code, &off, NULL);
+    buf_deinit(&pat);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);

@@ -15,6 +15,7 @@
 
 enum ti {
     TI_EOF,
+    TI_ERROR, /* a lexical error: the parser reports it when it gets there, as Go does */
     TI_TEXT,
     TI_LDELIM,
     TI_RDELIM,
@@ -66,6 +67,7 @@ struct tlex {
 
 struct tparse {
     struct arena *a;
+    const char *lex_err; /* message of the TI_ERROR item */
     const char *name;
     struct tlex *lx;
     size_t i; /* next item */
@@ -454,6 +456,12 @@ static int tlex_run(struct tlex *l, const struct lx_ctx *c)
     }
 }
 
+/* The error item covers nothing; items before it stay as lexed. */
+static void l_start_at_error(struct tlex *l)
+{
+    l->start = l->pos;
+}
+
 /* ---- parser helpers ---- */
 
 static const struct titem *tp_item(struct tparse *p, size_t i)
@@ -518,6 +526,10 @@ static const char *item_desc(struct tparse *p, const struct titem *it, char *buf
 static int tp_unexpected(struct tparse *p, const struct titem *it, const char *context)
 {
     char b[64];
+    if (it->t == TI_ERROR) {
+        snprintf(p->err, p->err_size, "%s", p->lex_err);
+        return ERR_INVALID;
+    }
     return tp_errorf(p, it, "unexpected %s in %s", item_desc(p, it, b, sizeof b), context);
 }
 
@@ -766,6 +778,7 @@ static int term(struct tparse *p, struct logql_tmpl_arg **out)
     struct str v = tp_val(p, it);
     int rc = 0;
     switch (it->t) {
+    case TI_ERROR: return tp_unexpected(p, it, "");
     case TI_IDENT:
         if (!logql_tmpl_func_known(v))
             return tp_errorf(p, it, "function \"%.*s\" not defined", (int)v.len, v.ptr);
@@ -1219,9 +1232,15 @@ int logql_tmpl_parse(struct arena *a, const char *name, struct str src, struct l
                      char *err, size_t err_size)
 {
     struct tlex lx = {.s = src.ptr ? src.ptr : "", .n = src.len, .line = 1};
-    struct lx_ctx c = {err, err_size, name};
+    char lex_err[256] = "";
+    struct lx_ctx c = {lex_err, sizeof lex_err, name};
     int rc = tlex_run(&lx, &c);
-    struct tparse p = {.a = a, .name = name, .lx = &lx, .err = err, .err_size = err_size};
+    if (rc == ERR_INVALID) {
+        l_start_at_error(&lx);
+        rc = lx_emit(&lx, TI_ERROR);
+    }
+    struct tparse p = {
+        .a = a, .name = name, .lx = &lx, .lex_err = lex_err, .err = err, .err_size = err_size};
     if (rc == 0 && !(p.tmpl = tp_alloc(&p, sizeof *p.tmpl)))
         rc = ERR_NOMEM;
     if (rc == 0)
