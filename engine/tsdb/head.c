@@ -161,16 +161,24 @@ static inline size_t varint_get_fast_(const uint8_t *p, uint64_t *out)
     return i;
 }
 
+/* Grows the materialization scratch to n labels (done when a series is created, so that
+ * materializing an existing series never fails). */
+static int lbuf_reserve(struct head *h, size_t n)
+{
+    if (h->lbuf_cap >= n)
+        return 0;
+    size_t cap = n < 32 ? 32 : n;
+    struct label *p = realloc(h->lbuf, cap * sizeof *p);
+    if (!p)
+        return ERR_NOMEM;
+    h->lbuf = p;
+    h->lbuf_cap = cap;
+    return 0;
+}
+
 const struct label *head_series_materialize(struct head *h, const struct head_series *s, size_t *n)
 {
-    if (h->lbuf_cap < s->n_labels) {
-        size_t cap = s->n_labels < 32 ? 32 : s->n_labels;
-        struct label *p = realloc(h->lbuf, cap * sizeof *p);
-        if (!p)
-            return NULL;
-        h->lbuf = p;
-        h->lbuf_cap = cap;
-    }
+    ASSERT(h->lbuf_cap >= s->n_labels);
     size_t i = 0;
     LBL_FOREACH(s, nid, vid, {
         h->lbuf[i].name = sym_str(h, nid);
@@ -404,7 +412,9 @@ static int series_new(struct head *h, uint32_t id, const struct label *labels, s
 {
     if (n > UINT16_MAX)
         return ERR_LIMIT;
-    int rc = ids_reserve(h, id);
+    int rc = lbuf_reserve(h, n);
+    if (rc == 0)
+        rc = ids_reserve(h, id);
     uint8_t *lbl = NULL;
     size_t lbl_len = 0;
     if (rc || (rc = encode_labels(h, labels, n, &lbl, &lbl_len)) != 0)
@@ -525,7 +535,7 @@ int head_series_push_ref(struct head *h, struct head_series *s, const struct hea
     if (s->n_chunks == s->cap_chunks) {
         if (s->cap_chunks == UINT16_MAX)
             return ERR_LIMIT;
-        uint32_t cap = s->cap_chunks ? (uint32_t)s->cap_chunks * 2 : 2;
+        uint32_t cap = s->cap_chunks ? (uint32_t)s->cap_chunks * 2 : 1;
         if (cap > UINT16_MAX)
             cap = UINT16_MAX;
         int64_t d;
@@ -547,10 +557,7 @@ void head_series_remove(struct head *h, struct head_series *s)
     ASSERT(h->by_id[s->id] == s);
     size_t n;
     const struct label *labels = head_series_materialize(h, s, &n);
-    if (labels)
-        memindex_remove(&h->ix, s->id, labels, n);
-    else /* out of memory for the scratch: the postings keep a dead id, selects skip it */
-        roaring_bitmap_remove(h->ix.all, s->id);
+    memindex_remove(&h->ix, s->id, labels, n);
     map_remove(h, s);
     release_labels(h, s);
     h->by_id[s->id] = NULL;

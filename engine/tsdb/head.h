@@ -114,7 +114,9 @@ uint64_t head_series_count(const struct head *h);
 
 /* Validates and applies one sample (see the rules above). Returns an enum head_append_result or
  * ERR_RANGE, ERR_DUPLICATE, ERR_ORDER, ERR_NOT_FOUND (no such series), ERR_NOMEM, ERR_CORRUPT (a
- * chunk file needed for a duplicate check is damaged) or -errno (a chunk file write failed). */
+ * chunk file needed for a duplicate check is damaged), ERR_LIMIT (the series already references
+ * 65535 closed chunks: more than ~7.8M samples since the last truncation) or -errno (a chunk file
+ * write failed). */
 int head_append(struct head *h, uint32_t id, int64_t t_ms, uint64_t v_bits);
 
 /* WAL replay mode. While on, head_append trusts its input: an in-order sample at or before the

@@ -42,7 +42,7 @@ static int reserve_refs(struct head *h, struct head_series *s, size_t extra)
     size_t need = (size_t)s->n_chunks + extra;
     if (need > UINT16_MAX)
         return ERR_LIMIT;
-    size_t cap = s->cap_chunks ? s->cap_chunks : 2;
+    size_t cap = s->cap_chunks ? s->cap_chunks : 1;
     while (cap < need)
         cap *= 2;
     if (cap > UINT16_MAX)

@@ -143,8 +143,8 @@ void *head_realloc(void *p, size_t n, int64_t *delta);
 
 /* ---- head.c ---- */
 struct head_series *head_series_get(const struct head *h, uint32_t id);
-/* Decodes the label set of s into h->lbuf (grown as needed); returns the array, *n its length;
- * NULL on ERR_NOMEM. Strings borrow from the symbol table. */
+/* Decodes the label set of s into h->lbuf (sized when series are created: never fails); returns
+ * the array, *n its length. Strings borrow from the symbol table; valid until the next call. */
 const struct label *head_series_materialize(struct head *h, const struct head_series *s, size_t *n);
 /* Removes a series: postings, map, symbols, id (into pending_ids), memory. */
 void head_series_remove(struct head *h, struct head_series *s);

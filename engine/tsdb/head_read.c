@@ -99,8 +99,6 @@ static int copy_labels(struct head_set *hs, const struct head_series *s)
 {
     size_t n;
     const struct label *src = head_series_materialize(hs->h, s, &n);
-    if (!src)
-        return ERR_NOMEM;
     if (n > hs->labels_cap) {
         struct label *p = realloc(hs->labels, n * sizeof *p);
         if (!p)

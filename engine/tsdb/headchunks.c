@@ -588,8 +588,8 @@ static int scan_file(struct headchunks *hc, uint32_t seq, struct scan_ctx *c, in
 
 static int scan_dir(struct headchunks *hc, headchunks_scan_fn fn, void *arg)
 {
-    uint32_t *seqs;
-    size_t n;
+    uint32_t *seqs = NULL;
+    size_t n = 0;
     int rc = list_files(hc->dirfd, &seqs, &n);
     if (rc)
         return rc;
