@@ -654,8 +654,9 @@ static void attach_pending(struct head *h, struct head_series *s)
             attached_max = head_ref_maxt(r);
     }
     s->max_t = attached_max; /* last_v is decoded from the chunk when first needed */
-    if (h->replay && s->id < h->replay_cap)
-        h->replay[s->id].attached_max = attached_max;
+    struct head_replay *r = h->replay ? head_replay_slot(h, s->id) : NULL;
+    if (r) /* (out of memory: replayed samples then take the slower lookup path) */
+        r->attached_max = attached_max;
 }
 
 /* ---- open / close ---- */
@@ -693,6 +694,11 @@ int head_open(const char *dir, const struct head_config *cfg, int64_t min_valid_
     }
     if (h->n_pending > 1)
         qsort(h->pending, h->n_pending, sizeof *h->pending, pending_cmp);
+    /* The last truncation's cut survives restarts even when no block tells the caller about it. */
+    if (headchunks_floor(h->hc) > h->min_valid_t) {
+        h->min_valid_t = headchunks_floor(h->hc);
+        h->st.min_valid_time_ms = h->min_valid_t;
+    }
     *out = h;
     return 0;
 }

@@ -77,7 +77,8 @@ struct head;
  * chunk files there (their chunks are attached to series as WAL replay recreates them, see
  * head_series_create_with_id). min_valid_time_ms is the end of the newest block (INT64_MIN when
  * there is none): samples before it are refused, and chunk-file records ending before it are
- * ignored. Returns 0, ERR_INVALID (bad config), ERR_NOMEM or -errno. */
+ * ignored. The head also remembers its last truncation point in the chunk directory and never
+ * goes below it. Returns 0, ERR_INVALID (bad config), ERR_NOMEM or -errno. */
 int head_open(const char *dir, const struct head_config *cfg, int64_t min_valid_time_ms,
               struct head **out);
 /* Writes buffered chunk records and frees the head. No series set may be open. NULL: no-op. */

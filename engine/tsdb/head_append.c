@@ -377,7 +377,7 @@ static int append_live(struct head *h, struct head_series *s, int64_t t, uint64_
 
 /* ---- replay ---- */
 
-static struct head_replay *replay_slot(struct head *h, uint32_t id)
+struct head_replay *head_replay_slot(struct head *h, uint32_t id)
 {
     if (id >= h->replay_cap) {
         size_t cap = h->replay_cap ? h->replay_cap : 1024;
@@ -396,7 +396,7 @@ static struct head_replay *replay_slot(struct head *h, uint32_t id)
 
 static int append_replay(struct head *h, struct head_series *s, int64_t t, uint64_t v)
 {
-    struct head_replay *r = replay_slot(h, s->id);
+    struct head_replay *r = head_replay_slot(h, s->id);
     if (!r)
         return ERR_NOMEM;
     if (t > r->seen_max) {
@@ -419,7 +419,7 @@ int head_replay_begin(struct head *h)
 {
     if (h->replay)
         return 0;
-    if (!replay_slot(h, h->n_ids ? h->n_ids - 1 : 0))
+    if (!head_replay_slot(h, h->n_ids ? h->n_ids - 1 : 0))
         return ERR_NOMEM;
     for (uint32_t id = 0; id < h->n_ids; id++) {
         const struct head_series *s = h->by_id[id];

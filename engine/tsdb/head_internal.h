@@ -161,6 +161,8 @@ int head_close_open_chunk(struct head *h, struct head_series *s);
 int head_flush_ooo(struct head *h, struct head_series *s);
 /* Encodes samples (sorted, unique t) into a new chunk; bytes malloc'd. NULL on ERR_NOMEM. */
 uint8_t *head_encode_samples(const struct head_sample *s, size_t n, size_t *len);
+/* The replay state of id (grown as needed; new slots empty). NULL on ERR_NOMEM. */
+struct head_replay *head_replay_slot(struct head *h, uint32_t id);
 /* Start of the chunk range holding t. */
 int64_t head_range_start(const struct head *h, int64_t t);
 

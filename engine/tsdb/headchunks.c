@@ -48,6 +48,7 @@ struct headchunks {
     struct hc_zombie *zombies; /* maps of deleted files kept while pinned */
     size_t n_zombies, cap_zombies;
     uint64_t records_written, files_deleted;
+    int64_t floor_ms; /* persisted truncation point (INT64_MIN: none) */
 };
 
 void headchunks_config_default(struct headchunks_config *c)
@@ -425,14 +426,76 @@ static void file_delete(struct headchunks *hc, size_t i)
     hc->files_deleted++;
 }
 
+/* ---- the floor file ---- */
+
+void headchunks_floor_put(uint8_t dst[HEADCHUNKS_FLOOR_SIZE], int64_t floor_ms)
+{
+    le32_put(dst, HEADCHUNKS_FLOOR_MAGIC);
+    le64_put(dst + 4, (uint64_t)floor_ms);
+    le32_put(dst + 12, crc32c(dst, 12));
+}
+
+int headchunks_floor_parse(const uint8_t *p, size_t n, int64_t *floor_ms)
+{
+    if (n != HEADCHUNKS_FLOOR_SIZE || le32_get(p) != HEADCHUNKS_FLOOR_MAGIC ||
+        crc32c(p, 12) != le32_get(p + 12))
+        return ERR_CORRUPT;
+    *floor_ms = (int64_t)le64_get(p + 4);
+    return 0;
+}
+
+/* Replaces the floor file durably: write a temporary, sync it, rename it over, sync the dir. */
+static int write_floor(struct headchunks *hc, int64_t floor_ms)
+{
+    uint8_t b[HEADCHUNKS_FLOOR_SIZE];
+    headchunks_floor_put(b, floor_ms);
+    int fd = openat(hc->dirfd, "floor.tmp", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    ssize_t w = write(fd, b, sizeof b);
+    int err = w == (ssize_t)sizeof b ? 0 : (w < 0 ? -errno : -EIO);
+    if (err == 0 && fdatasync(fd) != 0)
+        PANIC("fdatasync of the head chunk floor file failed: %s", strerror(errno));
+    close(fd);
+    if (err == 0 && renameat(hc->dirfd, "floor.tmp", hc->dirfd, "floor") != 0)
+        err = -errno;
+    if (err == 0 && fsync(hc->dirfd) != 0)
+        PANIC("fsync of the head chunk directory failed: %s", strerror(errno));
+    return err;
+}
+
+static void read_floor(struct headchunks *hc)
+{
+    uint8_t b[HEADCHUNKS_FLOOR_SIZE + 1];
+    int fd = openat(hc->dirfd, "floor", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return;
+    ssize_t n = read(fd, b, sizeof b);
+    close(fd);
+    if (n < 0 || headchunks_floor_parse(b, (size_t)n, &hc->floor_ms) != 0) {
+        log_warn("head chunk floor file is damaged, ignoring it");
+        hc->floor_ms = INT64_MIN;
+    }
+}
+
+int64_t headchunks_floor(const struct headchunks *hc)
+{
+    return hc->floor_ms;
+}
+
 int headchunks_truncate(struct headchunks *hc, int64_t mint_ms)
 {
-    struct hc_file *cur = cur_file(hc);
-    if (cur && cur->records > 0 && cur->maxt_ms < mint_ms) {
-        int rc = finish_current(hc);
-        if (rc)
+    int rc;
+    /* Record the cut first: after a restart, records older than it belong to removed series
+     * whose ids may have been reused, even when their file is still there. */
+    if (mint_ms > hc->floor_ms) {
+        if ((rc = write_floor(hc, mint_ms)) != 0)
             return rc;
+        hc->floor_ms = mint_ms;
     }
+    struct hc_file *cur = cur_file(hc);
+    if (cur && cur->records > 0 && cur->maxt_ms < mint_ms && (rc = finish_current(hc)) != 0)
+        return rc;
     int deleted = 0;
     for (size_t i = 0; i < hc->n_files;) {
         struct hc_file *f = &hc->files[i];
@@ -517,6 +580,7 @@ struct scan_ctx {
     void *arg;
     struct hc_file *f;
     int err; /* fn's non-zero return */
+    int64_t floor_ms;
 };
 
 static int scan_rec(void *arg, const struct headchunks_rec *rec, uint32_t file, uint32_t off)
@@ -525,6 +589,8 @@ static int scan_rec(void *arg, const struct headchunks_rec *rec, uint32_t file, 
     c->f->records++;
     if (rec->maxt_ms > c->f->maxt_ms)
         c->f->maxt_ms = rec->maxt_ms;
+    if (rec->maxt_ms < c->floor_ms)
+        return 0; /* truncated away: not reported */
     if (c->fn && (c->err = c->fn(c->arg, rec, file, off)) != 0)
         return c->err;
     return 0;
@@ -593,7 +659,7 @@ static int scan_dir(struct headchunks *hc, headchunks_scan_fn fn, void *arg)
     int rc = list_files(hc->dirfd, &seqs, &n);
     if (rc)
         return rc;
-    struct scan_ctx c = {fn, arg, NULL, 0};
+    struct scan_ctx c = {fn, arg, NULL, 0, hc->floor_ms};
     int damaged = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         hc->next_seq = seqs[i] + 1;
@@ -625,6 +691,7 @@ int headchunks_open(const char *dir, const struct headchunks_config *cfg, headch
     hc->cfg = *cfg;
     hc->cur_fd = -1;
     hc->next_seq = 1;
+    hc->floor_ms = INT64_MIN;
     buf_init(&hc->wb);
     hc->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (hc->dirfd < 0) {
@@ -632,6 +699,7 @@ int headchunks_open(const char *dir, const struct headchunks_config *cfg, headch
         free(hc);
         return err;
     }
+    read_floor(hc);
     int rc = scan_dir(hc, fn, arg);
     if (rc) {
         headchunks_close(hc);

@@ -30,6 +30,8 @@
 /* Record flags. */
 #define HEADCHUNKS_F_OOO 0x01u /* the chunk holds out-of-order samples */
 
+#define HEADCHUNKS_FLOOR_MAGIC       0x46485453u /* "STHF" little-endian */
+#define HEADCHUNKS_FLOOR_SIZE        16u
 #define HEADCHUNKS_FILE_SIZE_DEFAULT (128u << 20)
 #define HEADCHUNKS_FILE_SIZE_MAX     (1u << 30)
 #define HEADCHUNKS_WBUF_DEFAULT      (1u << 20)
@@ -60,9 +62,9 @@ typedef int (*headchunks_scan_fn)(void *arg, const struct headchunks_rec *rec, u
 struct headchunks;
 
 /* Opens (creating when missing) the directory `dir` and scans the existing files: every valid
- * record is reported to fn (may be NULL); a file's torn or corrupt tail is cut off, files with a
- * bad header and all files after the first damage are deleted. New records go to a new file.
- * Returns 0 with *out set, or -errno / ERR_NOMEM / fn's return value. */
+ * record that ends at or after the floor is reported to fn (may be NULL); a file's torn or corrupt
+ * tail is cut off, files with a bad header and all files after the first damage are deleted. New
+ * records go to a new file. Returns 0 with *out set, or -errno / ERR_NOMEM / fn's return value. */
 int headchunks_open(const char *dir, const struct headchunks_config *cfg, headchunks_scan_fn fn,
                     void *arg, struct headchunks **out);
 /* Writes what is buffered, syncs the current file, unmaps and frees everything. The files must not
@@ -84,9 +86,14 @@ int headchunks_flush(struct headchunks *hc);
 int headchunks_get(struct headchunks *hc, uint32_t file, uint32_t off, struct headchunks_rec *rec,
                    const uint8_t **data, size_t *len);
 
-/* Deletes every file whose chunks all end before mint_ms (maxt < mint_ms), starting a new current
- * file first when the current one qualifies. Returns the number of files deleted, or -errno. */
+/* Records mint_ms as the floor (durably, in the file "floor": after a restart, records ending
+ * before it are not reported, whether or not their file still exists), then deletes every file
+ * whose chunks all end before mint_ms (maxt < mint_ms), starting a new current file first when
+ * the current one qualifies. Returns the number of files deleted, or -errno. */
 int headchunks_truncate(struct headchunks *hc, int64_t mint_ms);
+/* The floor: the highest mint ever passed to headchunks_truncate, also across restarts
+ * (INT64_MIN when none). */
+int64_t headchunks_floor(const struct headchunks *hc);
 
 /* While pinned, deleted files stay mapped so views handed out earlier remain valid. Pins nest. */
 void headchunks_pin(struct headchunks *hc);
@@ -117,6 +124,10 @@ void headchunks_rec_put(uint8_t *dst, const struct headchunks_rec *rec, const ui
  * ERR_TRUNCATED when n is too short, ERR_CORRUPT when the bytes are not a valid record. */
 int headchunks_rec_parse(const uint8_t *p, size_t n, struct headchunks_rec *rec,
                          const uint8_t **data, size_t *len, size_t *size);
+/* The 16-byte floor file: magic, i64 floor, CRC32C of the first 12 bytes. Parse returns 0 or
+ * ERR_CORRUPT. */
+void headchunks_floor_put(uint8_t dst[HEADCHUNKS_FLOOR_SIZE], int64_t floor_ms);
+int headchunks_floor_parse(const uint8_t *p, size_t n, int64_t *floor_ms);
 /* Parses a whole file image: checks the header (ERR_TRUNCATED when shorter than a header,
  * ERR_CORRUPT when bad; ERR_UNSUPPORTED for a future version), then calls fn for each valid
  * record until the end or the first bad record. *valid_len is the length of the valid prefix

@@ -88,8 +88,8 @@ static size_t count_files(const char *dir)
     assert_non_null(d);
     size_t n = 0;
     struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
+    while ((e = readdir(d)) != NULL) /* chunk files have numeric names */
+        n += e->d_name[0] >= '0' && e->d_name[0] <= '9';
     closedir(d);
     return n;
 }
@@ -417,7 +417,7 @@ static void damage(struct prop *p, const char *dir, int how)
     unsigned last = 0;
     struct dirent *e;
     while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && (unsigned)atoi(e->d_name) > last)
+        if (e->d_name[0] >= '0' && e->d_name[0] <= '9' && (unsigned)atoi(e->d_name) > last)
             last = (unsigned)atoi(e->d_name);
     closedir(d);
     assert_true(last > 0);
@@ -459,7 +459,10 @@ static void restart_round(int how, bool with_truncation)
     head_close(h);
     damage(&p, dir, how);
 
-    assert_int_equal(head_open(dir, &cfg, min_valid, &h), 0);
+    /* The caller's min valid time may be lost (say retention deleted every block): the head's
+     * own floor keeps records of removed series (whose ids were reused) out. */
+    assert_int_equal(head_open(dir, &cfg, INT64_MIN, &h), 0);
+    assert_int_equal(head_min_valid_time(h), min_valid);
     replay(h, &w);
     check_world(h, &w);
     struct head_stats after;

@@ -1,6 +1,7 @@
 /* engine/tsdb/headchunks: record codec (golden header, corruption checks), write/flush/read through
  * the map, file rotation, reopen scans, torn tails cut at every record boundary ± 1, damage in the
- * middle of a file dropping every later file, truncation with pinned views, random corruption. */
+ * middle of a file dropping every later file, truncation with pinned views, the persisted floor,
+ * random corruption. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -448,12 +449,14 @@ static void test_truncate_and_pins(void **state)
             check_get(hc, &cs[i]);
     }
     /* Truncating past everything rotates the current file and deletes all. */
-    del = headchunks_truncate(hc, INT64_MAX);
+    int64_t past = cs[19].rec.maxt_ms + 1;
+    del = headchunks_truncate(hc, past);
     assert_true(del >= 1);
+    assert_int_equal(headchunks_floor(hc), past);
     struct headchunks_stats st;
     headchunks_stats(hc, &st);
     assert_int_equal(st.files, 0);
-    struct chunk x = make_chunk(1, 0, 3, 1, 0);
+    struct chunk x = make_chunk(1, past, 3, 1, 0);
     assert_int_equal(headchunks_append(hc, &x.rec, x.data, x.len, &x.file, &x.off), 0);
     assert_int_equal(x.file, cs[19].file + 1);
     check_get(hc, &x);
@@ -461,9 +464,64 @@ static void test_truncate_and_pins(void **state)
     struct seen s;
     hc = open_hc(dir, 512, &s);
     assert_int_equal(s.n, 1);
+    assert_int_equal(headchunks_floor(hc), past);
     headchunks_close(hc);
     free(x.data);
     free_chunks(cs, 20);
+    rm_rf(dir);
+}
+
+/* The floor survives restarts and hides records older than it whose file had to stay. */
+static void test_floor(void **state)
+{
+    (void)state;
+    log_level_set(LOG_ERROR);
+    char dir[64];
+    tmpdir(dir, sizeof dir);
+    struct chunk a = make_chunk(1, 0, 5, 1, 0);                    /* ends at 60 s */
+    struct chunk b = make_chunk(1, 100000, 5, 2, 0);               /* 100 s .. 160 s */
+    struct chunk c = make_chunk(2, 50000, 5, 3, HEADCHUNKS_F_OOO); /* 50 s .. 110 s */
+    struct headchunks *hc = open_hc(dir, 0, NULL);
+    assert_int_equal(headchunks_floor(hc), INT64_MIN);
+    assert_int_equal(headchunks_append(hc, &a.rec, a.data, a.len, &a.file, &a.off), 0);
+    assert_int_equal(headchunks_append(hc, &b.rec, b.data, b.len, &b.file, &b.off), 0);
+    assert_int_equal(headchunks_append(hc, &c.rec, c.data, c.len, &c.file, &c.off), 0);
+    assert_int_equal(headchunks_truncate(hc, 90000), 0); /* the file holds newer chunks: kept */
+    check_get(hc, &a);                                   /* still readable until the restart */
+    /* A lower cut never lowers the floor. */
+    assert_int_equal(headchunks_truncate(hc, 1000), 0);
+    assert_int_equal(headchunks_floor(hc), 90000);
+    headchunks_close(hc);
+    struct seen s;
+    hc = open_hc(dir, 0, &s);
+    assert_int_equal(headchunks_floor(hc), 90000);
+    assert_int_equal(s.n, 2); /* b and c; a ended before the floor */
+    assert_int_equal(s.off[0], b.off);
+    assert_int_equal(s.off[1], c.off);
+    headchunks_close(hc);
+    /* Codec: round trip and damage. */
+    uint8_t fb[HEADCHUNKS_FLOOR_SIZE];
+    int64_t f;
+    headchunks_floor_put(fb, -12345);
+    assert_int_equal(headchunks_floor_parse(fb, sizeof fb, &f), 0);
+    assert_int_equal(f, -12345);
+    assert_int_equal(headchunks_floor_parse(fb, sizeof fb - 1, &f), ERR_CORRUPT);
+    fb[5] ^= 1;
+    assert_int_equal(headchunks_floor_parse(fb, sizeof fb, &f), ERR_CORRUPT);
+    /* A damaged floor file is ignored (everything is reported again). */
+    char p[512];
+    snprintf(p, sizeof p, "%s/floor", dir);
+    FILE *fp = fopen(p, "wb");
+    assert_non_null(fp);
+    fputs("garbage", fp);
+    fclose(fp);
+    hc = open_hc(dir, 0, &s);
+    assert_int_equal(headchunks_floor(hc), INT64_MIN);
+    assert_int_equal(s.n, 3);
+    headchunks_close(hc);
+    free(a.data);
+    free(b.data);
+    free(c.data);
     rm_rf(dir);
 }
 
@@ -526,6 +584,7 @@ int main(void)
         cmocka_unit_test(test_torn_tail_every_boundary),
         cmocka_unit_test(test_damage_drops_later_files),
         cmocka_unit_test(test_truncate_and_pins),
+        cmocka_unit_test(test_floor),
         cmocka_unit_test(test_random_corruption),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
