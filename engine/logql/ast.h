@@ -56,7 +56,7 @@ struct logql_line_filter {
 /* `| json a="x.y[0]"` / `| logfmt a="b"`: label name and extraction expression. */
 struct logql_extract {
     struct str name;
-    struct str expr;              /* as written (json path or logfmt key) */
+    struct str expr;              /* as written: a json path, or the logfmt key (not validated) */
     struct logql_json_path *path; /* json only: the parsed path */
 };
 

@@ -13,10 +13,15 @@
 #include "engine/logql/lex.h"
 #include "engine/logql/units.h"
 
+/* Nesting bound (parentheses, nested functions, ^ chains): recursion stays far from the stack
+ * limit whatever the query. Loki has none; no real query comes close. */
+#define MAX_DEPTH 500
+
 struct parser {
     struct logql_query *q;
     struct logql_tok *t;
     size_t n, i;
+    int depth;
     char *err;
     size_t err_size;
 };
@@ -89,6 +94,13 @@ static int semantic(struct parser *p, const char *fmt, ...)
     va_end(ap);
     snprintf(p->err, p->err_size, "parse error : %s", msg);
     return ERR_INVALID;
+}
+
+static int enter(struct parser *p)
+{
+    if (++p->depth > MAX_DEPTH)
+        return semantic(p, "expression nests too deeply (more than %d levels)", MAX_DEPTH);
+    return 0;
 }
 
 static void *alloc(struct parser *p, size_t n)
@@ -409,7 +421,10 @@ static int parse_label_filter(struct parser *p, int min, struct logql_label_filt
 static int lf_primary(struct parser *p, struct logql_label_filter **out)
 {
     if (accept(p, LT_LPAREN)) {
-        int rc = parse_label_filter(p, 0, out);
+        int rc = enter(p);
+        if (rc == 0)
+            rc = parse_label_filter(p, 0, out);
+        p->depth--;
         return rc ? rc : expect(p, LT_RPAREN, NULL);
     }
     struct logql_label_filter *f = alloc(p, sizeof *f);
@@ -419,39 +434,45 @@ static int lf_primary(struct parser *p, struct logql_label_filter **out)
     return lf_leaf(p, f);
 }
 
-static int lf_binary(struct parser *p, enum logql_lf_kind kind, struct logql_label_filter **left,
-                     struct logql_label_filter *right)
+static struct logql_label_filter *lf_binary(struct parser *p, enum logql_lf_kind kind,
+                                            struct logql_label_filter *left,
+                                            struct logql_label_filter *right)
 {
     struct logql_label_filter *b = alloc(p, sizeof *b);
-    if (!b)
-        return ERR_NOMEM;
-    b->kind = kind;
-    b->left = *left;
-    b->right = right;
-    *left = b;
-    return 0;
+    if (b) {
+        b->kind = kind;
+        b->left = left;
+        b->right = right;
+    }
+    return b;
 }
 
 /* yacc precedence: or (1) < and (2); `,` and juxtaposition have none, so the parser always
- * shifts them: the rest of the expression becomes their right operand. */
+ * shifts them: the rest of the expression becomes their right operand. That tail position is
+ * handled by looping on the right slot, so a long `a, b, c, ...` list needs no recursion. */
 static int parse_label_filter(struct parser *p, int min, struct logql_label_filter **out)
 {
     int rc = lf_primary(p, out);
     while (rc == 0) {
         enum logql_tok_kind k = peek(p)->kind;
-        struct logql_label_filter *right;
+        struct logql_label_filter *right = NULL;
         if (k == LT_OR && min <= 1) {
             next(p);
-            if ((rc = parse_label_filter(p, 2, &right)) == 0)
-                rc = lf_binary(p, LOGQL_LF_OR, out, right);
+            if ((rc = parse_label_filter(p, 2, &right)) == 0 &&
+                !(*out = lf_binary(p, LOGQL_LF_OR, *out, right)))
+                rc = ERR_NOMEM;
         } else if (k == LT_AND && min <= 2) {
             next(p);
-            if ((rc = parse_label_filter(p, 3, &right)) == 0)
-                rc = lf_binary(p, LOGQL_LF_AND, out, right);
+            if ((rc = parse_label_filter(p, 3, &right)) == 0 &&
+                !(*out = lf_binary(p, LOGQL_LF_AND, *out, right)))
+                rc = ERR_NOMEM;
         } else if (k == LT_COMMA || k == LT_IDENT || k == LT_LPAREN) {
             (void)accept(p, LT_COMMA);
-            if ((rc = parse_label_filter(p, 0, &right)) == 0)
-                rc = lf_binary(p, LOGQL_LF_AND, out, right);
+            if (!(*out = lf_binary(p, LOGQL_LF_AND, *out, NULL)))
+                return ERR_NOMEM;
+            out = &(*out)->right;
+            min = 0;
+            rc = lf_primary(p, out);
         } else {
             break;
         }
@@ -757,7 +778,9 @@ static int parse_log_range(struct parser *p, struct logql_expr *e)
         return log_range_tail(p, e);
     }
     if (peek(p)->kind == LT_LPAREN) { /* ( logRangeExpr ) */
-        rc = parse_log_range(p, e);
+        if ((rc = enter(p)) == 0)
+            rc = parse_log_range(p, e);
+        p->depth--;
         return rc ? rc : expect(p, LT_RPAREN, NULL);
     }
     if (peek(p)->kind != LT_LBRACE)
@@ -1130,7 +1153,9 @@ static int finish_binop(struct parser *p, struct logql_expr *e, struct logql_exp
 
 static int parse_expr(struct parser *p, int min_prec, struct logql_expr **out)
 {
-    int rc = parse_unary(p, out);
+    int rc = enter(p);
+    if (rc == 0)
+        rc = parse_unary(p, out);
     while (rc == 0) {
         enum logql_binop op;
         int prec;
@@ -1150,6 +1175,7 @@ static int parse_expr(struct parser *p, int min_prec, struct logql_expr **out)
             return rc;
         rc = finish_binop(p, e, out);
     }
+    p->depth--;
     return rc;
 }
 

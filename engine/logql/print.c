@@ -1,6 +1,8 @@
 /* LogQL canonical printer (see print.h). A sticky error keeps the writers short. */
 #include "engine/logql/print.h"
 
+#include <math.h>
+
 #include "base/error.h"
 #include "engine/logql/units.h"
 
@@ -83,6 +85,16 @@ static void print_line_filter(struct pr *p, const struct logql_line_filter *lf)
     }
 }
 
+/* Go prints negative zero as "-0", which Loki's lexer reads back as a duration; "-0.0" keeps the
+ * sign and lexes as a number. */
+static void print_number(struct pr *p, double v, int (*fmt)(struct buf *, double))
+{
+    if (v == 0 && signbit(v))
+        put(p, "-0.0");
+    else
+        put_rc(p, fmt(p->b, v));
+}
+
 static void print_bytes(struct pr *p, uint64_t v)
 {
     if (v == 0) { /* Loki's scanner reads "0B" as a binary literal without digits */
@@ -120,7 +132,7 @@ static void print_label_filter(struct pr *p, const struct logql_label_filter *f)
     put_name(p, f->name);
     put(p, logql_cmp_name(f->cmp));
     if (f->kind == LOGQL_LF_NUMBER)
-        put_rc(p, logql_fmt_float_f(p->b, f->number));
+        print_number(p, f->number, logql_fmt_float_f);
     else if (f->kind == LOGQL_LF_DURATION)
         put_rc(p, logql_fmt_go_duration(p->b, f->duration_ns));
     else
@@ -348,7 +360,7 @@ static void print_expr(struct pr *p, const struct logql_expr *e)
     case LOGQL_EXPR_RANGE_AGG: print_range_agg(p, e); return;
     case LOGQL_EXPR_VECTOR_AGG: print_vector_agg(p, e); return;
     case LOGQL_EXPR_BINOP: print_binop(p, e); return;
-    case LOGQL_EXPR_LITERAL: put_rc(p, logql_fmt_float_v(p->b, e->value)); return;
+    case LOGQL_EXPR_LITERAL: print_number(p, e->value, logql_fmt_float_v); return;
     case LOGQL_EXPR_VECTOR:
         put(p, "vector(");
         put_rc(p, logql_fmt_float_6(p->b, e->value));

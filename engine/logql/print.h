@@ -6,7 +6,7 @@
  * Deviations from Loki, chosen so that the output always parses back to the same query: no
  * double space in binary operators, `ignoring ()` is kept when a group modifier follows, regex
  * label filters print as written, byte sizes of an exabyte and more print in bytes (zero as
- * "0.0B"), a name such as `!` is followed by a space, and a
+ * "0.0B", negative zero as -0.0), a name such as `!` is followed by a space, and a
  * negative `or` line filter prints as Loki's expanded form (`!= "a" != "b"`).
  *
  * Functions append to `out` and return 0 or ERR_NOMEM. */

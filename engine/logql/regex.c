@@ -670,8 +670,15 @@ int logql_regex_compile(struct arena *a, struct str src, unsigned flags, struct 
         opts |= PCRE2_ANCHORED | PCRE2_ENDANCHORED;
     int code;
     PCRE2_SIZE off;
+    pcre2_compile_context *cc = pcre2_compile_context_create(NULL);
+    if (!cc) {
+        buf_deinit(&pat);
+        return ERR_NOMEM;
+    }
+    pcre2_set_parens_nest_limit(cc, RE_MAX_DEPTH + 10); /* Go allows deeper nesting than 250 */
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)(pat.data ? (char *)pat.data : ""), pat.len, opts,
-                                   &code, &off, NULL);
+                                   &code, &off, cc);
+    pcre2_compile_context_free(cc);
     buf_deinit(&pat);
     if (!re) {
         PCRE2_UCHAR msg[256];

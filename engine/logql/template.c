@@ -50,6 +50,9 @@ enum ti {
     TI_WITH,
 };
 
+/* Bound on nested parentheses and on nested if/range/with/block: keeps recursion shallow. */
+#define MAX_NESTING 500
+
 struct titem {
     enum ti t;
     size_t pos, len;
@@ -75,6 +78,7 @@ struct tparse {
     size_t n_vars, cap_vars;
     int range_depth;
     int paren_depth;
+    int ctrl_depth;
     struct logql_tmpl *tmpl;
     size_t cap_defs;
     char *err;
@@ -729,7 +733,7 @@ static int parse_number(struct tparse *p, const struct titem *it, struct logql_t
             return tp_errorf(p, it, "integer overflow: %.*s", (int)t.len, t.ptr);
         num->is_float = true;
         num->f = f;
-        if (f == (double)(int64_t)f && f >= -0x1p63 && f < 0x1p63) {
+        if (f >= -0x1p63 && f < 0x1p63 && f == (double)(int64_t)f) {
             num->is_int = true;
             num->i = (int64_t)f;
         }
@@ -803,7 +807,7 @@ static int term(struct tparse *p, struct logql_tmpl_arg **out)
         rc = parse_number(p, it, &arg->num);
         break;
     case TI_LPAREN:
-        if (++p->paren_depth > 10000)
+        if (++p->paren_depth > MAX_NESTING) /* Go allows 10000; we keep recursion shallow */
             return tp_errorf(p, it, "max expression depth exceeded");
         arg->kind = LOGQL_TA_PIPE;
         rc = parse_pipeline(p, "parenthesized pipeline", TI_RPAREN, &arg->pipe);
@@ -982,6 +986,8 @@ static int expect(struct tparse *p, enum ti t, const char *context)
 static int parse_control(struct tparse *p, const char *context, struct logql_tmpl_node *n)
 {
     size_t nvars = p->n_vars;
+    if (++p->ctrl_depth > MAX_NESTING)
+        return tp_errorf(p, tp_item(p, p->i), "control structures nest too deeply");
     bool is_range = strcmp(context, "range") == 0;
     int rc = parse_pipeline(p, context, TI_RDELIM, &n->pipe);
     if (rc)
@@ -1011,6 +1017,7 @@ static int parse_control(struct tparse *p, const char *context, struct logql_tmp
         }
     }
     p->n_vars = nvars;
+    p->ctrl_depth--;
     return 0;
 }
 
@@ -1077,6 +1084,8 @@ static int block_or_template(struct tparse *p, bool block, struct logql_tmpl_nod
     if (rc)
         return rc;
     if (block) {
+        if (++p->ctrl_depth > MAX_NESTING)
+            return tp_errorf(p, tp_item(p, p->i), "control structures nest too deeply");
         if ((rc = parse_pipeline(p, context, TI_RDELIM, &n->pipe)))
             return rc;
         struct logql_tmpl_list body = {0};
@@ -1088,6 +1097,7 @@ static int block_or_template(struct tparse *p, bool block, struct logql_tmpl_nod
             return tp_errorf(p, end_item, "unexpected {{else}} in %s", context);
         if ((rc = add_def(p, n->name, body)))
             return rc;
+        p->ctrl_depth--;
     } else if (tp_next_nonspace(p)->t != TI_RDELIM) {
         p->i--;
         if ((rc = parse_pipeline(p, context, TI_RDELIM, &n->pipe)))

@@ -442,6 +442,46 @@ static void test_printer(void **state)
     expect_canon("{a=\"b\"} | s > 1000PB", "{a=\"b\"} | s>1000000000000000000B");
 }
 
+/* Deep nesting is an error, not a stack overflow; long flat lists need no recursion. */
+static void test_limits(void **state)
+{
+    struct buf b = BUF_INIT;
+    for (int i = 0; i < 20000; i++)
+        assert_int_equal(buf_append_str(&b, "("), 0);
+    assert_int_equal(buf_append_str(&b, "1"), 0);
+    for (int i = 0; i < 20000; i++)
+        assert_int_equal(buf_append_str(&b, ")"), 0);
+    assert_int_equal(buf_cstr(&b), 0);
+    expect_error((char *)b.data, "nests too deeply");
+    buf_reset(&b);
+    assert_int_equal(buf_append_str(&b, "2"), 0);
+    for (int i = 0; i < 20000; i++)
+        assert_int_equal(buf_append_str(&b, "^2"), 0);
+    assert_int_equal(buf_cstr(&b), 0);
+    expect_error((char *)b.data, "nests too deeply");
+    buf_reset(&b);
+    assert_int_equal(buf_append_str(&b, "{a=\"b\"} | x=\"1\""), 0);
+    for (int i = 0; i < 8000; i++)
+        assert_int_equal(buf_append_str(&b, i % 2 ? ", y=\"2\"" : " z=\"3\""), 0);
+    assert_int_equal(buf_cstr(&b), 0);
+    logql_query_destroy(must_parse((char *)b.data));
+    buf_reset(&b);
+    assert_int_equal(buf_append_str(&b, "{a=\"b\"} | line_format \""), 0);
+    for (int i = 0; i < 5000; i++)
+        assert_int_equal(buf_append_str(&b, "{{if 1}}"), 0);
+    assert_int_equal(buf_append_str(&b, "\""), 0);
+    assert_int_equal(buf_cstr(&b), 0);
+    expect_error((char *)b.data, "nest too deeply");
+    buf_reset(&b);
+    assert_int_equal(buf_append_str(&b, "{a=\"b\"} | line_format \"{{"), 0);
+    for (int i = 0; i < 5000; i++)
+        assert_int_equal(buf_append_str(&b, "("), 0);
+    assert_int_equal(buf_append_str(&b, "\""), 0);
+    assert_int_equal(buf_cstr(&b), 0);
+    expect_error((char *)b.data, "invalid line template");
+    buf_deinit(&b);
+}
+
 /* ---- randomized round trip ---- */
 
 struct gen {
@@ -629,12 +669,12 @@ static void test_roundtrip_property(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_precedence),         cmocka_unit_test(test_folding),
-        cmocka_unit_test(test_range_forms),        cmocka_unit_test(test_vector_and_binop_ast),
-        cmocka_unit_test(test_line_filters),       cmocka_unit_test(test_parser_stages),
-        cmocka_unit_test(test_format_stages),      cmocka_unit_test(test_label_filters),
-        cmocka_unit_test(test_validation),         cmocka_unit_test(test_printer),
-        cmocka_unit_test(test_roundtrip_property),
+        cmocka_unit_test(test_precedence),    cmocka_unit_test(test_folding),
+        cmocka_unit_test(test_range_forms),   cmocka_unit_test(test_vector_and_binop_ast),
+        cmocka_unit_test(test_line_filters),  cmocka_unit_test(test_parser_stages),
+        cmocka_unit_test(test_format_stages), cmocka_unit_test(test_label_filters),
+        cmocka_unit_test(test_validation),    cmocka_unit_test(test_printer),
+        cmocka_unit_test(test_limits),        cmocka_unit_test(test_roundtrip_property),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
