@@ -134,8 +134,12 @@ struct logql_stage {
     struct logql_regex *re;            /* REGEXP (named captures in re->names) */
     struct logql_pattern *pattern;     /* PATTERN */
     struct logql_label_filter *filter; /* LABEL_FILTER */
-    struct logql_tmpl *tmpl;           /* LINE_FORMAT */
-    struct logql_label_fmt *fmts;      /* LABEL_FORMAT */
+    struct logql_tmpl *tmpl;           /* LINE_FORMAT; NULL when elided and unparsable */
+    /* LINE_FORMAT in a range aggregation that does not measure bytes and with no parser or line
+     * filter after it: Loki removes such a stage (it cannot change the result), so it is not run
+     * and its template need not parse. */
+    bool elided;
+    struct logql_label_fmt *fmts; /* LABEL_FORMAT */
     size_t n_fmts;
     struct logql_named_matcher *names; /* DROP, KEEP */
     size_t n_names;

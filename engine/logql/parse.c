@@ -655,7 +655,10 @@ static int parse_pipe_stage(struct parser *p, struct logql_stage *st)
             return rc;
         st->kind = LOGQL_STAGE_LINE_FORMAT;
         st->source = s->str;
-        return parse_template(p, "line", s->str, &st->tmpl, (struct str){NULL, 0});
+        /* an unparsable template is reported by check_line_formats: Loki drops some line_format
+         * stages of metric queries before it compiles them */
+        rc = logql_tmpl_parse(&p->q->arena, "line", s->str, &st->tmpl, NULL, 0);
+        return rc == ERR_INVALID ? 0 : rc;
     case LT_LABEL_FMT: next(p); return parse_label_format(p, st);
     case LT_DROP:
     case LT_KEEP:
@@ -687,6 +690,31 @@ static int parse_stages(struct parser *p, struct logql_selector *sel)
                                                    : (next(p), parse_pipe_stage(p, st));
         if (rc)
             return rc;
+    }
+    return 0;
+}
+
+static bool is_parser_or_line_filter(enum logql_stage_kind k)
+{
+    return k == LOGQL_STAGE_LINE_FILTER || k == LOGQL_STAGE_JSON || k == LOGQL_STAGE_LOGFMT ||
+           k == LOGQL_STAGE_REGEXP || k == LOGQL_STAGE_PATTERN || k == LOGQL_STAGE_UNPACK;
+}
+
+/* Marks the line_format stages Loki's optimizer removes from a range aggregation (one that does
+ * not measure bytes, when no parser or line filter follows), then reports the first template
+ * that did not parse among the stages that remain. */
+static int check_line_formats(struct parser *p, struct logql_selector *sel, bool elide)
+{
+    for (size_t i = 0; i < sel->n_stages; i++) {
+        struct logql_stage *st = &sel->stages[i];
+        if (st->kind != LOGQL_STAGE_LINE_FORMAT)
+            continue;
+        bool needed = !elide;
+        for (size_t j = i + 1; j < sel->n_stages && !needed; j++)
+            needed = is_parser_or_line_filter(sel->stages[j].kind);
+        st->elided = !needed;
+        if (needed && !st->tmpl)
+            return parse_template(p, "line", st->source, &st->tmpl, (struct str){NULL, 0});
     }
     return 0;
 }
@@ -878,6 +906,9 @@ static int parse_range_agg(struct parser *p, struct logql_expr **out)
     if ((rc = parse_log_range(p, e)) || (rc = expect(p, LT_RPAREN, NULL)) ||
         (rc = parse_grouping_opt(p, &e->grouping)))
         return rc;
+    bool measures_lines = e->range_op == LOGQL_RANGE_BYTES || e->range_op == LOGQL_RANGE_BYTES_RATE;
+    if ((rc = check_line_formats(p, &e->sel, !measures_lines)))
+        return rc;
     const char *name = logql_range_op_name(e->range_op);
     if (param) {
         if (e->range_op != LOGQL_RANGE_QUANTILE)
@@ -1012,7 +1043,7 @@ static int parse_log_expr(struct parser *p, struct logql_expr **out)
         return ERR_NOMEM;
     e->kind = LOGQL_EXPR_LOG;
     int rc = parse_selector(p, &e->sel);
-    if (rc || (rc = parse_stages(p, &e->sel)))
+    if (rc || (rc = parse_stages(p, &e->sel)) || (rc = check_line_formats(p, &e->sel, false)))
         return rc;
     *out = e;
     return 0;

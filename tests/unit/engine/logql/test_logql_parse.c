@@ -313,6 +313,23 @@ static void test_format_stages(void **state)
     assert_int_equal(st->names[2].matcher->type, MATCHER_RE);
     logql_query_destroy(p);
 
+    /* Loki removes a line_format from a range aggregation that cannot see its output, before
+     * compiling it: no parser or line filter after it and not bytes_over_time/bytes_rate */
+    p = must_parse("count_over_time({a=\"b\"} | line_format \"{{ nosuchfunc }}\" [1m])");
+    assert_true(p->root->sel.stages[0].elided);
+    assert_null(p->root->sel.stages[0].tmpl);
+    logql_query_destroy(p);
+    p = must_parse("rate({a=\"b\"} | line_format \"{{.x}}\" | drop y [1m])");
+    assert_true(p->root->sel.stages[0].elided);
+    assert_non_null(p->root->sel.stages[0].tmpl);
+    logql_query_destroy(p);
+    p = must_parse("rate({a=\"b\"} | line_format \"{{.x}}\" |= \"y\" [1m])");
+    assert_false(p->root->sel.stages[0].elided);
+    logql_query_destroy(p);
+    expect_error("count_over_time({a=\"b\"} | line_format \"{{ bad }}\" | json [1m])",
+                 "function \"bad\" not defined");
+    expect_error("bytes_rate({a=\"b\"} | line_format \"{{ bad }}\" [1m])", "not defined");
+    expect_error("{a=\"b\"} | line_format \"{{\" | drop x", "unclosed action");
     expect_canon("{a=\"b\"} | label_format x=y,z=\"{{.w}}\"",
                  "{a=\"b\"} | label_format x=y,z=\"{{.w}}\"");
     expect_canon("{a=\"b\"} | drop x, y=\"1\"", "{a=\"b\"} | drop x,y=\"1\"");
