@@ -804,9 +804,8 @@ static int verify_series(const struct blockindex_mem *m, struct verify_refs *v, 
     for (uint32_t id = 0; id < n && rc == 0; id++) {
         if ((rc = blockindex_mem_series(m, id, &s, bad_off)))
             break;
-        const uint32_t *prev = v->refs + (id ? v->start[id - 1] : 0);
-        size_t prev_n = id ? (v->start[id] - v->start[id - 1]) / 2 : 0;
-        if (id && refs_cmp(prev, prev_n, s.refs, s.n_labels) >= 0) {
+        if (id && refs_cmp(v->refs + v->start[id - 1], (v->start[id] - v->start[id - 1]) / 2,
+                           s.refs, s.n_labels) >= 0) {
             rc = ERR_CORRUPT;
             *bad_off = m->toc.s[BLOCKINDEX_SERIES].off + le64_get(m->p + so->off + 8 * id);
             break;
