@@ -359,6 +359,7 @@ void compact_dir_close(struct compact_dir *d)
         block_unref(d->blocks[i]);
     free(d->blocks);
     free(d->dir);
+    free(d->failed);
     memset(d, 0, sizeof *d);
 }
 
@@ -418,6 +419,55 @@ static int finish_compaction(struct compact_dir *d, struct block **in, size_t k,
     return 0;
 }
 
+static bool has_failed(const struct compact_dir *d, const struct block *b)
+{
+    for (size_t i = 0; i < d->n_failed; i++)
+        if (blockindex_ulid_cmp(&d->failed[i], &block_meta(b)->ulid) == 0)
+            return true;
+    return false;
+}
+
+/* Remembers inputs whose compaction can never succeed. */
+static void mark_failed(struct compact_dir *d, struct block **in, size_t k, int rc)
+{
+    for (size_t i = 0; i < k; i++) {
+        log_error("compaction failed, block left out of compaction",
+                  LOG_STR("block", block_dir(in[i])), LOG_ERR(rc));
+        if (d->n_failed == d->cap_failed) {
+            size_t c = d->cap_failed ? 2 * d->cap_failed : 8;
+            void *p = realloc(d->failed, c * sizeof *d->failed);
+            if (!p)
+                return;
+            d->failed = p;
+            d->cap_failed = c;
+        }
+        d->failed[d->n_failed++] = block_meta(in[i])->ulid;
+    }
+}
+
+static bool permanent(int rc)
+{
+    return rc == ERR_UNSUPPORTED || rc == ERR_INVALID || rc == ERR_RANGE || rc == ERR_LIMIT;
+}
+
+/* Plans over the blocks not marked failed; in[] receives the chosen ones. */
+static size_t plan_dir(const struct compact_dir *d, struct compact_plan_block *pb, size_t *idx,
+                       struct block **cand, struct block **in)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < d->n; i++) {
+        if (has_failed(d, d->blocks[i]))
+            continue;
+        const struct blockindex_meta *m = block_meta(d->blocks[i]);
+        cand[n] = d->blocks[i];
+        pb[n++] = (struct compact_plan_block){m->min_time_ms, m->max_time_ms};
+    }
+    size_t k = compact_plan(pb, n, d->ranges, d->n_ranges, idx);
+    for (size_t i = 0; i < k; i++)
+        in[i] = cand[idx[i]];
+    return k;
+}
+
 int compact_dir_compact_once(struct compact_dir *d, bool *did)
 {
     *did = false;
@@ -425,17 +475,10 @@ int compact_dir_compact_once(struct compact_dir *d, bool *did)
         return 0;
     struct compact_plan_block *pb = malloc(d->n * sizeof *pb);
     size_t *idx = malloc(d->n * sizeof *idx);
-    struct block **in = malloc(d->n * sizeof *in);
-    int rc = pb && idx && in ? 0 : ERR_NOMEM;
-    size_t k = 0;
-    for (size_t i = 0; rc == 0 && i < d->n; i++)
-        pb[i] = (struct compact_plan_block){block_meta(d->blocks[i])->min_time_ms,
-                                            block_meta(d->blocks[i])->max_time_ms};
-    if (rc == 0)
-        k = compact_plan(pb, d->n, d->ranges, d->n_ranges, idx);
-    for (size_t i = 0; i < k; i++)
-        in[i] = d->blocks[idx[i]];
-    if (rc == 0 && k > 0) {
+    struct block **in = malloc(d->n * sizeof *in), **cand = malloc(d->n * sizeof *cand);
+    int rc = pb && idx && in && cand ? 0 : ERR_NOMEM;
+    size_t k = rc ? 0 : plan_dir(d, pb, idx, cand, in);
+    if (k > 0) {
         struct blockindex_meta m;
         blockindex_meta_init(&m);
         rc = compact_blocks(d->dir, in, k, &m);
@@ -443,11 +486,14 @@ int compact_dir_compact_once(struct compact_dir *d, bool *did)
             *did = true;
         else if ((rc = finish_compaction(d, in, k, &m, rc)) == 0)
             *did = true;
+        else if (permanent(rc))
+            mark_failed(d, in, k, rc);
         blockindex_meta_deinit(&m);
     }
     free(pb);
     free(idx);
     free(in);
+    free(cand);
     return rc;
 }
 

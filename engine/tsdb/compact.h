@@ -78,7 +78,9 @@ struct compact_dir {
     size_t n_ranges;
     struct block **blocks; /* sorted by (minTime, ULID); one reference each */
     size_t n, cap;
-    size_t n_quarantined; /* since open */
+    size_t n_quarantined;           /* since open */
+    struct blockindex_ulid *failed; /* blocks whose compaction failed for good: not planned */
+    size_t n_failed, cap_failed;
 };
 
 /* Opens a blocks directory (created when absent): removes leftovers, opens every block,
@@ -94,7 +96,10 @@ struct block *const *compact_dir_blocks(const struct compact_dir *d, size_t *n);
 
 /* Plans and runs at most one compaction. *did says whether the blocks changed (a compaction
  * ran, or a corrupt input was quarantined). Returns 0, or the error of the compaction (after
- * quarantining a corrupt input, ERR_CORRUPT). */
+ * quarantining a corrupt input, ERR_CORRUPT). When the inputs themselves make the compaction
+ * impossible (ERR_UNSUPPORTED: overlapping non-XOR chunks; ERR_INVALID, ERR_RANGE, ERR_LIMIT),
+ * they are left out of later plans until the directory is reopened, like Prometheus's
+ * compaction.failed mark; I/O and memory errors are retried by the next call. */
 int compact_dir_compact_once(struct compact_dir *d, bool *did);
 /* Compacts until the plan is empty. Corrupt inputs are quarantined and compaction goes on. */
 int compact_dir_compact(struct compact_dir *d);
