@@ -25,8 +25,9 @@ enum state {
     ST_ARR_FIRST, /* after '[': a value or ']' */
     ST_OBJ_FIRST, /* after '{': a key or '}' */
     ST_KEY,       /* after ',' in an object: a key */
-    ST_AFTER,     /* after a value: ',' or the container's end (or the end of input at top) */
-    ST_DONE,      /* JSONR_END returned */
+    ST_AFTER,     /* after a value in a container: ',' or the container's end */
+    ST_TOP_AFTER, /* after the top-level value: the end of input */
+    ST_DONE,      /* JSONR_END or an error returned */
 };
 
 enum err_kind {
@@ -51,7 +52,8 @@ enum err_kind {
 
 /* ---- errors ---- */
 
-static int fail_at(struct jsonr *r, const uint8_t *at, enum err_kind kind)
+__attribute__((cold, noinline)) static int fail_at(struct jsonr *r, const uint8_t *at,
+                                                   enum err_kind kind)
 {
     r->err_kind = (uint8_t)kind;
     r->err_off = (size_t)(at - r->begin);
@@ -175,7 +177,7 @@ static inline const uint8_t *find_special(const uint8_t *p, const uint8_t *end)
 
 /* Scans a string body starting after the opening quote; sets text and flags, leaves p after the
  * closing quote. */
-static int scan_string(struct jsonr *r, const uint8_t *s)
+__attribute__((always_inline)) static inline int scan_string(struct jsonr *r, const uint8_t *s)
 {
     const uint8_t *p = s, *end = r->end;
     unsigned flags = 0;
@@ -208,6 +210,7 @@ static int scan_string(struct jsonr *r, const uint8_t *s)
             return fail_at(r, p, E_IN_STRING);
         } else {
             uint32_t cp;
+            flags |= JSONR_STR_NONASCII;
             size_t n = wire_utf8_decode(p, (size_t)(end - p), &cp);
             if (n) {
                 p += n;
@@ -329,29 +332,36 @@ static inline bool top_is_obj(const struct jsonr *r)
     return (r->is_obj[d >> 6] >> (d & 63)) & 1;
 }
 
+/* The state after a complete value. (A separate top-level state keeps jsonr_next from loading
+ * depth and state together, which defeats store forwarding.) */
+static inline uint8_t after(const struct jsonr *r)
+{
+    return r->depth ? ST_AFTER : ST_TOP_AFTER;
+}
+
 static int close_container(struct jsonr *r, const uint8_t *p, bool obj)
 {
     r->depth--;
     r->text = (struct str){(const char *)p, 1};
     r->flags = 0;
     r->p = p + 1;
-    return emit(r, obj ? JSONR_OBJ_END : JSONR_ARR_END, ST_AFTER);
+    return emit(r, obj ? JSONR_OBJ_END : JSONR_ARR_END, after(r));
 }
 
 static int read_value(struct jsonr *r, const uint8_t *p)
 {
     int rc;
     switch (*p) {
-    case '"': rc = scan_string(r, p + 1); return rc ? rc : emit(r, JSONR_STRING, ST_AFTER);
+    case '"': rc = scan_string(r, p + 1); return rc ? rc : emit(r, JSONR_STRING, after(r));
     case '{': return open_container(r, p, true);
     case '[': return open_container(r, p, false);
-    case 't': rc = scan_literal(r, p, "true", 4); return rc ? rc : emit(r, JSONR_TRUE, ST_AFTER);
-    case 'f': rc = scan_literal(r, p, "false", 5); return rc ? rc : emit(r, JSONR_FALSE, ST_AFTER);
-    case 'n': rc = scan_literal(r, p, "null", 4); return rc ? rc : emit(r, JSONR_NULL, ST_AFTER);
+    case 't': rc = scan_literal(r, p, "true", 4); return rc ? rc : emit(r, JSONR_TRUE, after(r));
+    case 'f': rc = scan_literal(r, p, "false", 5); return rc ? rc : emit(r, JSONR_FALSE, after(r));
+    case 'n': rc = scan_literal(r, p, "null", 4); return rc ? rc : emit(r, JSONR_NULL, after(r));
     default:
         if (*p == '-' || is_digit(*p)) {
             rc = scan_number(r, p);
-            return rc ? rc : emit(r, JSONR_NUMBER, ST_AFTER);
+            return rc ? rc : emit(r, JSONR_NUMBER, after(r));
         }
         return fail_at(r, p, E_BEGIN_VALUE);
     }
@@ -399,16 +409,8 @@ static int read_end(struct jsonr *r, const uint8_t *p)
 
 int jsonr_next(struct jsonr *r)
 {
-    if (UNLIKELY(r->err))
-        return r->err;
-    if (r->state == ST_AFTER && r->depth == 0) {
-        const uint8_t *p = (r->opts & JSONR_OPT_TRAILING) ? r->p : skip_ws(r->p, r->end);
-        return read_end(r, p);
-    }
-    if (UNLIKELY(r->state == ST_DONE))
-        return JSONR_END;
     const uint8_t *p = skip_ws(r->p, r->end);
-    if (UNLIKELY(p >= r->end))
+    if (UNLIKELY(p >= r->end) && r->state < ST_TOP_AFTER)
         return fail_at(r, p, E_EOF);
     switch (r->state) {
     case ST_AFTER: return read_after(r, p);
@@ -421,6 +423,8 @@ int jsonr_next(struct jsonr *r)
         if (*p == ']')
             return close_container(r, p, false);
         return read_value(r, p);
+    case ST_TOP_AFTER: return read_end(r, (r->opts & JSONR_OPT_TRAILING) ? r->p : p);
+    case ST_DONE: return r->err ? r->err : JSONR_END;
     default: return read_value(r, p);
     }
 }
@@ -885,6 +889,40 @@ static bool is_uspace(uint32_t c)
            c == 0x205f || c == 0x3000;
 }
 
+/* Bytes kept in label names; everything else becomes '_'. */
+static const uint8_t name_char[256] = {
+#define R10(c) c, c + 1, c + 2, c + 3, c + 4, c + 5, c + 6, c + 7, c + 8, c + 9
+    ['0'] = R10('0'), ['A'] = R10('A'), R10('K'), 'U', 'V', 'W', 'X', 'Y', 'Z',
+    ['_'] = '_',      ['a'] = R10('a'), R10('k'), 'u', 'v', 'w', 'x', 'y', 'z',
+#undef R10
+};
+
+static inline bool is_aspace(uint8_t c)
+{
+    return c == ' ' || (c >= 9 && c <= 13);
+}
+
+/* append_key for pure-ASCII keys: trims ASCII spaces, maps bytes through name_char. */
+static int append_ascii_key(struct buf *name, const uint8_t *k, size_t n)
+{
+    while (n && is_aspace(*k))
+        k++, n--;
+    while (n && is_aspace(k[n - 1]))
+        n--;
+    if (!n)
+        return 0;
+    int rc = buf_reserve(name, n + 1);
+    if (rc)
+        return rc;
+    uint8_t *d = name->data + name->len;
+    if (name->len || is_digit(*k))
+        *d++ = '_';
+    for (size_t i = 0; i < n; i++)
+        d[i] = name_char[k[i]] ? name_char[k[i]] : '_';
+    name->len = (size_t)(d + n - name->data);
+    return 0;
+}
+
 /* Appends key k (decoded) to the name the way Loki's appendSanitized does, with the '_' spacer
  * when the name is not empty. */
 static int append_key(struct buf *name, const uint8_t *k, size_t n)
@@ -933,6 +971,8 @@ void jsonr_flat_init(struct jsonr_flat *f, const void *json, size_t n, unsigned 
 static int leaf_name(struct jsonr_flat *f, struct str key, unsigned kflags)
 {
     f->name->len = f->prefix_len;
+    if (!kflags)
+        return append_ascii_key(f->name, (const uint8_t *)key.ptr, key.len);
     if (!(kflags & (JSONR_STR_ESCAPED | JSONR_STR_BADUTF8)))
         return append_key(f->name, (const uint8_t *)key.ptr, key.len);
     buf_reset(f->value);
@@ -944,7 +984,8 @@ static int leaf_name(struct jsonr_flat *f, struct str key, unsigned kflags)
  * became) replaced by a space. */
 static int leaf_string(struct jsonr_flat *f, struct str raw, unsigned flags, struct str *value)
 {
-    if (!(flags & (JSONR_STR_ESCAPED | JSONR_STR_BADUTF8)) && !memchr(raw.ptr, 0xef, raw.len)) {
+    if (!(flags & (JSONR_STR_ESCAPED | JSONR_STR_BADUTF8)) &&
+        (!(flags & JSONR_STR_NONASCII) || !memchr(raw.ptr, 0xef, raw.len))) {
         *value = raw;
         return 0;
     }

@@ -51,8 +51,9 @@ enum jsonr_tok {
 
 /* jsonr_flags() of a string or key */
 enum {
-    JSONR_STR_ESCAPED = 1, /* contains backslash escapes */
-    JSONR_STR_BADUTF8 = 2, /* contains bytes that are not valid UTF-8 */
+    JSONR_STR_ESCAPED = 1,  /* contains backslash escapes */
+    JSONR_STR_BADUTF8 = 2,  /* contains bytes that are not valid UTF-8 */
+    JSONR_STR_NONASCII = 4, /* contains bytes >= 0x80 (valid UTF-8 or not) */
 };
 /* jsonr_flags() of a number */
 enum {
