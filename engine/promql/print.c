@@ -342,12 +342,34 @@ static void print_selector_core(struct printer *pr, const struct promql_vector_s
     free(items);
 }
 
+/* An offset printed as "(...)" or with two leading signs parses as a duration expression that
+ * takes in any + - * / % ^ after it. Prometheus prints offset last, after @ and anchored/smoothed,
+ * so "x offset (1m) @ 5 * 2" would print as "x @ 5.000 offset (1m) * 2" and reparse as an offset
+ * of (1m) * 2. For such offsets the modifiers that ended the expression are printed after it. */
+static bool offset_continues(const struct promql_node *e)
+{
+    if (!e)
+        return false;
+    struct buf tmp = BUF_INIT;
+    struct printer p = {&tmp, 0};
+    put_offset(&p, 0, e);
+    const char *s = (const char *)tmp.data;
+    bool sign2 = tmp.len > 9 && (s[8] == '-' || s[8] == '+') && (s[9] == '-' || s[9] == '+');
+    bool r = p.rc == 0 && tmp.len > 8 && (s[8] == '(' || sign2); /* after " offset " */
+    buf_deinit(&tmp);
+    return r;
+}
+
 static void print_vector_selector(struct printer *pr, const struct promql_vector_selector *vs)
 {
+    bool first = offset_continues(vs->offset_expr);
     print_selector_core(pr, vs);
+    if (first)
+        put_offset(pr, vs->offset_ms, vs->offset_expr);
     put_at(pr, &vs->at);
     put_extended(pr, vs);
-    put_offset(pr, vs->offset_ms, vs->offset_expr);
+    if (!first)
+        put_offset(pr, vs->offset_ms, vs->offset_expr);
 }
 
 static void put_range(struct printer *pr, int64_t ms, const struct promql_node *expr)
@@ -365,9 +387,13 @@ static void print_matrix(struct printer *pr, const struct promql_matrix_selector
     put(pr, "[");
     put_range(pr, m->range_ms, m->range_expr);
     put(pr, "]");
+    bool first = offset_continues(vs->offset_expr);
+    if (first)
+        put_offset(pr, vs->offset_ms, vs->offset_expr);
     put_extended(pr, vs);
     put_at(pr, &vs->at);
-    put_offset(pr, vs->offset_ms, vs->offset_expr);
+    if (!first)
+        put_offset(pr, vs->offset_ms, vs->offset_expr);
 }
 
 static void print_subquery(struct printer *pr, const struct promql_subquery *s)
@@ -381,8 +407,12 @@ static void print_subquery(struct printer *pr, const struct promql_subquery *s)
     else if (s->step_expr)
         print_node(pr, s->step_expr);
     put(pr, "]");
+    bool first = offset_continues(s->offset_expr);
+    if (first)
+        put_offset(pr, s->offset_ms, s->offset_expr);
     put_at(pr, &s->at);
-    put_offset(pr, s->offset_ms, s->offset_expr);
+    if (!first)
+        put_offset(pr, s->offset_ms, s->offset_expr);
 }
 
 static void print_aggregate(struct printer *pr, const struct promql_aggregate *a)
