@@ -64,6 +64,12 @@ static void test_golden_modifiers(void **state)
     expect_print("2 ^ Inf", "2 ^ +Inf");
     expect_print("x offset --5m + 1m", "x offset (5m + 1m)");
     expect_print("x offset (1m) + 1m", "x offset (1m) + 1m");
+    /* a parenthesised offset takes in following operators: the @ that ended it stays after it */
+    expect_print("x offset (1m) @ 5 * 2", "x offset (1m) @ 5.000 * 2");
+    expect_print("rate(x[5m] offset (1m) anchored @ 1)",
+                 "rate(x[5m] offset (1m) anchored @ 1.000)");
+    expect_print("x[5m:] @ 5 offset (1m)", "x[5m:] offset (1m) @ 5.000");
+    expect_print("x offset -(1m) @ 5 * 2", "x @ 5.000 offset -(1m) * 2");
 }
 
 static void test_golden_duration_expressions(void **state)
