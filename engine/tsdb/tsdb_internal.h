@@ -1,0 +1,195 @@
+/* Internal structures of the per-shard metrics TSDB, shared by tsdb.c (open, close, stats),
+ * tsdb_append.c (the ingest batch), tsdb_replay.c (WAL replay), tsdb_cycle.c (the maintenance
+ * state machine on the shard thread), tsdb_worker.c (the background thread and its jobs) and
+ * querier.c. Not part of the API: include engine/tsdb/tsdb.h. */
+#ifndef STRATA_ENGINE_TSDB_TSDB_INTERNAL_H
+#define STRATA_ENGINE_TSDB_TSDB_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "base/arena.h"
+#include "engine/tsdb/block.h"
+#include "engine/tsdb/compact.h"
+#include "engine/tsdb/head.h"
+#include "engine/tsdb/tsdb.h"
+#include "engine/tsdb/wal.h"
+#include "formats/walrec.h"
+
+/* ---- the cut snapshot: what the worker writes as a block ---- */
+
+struct tsdb_snap_series {
+    const struct label *labels; /* in the snapshot's arena */
+    size_t n_labels;
+    const struct chunk_meta *chunks; /* in the arena; data points into pinned head chunk maps */
+    size_t n_chunks;
+};
+
+struct tsdb_snap {
+    struct arena arena;
+    struct tsdb_snap_series *series;
+    size_t n, cap;
+};
+
+void tsdb_snap_init(struct tsdb_snap *s);
+void tsdb_snap_deinit(struct tsdb_snap *s);
+/* Copies one series (labels and chunk descriptors) into the snapshot. 0 or ERR_NOMEM. */
+int tsdb_snap_add(struct tsdb_snap *s, const struct chunk_series *cs);
+/* A chunk series set over the snapshot (borrowed: the snapshot must outlive the set). */
+int tsdb_snap_set(const struct tsdb_snap *s, struct chunk_series_set **out);
+
+/* ---- ids alive at a truncation: the checkpoint's keep filter ---- */
+
+struct tsdb_alive {
+    uint64_t *words;
+    uint32_t n_bits;
+    int64_t cut_ms; /* samples before it are in blocks */
+};
+
+/* ---- background jobs ---- */
+
+enum tsdb_job_kind {
+    TSDB_JOB_NONE = 0,
+    TSDB_JOB_WRITE_BLOCK, /* snapshot -> block -> compact_dir_add */
+    TSDB_JOB_CHECKPOINT,  /* wal_checkpoint_dir */
+    TSDB_JOB_COMPACT,     /* compact_dir_compact, then retention */
+};
+
+struct tsdb_job {
+    enum tsdb_job_kind kind;
+    /* inputs */
+    const struct tsdb_snap *snap;
+    int64_t mint_ms, maxt_ms;
+    uint32_t upto_segment;
+    const struct tsdb_alive *alive;
+    bool compact;
+    bool quarantine; /* move blocks that recorded a fault (found by queries) to quarantine */
+    int64_t now_ms;
+    uint64_t other_bytes;
+    /* outputs */
+    int rc;
+    int64_t duration_ns;
+    struct blockindex_meta meta; /* the block written */
+    struct wal_checkpoint_result ck;
+    size_t retention_deleted;
+    size_t quarantined;    /* blocks the compact_dir quarantined during this job */
+    bool blocks_changed;   /* blocks/n_blocks hold the new list */
+    struct block **blocks; /* one reference each; ownership passes to the shard thread */
+    size_t n_blocks;
+};
+
+struct tsdb_worker {
+    pthread_t thread;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    struct tsdb_job *job; /* posted, not yet taken back */
+    bool done;            /* job finished */
+    bool quit;
+    struct compact_dir cd; /* owned by the worker thread once it runs */
+    char *wal_dir;
+    char *blocks_dir;
+    char *state_path; /* <shard>/head_min_valid_time (tsdb_state.c) */
+};
+
+/* Starts the thread (it takes over cd, which must be open). 0 or -errno. */
+int tsdb_worker_start(struct tsdb_worker *w);
+/* Waits for the current job, stops the thread and closes cd. */
+void tsdb_worker_stop(struct tsdb_worker *w);
+/* Hands a job over (none may be in flight). */
+void tsdb_worker_post(struct tsdb_worker *w, struct tsdb_job *job);
+/* The finished job, or NULL while it runs (or none was posted). */
+struct tsdb_job *tsdb_worker_poll(struct tsdb_worker *w);
+/* Blocks until the posted job is finished and returns it (NULL when none was posted). */
+struct tsdb_job *tsdb_worker_wait(struct tsdb_worker *w);
+/* A new list of references to cd's blocks (the caller's thread must own cd). 0 or ERR_NOMEM. */
+int tsdb_blocks_copy(const struct compact_dir *cd, struct block ***out, size_t *n);
+
+/* ---- the maintenance state ---- */
+
+enum tsdb_cut_state {
+    TSDB_CUT_IDLE = 0,
+    TSDB_CUT_SNAPSHOT, /* copying series from the head's block set, a batch per tick */
+    TSDB_CUT_WRITING,  /* the worker writes the block */
+};
+
+struct tsdb_cycle {
+    enum tsdb_cut_state cut;
+    struct chunk_series_set *head_set; /* head_block_series, open (pins the chunk maps) */
+    struct tsdb_snap snap;
+    int64_t cut_mint, cut_maxt;
+    int64_t cut_started_ns;
+    struct tsdb_job job; /* the job in flight (one at a time) */
+    bool job_busy;
+    /* checkpoint waiting for the WAL to move past ckpt_upto */
+    bool ckpt_pending;
+    uint32_t ckpt_upto;
+    struct tsdb_alive alive;
+    bool compact_wanted;
+    int64_t next_retention_ms; /* INT64_MIN: at the first tick */
+    int64_t retry_after_ms;    /* no new job before this (after a failure) */
+    int64_t now_ms;            /* of the last tick */
+};
+
+/* ---- counters (single writer: the shard thread; relaxed atomic stores) ---- */
+
+#define TSDB_STAT_ADD(t, field, d)                                                                 \
+    __atomic_store_n(&(t)->st.field, (t)->st.field + (d), __ATOMIC_RELAXED)
+#define TSDB_STAT_SET(t, field, v) __atomic_store_n(&(t)->st.field, (v), __ATOMIC_RELAXED)
+
+/* ---- the tsdb ---- */
+
+struct tsdb_commit {
+    tsdb_commit_fn fn;
+    void *arg;
+    struct tsdb *t;
+    struct tsdb_commit *next; /* free list */
+};
+
+struct tsdb {
+    struct tsdb_config cfg;
+    char *dir;
+    struct loop *loop;
+    struct head *head;
+    struct wal *wal;
+    struct tsdb_worker worker;
+    /* blocks served to queries, sorted by (minTime, ULID); one reference each */
+    struct block **blocks;
+    size_t n_blocks;
+    uint32_t id_limit; /* above every series id seen (sizes the alive bitmap) */
+    bool closing;
+    /* append scratch */
+    struct walrec_series *new_series;
+    size_t n_new, cap_new;
+    struct walrec_sample *acc;
+    size_t n_acc, cap_acc;
+    struct tsdb_commit *free_commits;
+    struct tsdb_cycle cyc;
+    struct tsdb_stats st; /* head and wal parts are filled on read */
+};
+
+/* tsdb_state.c: the persisted min valid time (the last cut), written before each checkpoint.
+ * Write: 0 or -errno (a failed fsync panics). Read: 0 with *ms (INT64_MIN when the file is
+ * absent), ERR_CORRUPT (logged; *ms INT64_MIN) or -errno. */
+int tsdb_state_write_min_valid(const char *path, int64_t ms);
+int tsdb_state_read_min_valid(const char *path, int64_t *ms);
+
+/* tsdb_replay.c: replays <dir>/wal into the head (head_replay_begin/_end around it). */
+int tsdb_replay(struct tsdb *t, const char *wal_dir);
+
+/* tsdb_cycle.c */
+void tsdb_cycle_init(struct tsdb *t);
+/* Abandons a cut in progress and waits for the job in flight (tsdb_close). */
+void tsdb_cycle_deinit(struct tsdb *t);
+/* Replaces the query block list with `blocks` (ownership taken) and republishes block stats. */
+void tsdb_blocks_swap(struct tsdb *t, struct block **blocks, size_t n);
+
+/* Notes a series id (for the alive bitmap's size). */
+static inline void tsdb_note_id(struct tsdb *t, uint32_t id)
+{
+    if (id >= t->id_limit)
+        t->id_limit = id + 1;
+}
+
+#endif
