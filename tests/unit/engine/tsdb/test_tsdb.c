@@ -122,6 +122,48 @@ static void test_restart_replays(void **state)
     tt_teardown(&x);
 }
 
+/* Damage in a middle WAL segment: replay logs it, counts the loss, and goes on with the next
+ * segment, so everything before the damage and after that segment is there. */
+static void test_replay_skips_damaged_segment(void **state)
+{
+    (void)state;
+    struct tt x;
+    tt_config(&x.cfg);
+    x.cfg.wal.segment_size_bytes = 4096;
+    struct tsdb_config cfg = x.cfg;
+    tt_setup(&x, &cfg);
+    tt_append_range(&x, 0, 10, 0, 400 * 1000, 1000);
+    tt_close(&x);
+    char wal[600], seg[700];
+    snprintf(wal, sizeof wal, "%s/wal", x.dir);
+    int n = tt_count_entries(wal, "0000");
+    if (n < 5)
+        fprintf(stderr, "%d segments\n", n);
+    assert_true(n >= 5);
+    snprintf(seg, sizeof seg, "%s/%08d", wal, n / 2);
+    FILE *f = fopen(seg, "r+b");
+    assert_non_null(f);
+    assert_int_equal(fseek(f, 0, SEEK_END), 0);
+    long size = ftell(f);
+    assert_int_equal(fseek(f, size / 3, SEEK_SET), 0);
+    int c = fgetc(f);
+    assert_int_equal(fseek(f, size / 3, SEEK_SET), 0);
+    fputc(c ^ 0x10, f);
+    fclose(f);
+    tt_open(&x);
+    struct tsdb_stats st;
+    tsdb_stats_get(x.t, &st);
+    assert_int_equal(st.replay_corrupt_segments, 1);
+    assert_true(st.replay_lost_bytes > 0 && st.replay_lost_bytes < (uint64_t)size);
+    assert_true(st.replay_samples < 10 * 400);
+    assert_true(st.replay_samples > 10 * 400 / 2);
+    for (uint32_t k = 0; k < 10; k++) {
+        tt_check_range(x.t, k, 0, 20 * 1000, 1000);           /* the first segments */
+        tt_check_range(x.t, k, 380 * 1000, 400 * 1000, 1000); /* the last ones */
+    }
+    tt_teardown(&x);
+}
+
 /* ---- append outcomes ---- */
 
 static struct tsdb_append_result append_one(struct tt *x, uint32_t k, int64_t ts, uint64_t v)
@@ -443,6 +485,7 @@ int main(void)
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_bit_exact_values),
         cmocka_unit_test(test_restart_replays),
+        cmocka_unit_test(test_replay_skips_damaged_segment),
         cmocka_unit_test(test_ooo_window),
         cmocka_unit_test(test_ooo_disabled),
         cmocka_unit_test(test_duplicates),
