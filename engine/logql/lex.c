@@ -297,6 +297,7 @@ static bool bad_separator(const char *s, size_t n)
 static int scan_number(struct lexer *L, size_t *endp)
 {
     size_t i = L->pos;
+    *endp = i; /* written on every path */
     int base = 10;
     char prefix = 0, invalid = 0;
     int ds = 0;

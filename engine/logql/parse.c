@@ -71,14 +71,16 @@ static int syntax_error(struct parser *p, const struct logql_tok *t)
     return ERR_INVALID;
 }
 
+/* Consumes a token of kind k. *out (when given) is always written: the token, or the offending one
+ * on error, so callers never read an unset pointer. */
 static int expect(struct parser *p, enum logql_tok_kind k, struct logql_tok **out)
 {
     struct logql_tok *t = peek(p);
+    if (out)
+        *out = t;
     if (t->kind != k)
         return syntax_error(p, t);
     next(p);
-    if (out)
-        *out = t;
     return 0;
 }
 

@@ -775,6 +775,7 @@ static int use_var(struct tparse *p, const struct titem *it, struct logql_tmpl_a
 /* Returns 1 with *out set, 0 when the next item is not a term, <0 on error. */
 static int term(struct tparse *p, struct logql_tmpl_arg **out)
 {
+    *out = NULL; /* set on every path; the term when 1 is returned */
     const struct titem *it = tp_next_nonspace(p);
     struct logql_tmpl_arg *arg = tp_alloc(p, sizeof *arg);
     if (!arg)
@@ -858,6 +859,7 @@ static int operand(struct tparse *p, struct logql_tmpl_arg **out)
 
 static int command(struct tparse *p, struct logql_tmpl_cmd **out)
 {
+    *out = NULL; /* set on every path; the command on success */
     struct logql_tmpl_cmd *cmd = tp_alloc(p, sizeof *cmd);
     if (!cmd)
         return ERR_NOMEM;

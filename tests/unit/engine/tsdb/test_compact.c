@@ -173,7 +173,7 @@ static void test_compact_levels(void **state)
     assert_int_equal(block_meta(bs[1])->level, 1);
     assert_int_equal(block_verify(bs[0], NULL), 0);
     for (int i = 0; i < 3; i++) {
-        char p[PATH_MAX + 64];
+        char p[PATH_MAX + 160];
         snprintf(p, sizeof p, "%s/%s", blocks, names[i]);
         assert_int_equal(tb_count_entries(p), -1);
     }

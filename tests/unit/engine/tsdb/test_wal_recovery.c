@@ -334,6 +334,8 @@ static void test_corrupt_middle_of_last_segment(void **state)
 
 static void segment_offsets(const struct tw_log *log, uint32_t seg, uint64_t *first, size_t *idx)
 {
+    *first = 0;
+    *idx = 0;
     for (size_t i = 0; i < log->n; i++)
         if (log->r[i].segment == seg) {
             *first = log->r[i].offset;
