@@ -83,10 +83,8 @@ static int open_blocks(struct tsdb *t)
     struct tsdb_worker *w = &t->worker;
     char p[4096];
     int rc = path_join(p, sizeof p, t->dir, "blocks");
-    if (!rc &&
-        (!(w->blocks_dir = strdup(p)) || path_join(p, sizeof p, t->dir, "wal") != 0 ||
-         !(w->wal_dir = strdup(p)) || path_join(p, sizeof p, t->dir, "head_min_valid_time") != 0 ||
-         !(w->state_path = strdup(p))))
+    if (!rc && (!(w->blocks_dir = strdup(p)) || path_join(p, sizeof p, t->dir, "wal") != 0 ||
+                !(w->wal_dir = strdup(p))))
         rc = ERR_NOMEM;
     if (rc)
         return rc;
@@ -108,20 +106,15 @@ static int open_blocks(struct tsdb *t)
     return 0;
 }
 
-/* The head's min valid time: the newest block's end, or the last cut when retention deleted
- * the blocks up to it. */
-static int min_valid_time(const struct tsdb *t, int64_t *out)
+/* The head's min valid time: the newest block's end (the head itself never goes below its last
+ * truncation, which it persists, so retention deleting every block cannot move it back). */
+static int64_t blocks_end(const struct tsdb *t)
 {
     int64_t end = INT64_MIN;
     for (size_t i = 0; i < t->n_blocks; i++)
         if (block_meta(t->blocks[i])->max_time_ms > end)
             end = block_meta(t->blocks[i])->max_time_ms;
-    int64_t cut;
-    int rc = tsdb_state_read_min_valid(t->worker.state_path, &cut);
-    if (rc && rc != ERR_CORRUPT)
-        return rc;
-    *out = cut > end ? cut : end;
-    return 0;
+    return end;
 }
 
 static void tsdb_free(struct tsdb *t)
@@ -144,7 +137,6 @@ static void tsdb_free(struct tsdb *t)
     free(t->acc);
     free(t->worker.wal_dir);
     free(t->worker.blocks_dir);
-    free(t->worker.state_path);
     free(t->dir);
     free(t);
 }
@@ -163,8 +155,7 @@ static int open_steps(struct tsdb *t)
              LOG_F64("duration_ms", (double)(t1 - t0) / 1e6));
     struct head_config hc;
     head_cfg_of(&t->cfg, &hc);
-    int64_t mvt;
-    if ((rc = min_valid_time(t, &mvt)) != 0 || (rc = head_open(t->dir, &hc, mvt, &t->head)) != 0)
+    if ((rc = head_open(t->dir, &hc, blocks_end(t), &t->head)) != 0)
         return rc;
     int64_t t2 = clock_mono_ns();
     log_info("tsdb head opened", LOG_STR("dir", t->dir),

@@ -2,22 +2,19 @@
  * and the blocks (engine/tsdb/block.h, compact.h) together. Opens and replays, takes append
  * batches from the ingest path, cuts the head into blocks, checkpoints the WAL, compacts and
  * applies retention. Queries go through engine/tsdb/querier.h. On-disk layout:
- * docs/ARCHITECTURE.md ("Metrics storage"): <dir>/wal/, <dir>/chunks_head/, <dir>/blocks/, plus
- * <dir>/head_min_valid_time (one text line "strata-head-min-valid-time-ms <int64>\n", replaced
- * atomically before each WAL checkpoint: the last cut, so that retention deleting every block
- * cannot move the head's min valid time back; see tsdb_state.c). The WAL also carries a
- * CHECKPOINT marker record (8-byte little-endian cut time) after each cut, written to start the
- * next segment; replay ignores it and checkpoints drop it.
+ * docs/ARCHITECTURE.md ("Metrics storage"): <dir>/wal/, <dir>/chunks_head/, <dir>/blocks/. The
+ * WAL also carries a CHECKPOINT marker record (8-byte little-endian cut time) after each cut,
+ * written to start the next segment; replay ignores it and checkpoints drop it.
  *
  * Start-up (tsdb_open): create the directories; open the blocks (leftover *.tmp removed, broken
  * blocks quarantined, superseded ones deleted: compact_dir_open); open the head with the newest
- * block's end (or the persisted last cut, whichever is later) as its min valid time (head chunk
- * files are scanned and re-attached as series come back); replay the WAL (newest checkpoint, then
- * the segments) in head replay mode with bounded memory: SERIES records recreate series with their
- * ids, SAMPLES go through head_append (samples before the min valid time, and samples of series the
- * checkpoint dropped, are skipped and counted); a damaged non-last segment is logged, its lost
- * bytes counted, and replay resumes with the next segment; then open the WAL for writing and start
- * the background worker. Each step's duration is logged.
+ * block's end as its min valid time (the head never goes below its own persisted last
+ * truncation; head chunk files are scanned and re-attached as series come back); replay the WAL
+ * (newest checkpoint, then the segments) in head replay mode with bounded memory: SERIES records
+ * recreate series with their ids, SAMPLES go through head_append (samples before the min valid
+ * time, and samples of series the checkpoint dropped, are skipped and counted); a damaged non-last
+ * segment is logged, its lost bytes counted, and replay resumes with the next segment; then open
+ * the WAL for writing and start the background worker. Each step's duration is logged.
  *
  * Appending (tsdb_append): see below. The caller must call tsdb_flush once per loop iteration
  * (e.g. from the loop's before_wait hook, or use tsdb_before_wait as the hook) so the WAL's group

@@ -90,7 +90,6 @@ struct tsdb_worker {
     struct compact_dir cd; /* owned by the worker thread once it runs */
     char *wal_dir;
     char *blocks_dir;
-    char *state_path; /* <shard>/head_min_valid_time (tsdb_state.c) */
 };
 
 /* Starts the thread (it takes over cd, which must be open). 0 or -errno. */
@@ -168,12 +167,6 @@ struct tsdb {
     struct tsdb_cycle cyc;
     struct tsdb_stats st; /* head and wal parts are filled on read */
 };
-
-/* tsdb_state.c: the persisted min valid time (the last cut), written before each checkpoint.
- * Write: 0 or -errno (a failed fsync panics). Read: 0 with *ms (INT64_MIN when the file is
- * absent), ERR_CORRUPT (logged; *ms INT64_MIN) or -errno. */
-int tsdb_state_write_min_valid(const char *path, int64_t ms);
-int tsdb_state_read_min_valid(const char *path, int64_t *ms);
 
 /* tsdb_replay.c: replays <dir>/wal into the head (head_replay_begin/_end around it). */
 int tsdb_replay(struct tsdb *t, const char *wal_dir);

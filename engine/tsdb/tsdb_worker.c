@@ -80,11 +80,6 @@ static int checkpoint(struct tsdb_worker *w, struct tsdb_job *j)
                             .series = keep_series,
                             .sample = keep_sample,
                             .record = keep_record};
-    /* Once the checkpoint drops the removed series, their ids may be reused: from now on the
-     * head must never again accept (or re-attach chunks from) before the cut. */
-    int rc = tsdb_state_write_min_valid(w->state_path, j->alive->cut_ms);
-    if (rc)
-        return rc;
     return wal_checkpoint_dir(w->wal_dir, j->upto_segment, &keep, &j->ck);
 }
 
