@@ -1,0 +1,93 @@
+/* Internals shared by server/ingest*.c: the per-shard state, the request, and the helpers each file
+ * provides to the others. Not for other modules. */
+#ifndef STRATA_SERVER_INGEST_INTERNAL_H
+#define STRATA_SERVER_INGEST_INTERNAL_H
+
+#include "base/arena.h"
+#include "base/strmap.h"
+#include "formats/wire/rw.h"
+#include "server/ingest.h"
+
+#define INGEST_POOL_MAX 16 /* idle requests kept for reuse per shard */
+
+/* Rejection kinds counted in a reply (tsdb's kinds first, then ingest's own). */
+enum ingest_rej {
+    INGEST_REJ_INVALID = TSDB_REJECT_KINDS_, /* validation */
+    INGEST_REJ_LIMIT,                        /* tenant series limit */
+    INGEST_REJ_KINDS_,
+};
+
+struct ingest_tenant {
+    uint64_t series; /* live series of the tenant owned by this shard (see ingest.h) */
+    char name[];     /* key bytes */
+};
+
+struct ingest_shard {
+    struct ingest_config cfg;
+    uint32_t self, nshards;
+    struct mesh *mesh;
+    const struct ingest_store_ops *ops;
+    void *store;
+    struct ingest_store_ops tsdb_ops;
+    uint64_t tenant_share;  /* ceil(series_per_tenant_max / nshards); 0: no limit */
+    struct strmap tenants;  /* tenant -> struct ingest_tenant * */
+    uint64_t removed_seen;  /* ops->series_removed at the last recount */
+    struct strmap metadata; /* family -> struct ingest_meta_entry * */
+    struct ingest_req *pool;
+    uint32_t npool;
+    uint32_t inflight;      /* our requests not yet answered */
+    uint32_t owner_pending; /* parts of any shard applied here, waiting for durability */
+    struct ingest_part *retry_head, *retry_tail;
+    struct tsdb_series_in *scratch; /* owner: series kept after the tenant limit */
+    size_t scratch_cap;
+    struct buf body; /* ingest_shard_body_buf */
+    struct ingest_stats stats;
+};
+
+struct ingest_req {
+    struct ingest_shard *s;
+    enum ingest_proto proto;
+    struct wire_decoder dec;
+    struct arena arena; /* labels, samples, series, parts */
+    const rw1_request *v1;
+    const rw2_request *v2;
+    struct str tenant; /* in tenant_buf */
+    char tenant_buf[VALIDATE_TENANT_BYTES_MAX + 1];
+    struct ingest_part *parts;
+    uint32_t nparts;
+    uint32_t pending; /* parts not yet answered (+1 while dispatching) */
+    int backpressure; /* worst refusal seen: 0, ERR_LIMIT, ERR_NOMEM-like, ERR_FULL */
+    uint64_t rejected[INGEST_REJ_KINDS_];
+    uint64_t duplicates;
+    struct ingest_reply reply;
+    uint32_t reason_index; /* request index of the series the reason names (UINT32_MAX: none) */
+    char reason[INGEST_REASON_MAX];
+    ingest_done_fn done;
+    void *done_arg;
+    struct ingest_req *next_free;
+};
+
+/* ingest_split.c */
+/* Records a rejection of `samples` samples of kind `kind` for the series at request index idx,
+ * keeping the reason of the lowest index. */
+void ingest_req_reject(struct ingest_req *r, int kind, uint64_t samples, uint32_t idx,
+                       const char *reason);
+/* Keeps reason when idx is lower than the index of the reason kept so far. */
+void ingest_req_note_reason(struct ingest_req *r, uint32_t idx, const char *reason);
+
+/* ingest_owner.c */
+/* Applies a part on this (owner) shard; completes it now (refusal) or when durable. */
+void ingest_owner_apply(struct ingest_shard *s, struct ingest_part *p);
+/* The accepting shard got part p back (directly or through the mesh). */
+void ingest_part_returned(struct ingest_shard *s, struct ingest_part *p);
+int ingest_tenants_init(struct ingest_shard *s);
+void ingest_tenants_deinit(struct ingest_shard *s);
+
+/* ingest_meta.c */
+void ingest_meta_init(struct ingest_shard *s);
+void ingest_meta_deinit(struct ingest_shard *s);
+/* Stores (replacing) the metadata of one family. */
+void ingest_meta_put(struct ingest_shard *s, struct str family, uint8_t type, struct str help,
+                     struct str unit);
+
+#endif

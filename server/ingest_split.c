@@ -1,0 +1,229 @@
+/* Splitting a decoded remote-write request: per series validation (validate.h), the tenant label,
+ * the identity hash and the owner shard, sample conversion, metadata, and one part per owner
+ * (see ingest.h for the ownership rule: everything here borrows the decoded message's strings). */
+#include <stdio.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "base/hash.h"
+#include "server/ingest_internal.h"
+
+#define SHOW_LABELS_MAX 12
+
+struct split {
+    struct tsdb_series_in *all; /* per request series; n_samples 0 = nothing to store */
+    uint32_t *owner;            /* per request series, INGEST_NO_OWNER when not stored */
+    uint32_t *count;            /* series per shard */
+    uint32_t *first;            /* request index of each shard's first series */
+};
+
+void ingest_req_note_reason(struct ingest_req *r, uint32_t idx, const char *reason)
+{
+    if (idx >= r->reason_index && r->reason[0])
+        return;
+    r->reason_index = idx;
+    snprintf(r->reason, sizeof r->reason, "%s", reason);
+}
+
+void ingest_req_reject(struct ingest_req *r, int kind, uint64_t samples, uint32_t idx,
+                       const char *reason)
+{
+    r->rejected[kind] += samples;
+    ingest_req_note_reason(r, idx, reason);
+}
+
+static void reject_histograms(struct ingest_req *r, uint32_t idx, const struct label *labels,
+                              size_t n, uint64_t count)
+{
+    char shown[256], reason[INGEST_REASON_MAX];
+    validate_fmt_labels(shown, sizeof shown, labels, n < SHOW_LABELS_MAX ? n : SHOW_LABELS_MAX);
+    snprintf(reason, sizeof reason, "series %s: native histograms are not supported yet", shown);
+    r->reply.histograms_rejected += count;
+    ingest_req_note_reason(r, idx, reason);
+}
+
+/* Validates one series' client labels and, when valid, fills sp->all[idx]'s labels, hash and
+ * owner. Returns 1 when the series' samples are to be stored, 0 when not, or ERR_NOMEM. */
+static int place_series(struct ingest_req *r, struct split *sp, uint32_t idx,
+                        const struct label *client, size_t n, uint64_t samples, uint64_t histograms)
+{
+    struct ingest_shard *s = r->s;
+    char reason[VALIDATE_REASON_MAX];
+    int rc = validate_series(&s->cfg.limits, client, n, reason, sizeof reason);
+    if (rc) {
+        ingest_req_reject(r, INGEST_REJ_INVALID, samples, idx, reason);
+        r->reply.histograms_rejected += histograms;
+        r->reply.series_rejected++;
+        metric_add(&s->stats.series_invalid, 1);
+        return 0;
+    }
+    if (histograms)
+        reject_histograms(r, idx, client, n, histograms);
+    if (samples == 0)
+        return 0;
+    struct label *with = arena_alloc(&r->arena, (n + 1) * sizeof *with);
+    if (!with)
+        return ERR_NOMEM;
+    size_t k = validate_labels_with_tenant(client, n, r->tenant, with);
+    uint64_t h = hash_labels(with, k);
+    uint32_t owner = hash_to_range(h, s->nshards);
+    sp->all[idx] = (struct tsdb_series_in){.labels = with, .n_labels = k, .hash = h};
+    sp->owner[idx] = owner;
+    if (sp->count[owner]++ == 0)
+        sp->first[owner] = idx;
+    return 1;
+}
+
+/* ---- v1 ---- */
+
+static int split_v1_series(struct ingest_req *r, struct split *sp, uint32_t idx)
+{
+    const rw1_series *ts = r->v1->timeseries[idx];
+    struct label *client = arena_alloc(&r->arena, (ts->n_labels + 1) * sizeof *client);
+    if (!client)
+        return ERR_NOMEM;
+    size_t n = rw1_series_labels(ts, client, ts->n_labels);
+    r->reply.samples_total += ts->n_samples;
+    r->reply.histograms_total += ts->n_histograms;
+    r->reply.exemplars_total += ts->n_exemplars;
+    int placed = place_series(r, sp, idx, client, n, ts->n_samples, ts->n_histograms);
+    if (placed <= 0)
+        return placed;
+    struct tsdb_sample *smp = arena_alloc(&r->arena, ts->n_samples * sizeof *smp);
+    if (!smp)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < ts->n_samples; i++) {
+        smp[i].t_ms = ts->samples[i]->timestamp;
+        memcpy(&smp[i].v_bits, &ts->samples[i]->value, 8);
+    }
+    sp->all[idx].samples = smp;
+    sp->all[idx].n_samples = ts->n_samples;
+    return 0;
+}
+
+static void meta_v1(struct ingest_req *r)
+{
+    for (size_t i = 0; i < r->v1->n_metadata; i++) {
+        const Prometheus__MetricMetadata *md = r->v1->metadata[i];
+        ingest_meta_put(r->s, wire_str(md->metric_family_name), (uint8_t)md->type,
+                        wire_str(md->help), wire_str(md->unit));
+    }
+}
+
+/* ---- v2 ---- */
+
+static struct str metric_name(const struct label *labels, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (str_eq_cstr(labels[i].name, VALIDATE_METRIC_NAME))
+            return labels[i].value;
+    return (struct str){"", 0};
+}
+
+static void meta_v2(struct ingest_req *r, const rw2_series *ts, const struct label *client,
+                    size_t n)
+{
+    const Io__Prometheus__Write__V2__Metadata *md = ts->metadata;
+    if (!md || (md->type == 0 && md->help_ref == 0 && md->unit_ref == 0))
+        return;
+    struct str family = metric_name(client, n);
+    if (family.len == 0)
+        return;
+    ingest_meta_put(r->s, family, (uint8_t)md->type, rw2_symbol(r->v2, md->help_ref),
+                    rw2_symbol(r->v2, md->unit_ref));
+}
+
+static int split_v2_series(struct ingest_req *r, struct split *sp, uint32_t idx)
+{
+    const rw2_series *ts = r->v2->timeseries[idx];
+    size_t cap = ts->n_labels_refs / 2 + 1;
+    struct label *client = arena_alloc(&r->arena, cap * sizeof *client);
+    if (!client)
+        return ERR_NOMEM;
+    size_t n = rw2_series_labels(r->v2, ts, client, cap);
+    r->reply.samples_total += ts->n_samples;
+    r->reply.histograms_total += ts->n_histograms;
+    r->reply.exemplars_total += ts->n_exemplars;
+    meta_v2(r, ts, client, n);
+    int placed = place_series(r, sp, idx, client, n, ts->n_samples, ts->n_histograms);
+    if (placed <= 0)
+        return placed;
+    struct tsdb_sample *smp = arena_alloc(&r->arena, ts->n_samples * sizeof *smp);
+    if (!smp)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < ts->n_samples; i++) {
+        smp[i].t_ms = ts->samples[i]->timestamp;
+        memcpy(&smp[i].v_bits, &ts->samples[i]->value, 8);
+    }
+    sp->all[idx].samples = smp;
+    sp->all[idx].n_samples = ts->n_samples;
+    return 0;
+}
+
+/* ---- parts ---- */
+
+static int build_parts(struct ingest_req *r, struct split *sp, uint32_t nseries)
+{
+    struct ingest_shard *s = r->s;
+    uint32_t nparts = 0;
+    for (uint32_t o = 0; o < s->nshards; o++)
+        nparts += sp->count[o] > 0;
+    if (nparts == 0)
+        return 0;
+    r->parts = arena_alloc_aligned(&r->arena, nparts * sizeof *r->parts, 64);
+    uint32_t *slot = arena_alloc(&r->arena, s->nshards * sizeof *slot);
+    if (!r->parts || !slot)
+        return ERR_NOMEM;
+    uint32_t k = 0;
+    for (uint32_t o = 0; o < s->nshards; o++) {
+        if (!sp->count[o])
+            continue;
+        struct ingest_part *p = &r->parts[k];
+        memset(p, 0, sizeof *p);
+        mesh_msg_init(&p->hdr, INGEST_MSG_APPEND, s->self);
+        p->req = r;
+        p->owner = o;
+        p->first_index = sp->first[o];
+        struct tsdb_series_in *series = arena_alloc(&r->arena, sp->count[o] * sizeof *series);
+        if (!series)
+            return ERR_NOMEM;
+        p->series = series;
+        slot[o] = k++;
+    }
+    r->nparts = nparts;
+    for (uint32_t i = 0; i < nseries; i++) {
+        if (sp->owner[i] == INGEST_NO_OWNER)
+            continue;
+        struct ingest_part *p = &r->parts[slot[sp->owner[i]]];
+        ((struct tsdb_series_in *)p->series)[p->n_series++] = sp->all[i];
+    }
+    return 0;
+}
+
+int ingest_req_split(struct ingest_req *r)
+{
+    struct ingest_shard *s = r->s;
+    uint32_t n = r->v2 ? (uint32_t)r->v2->n_timeseries : (uint32_t)r->v1->n_timeseries;
+    struct split sp = {
+        .all = arena_alloc(&r->arena, (n + 1) * sizeof *sp.all),
+        .owner = arena_alloc(&r->arena, (n + 1) * sizeof *sp.owner),
+        .count = arena_alloc(&r->arena, s->nshards * sizeof *sp.count),
+        .first = arena_alloc(&r->arena, s->nshards * sizeof *sp.first),
+    };
+    if (!sp.all || !sp.owner || !sp.count || !sp.first)
+        return ERR_NOMEM;
+    memset(sp.count, 0, s->nshards * sizeof *sp.count);
+    r->reply.series_total = n;
+    for (uint32_t i = 0; i < n; i++) {
+        sp.owner[i] = INGEST_NO_OWNER;
+        int rc = r->v2 ? split_v2_series(r, &sp, i) : split_v1_series(r, &sp, i);
+        if (rc)
+            return rc;
+    }
+    if (r->v1)
+        meta_v1(r);
+    metric_add(&s->stats.samples_received, r->reply.samples_total);
+    metric_add(&s->stats.histograms_received, r->reply.histograms_total);
+    metric_add(&s->stats.exemplars_received, r->reply.exemplars_total);
+    return build_parts(r, &sp, n);
+}
