@@ -150,6 +150,7 @@ static int set_body(struct server_config *c, const char *v, char *err, size_t n)
 {
     if (config_parse_bytes(v, &c->max_body_bytes) || c->max_body_bytes == 0)
         return errf(err, n, "bad size '%s' (bytes, or with KiB/MiB/GiB)", v);
+    c->ingest.body_bytes_max = c->max_body_bytes;
     return 0;
 }
 
@@ -194,6 +195,122 @@ static int set_grace(struct server_config *c, const char *v, char *err, size_t n
     return set_dur(&c->shutdown_grace_ns, v, err, n);
 }
 
+static int set_tenant(struct server_config *c, const char *v, char *err, size_t n)
+{
+    const char *why = validate_tenant(str_from_cstr(v));
+    if (why)
+        return errf(err, n, "%s", why);
+    free(c->default_tenant);
+    c->default_tenant = strdup(v);
+    return 0;
+}
+
+static int set_fsync(struct server_config *c, const char *v, char *err, size_t n)
+{
+    if (wal_fsync_parse(v, &c->tsdb.wal.fsync))
+        return errf(err, n, "must be batch or always, got '%s'", v);
+    return 0;
+}
+
+static int set_segment(struct server_config *c, const char *v, char *err, size_t n)
+{
+    uint64_t b;
+    if (config_parse_bytes(v, &b) || b < (64u << 10) || b > (1ull << 32))
+        return errf(err, n, "bad segment size '%s' (64KiB to 4GiB)", v);
+    c->tsdb.wal.segment_size_bytes = b;
+    return 0;
+}
+
+/* A duration in ms; "0" allowed when zero_ok. */
+static int set_ms(int64_t *dst, const char *v, bool zero_ok, char *err, size_t n)
+{
+    int64_t ns;
+    if (config_parse_duration(v, &ns) || (ns == 0 && !zero_ok) || ns % 1000000)
+        return errf(err, n, "bad duration '%s' (e.g. 10m, 2h, 15d; whole milliseconds)", v);
+    *dst = ns / 1000000;
+    return 0;
+}
+
+static int set_ooo(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_ms(&c->tsdb.ooo_window_ms, v, true, err, n);
+}
+
+static int set_retention(struct server_config *c, const char *v, char *err, size_t n)
+{
+    int rc = set_ms(&c->tsdb.retention_ms, v, true, err, n);
+    if (!rc && c->tsdb.retention_ms == 0)
+        c->tsdb.retention_ms = -1; /* 0: no age limit */
+    return rc;
+}
+
+static int set_retention_size(struct server_config *c, const char *v, char *err, size_t n)
+{
+    if (config_parse_bytes(v, &c->tsdb.retention_bytes))
+        return errf(err, n, "bad size '%s' (bytes, or with KiB/MiB/GiB; 0: no limit)", v);
+    return 0;
+}
+
+static int set_block_range(struct server_config *c, const char *v, char *err, size_t n)
+{
+    int rc = set_ms(&c->tsdb.chunk_range_ms, v, false, err, n);
+    if (!rc && c->tsdb.chunk_range_ms < 60000)
+        return errf(err, n, "block range must be at least 1m, got '%s'", v);
+    return rc;
+}
+
+/* An unsigned count in [lo, hi]. */
+static int set_count(uint64_t *dst, const char *v, uint64_t lo, uint64_t hi, char *err, size_t n)
+{
+    char *end;
+    errno = 0;
+    unsigned long long x = strtoull(v, &end, 10);
+    if (*end || !isdigit((unsigned char)*v) || errno || x < lo || x > hi)
+        return errf(err, n, "must be a whole number from %llu to %llu, got '%s'",
+                    (unsigned long long)lo, (unsigned long long)hi, v);
+    *dst = x;
+    return 0;
+}
+
+static int set_u32(uint32_t *dst, const char *v, uint64_t lo, uint64_t hi, char *err, size_t n)
+{
+    uint64_t x;
+    int rc = set_count(&x, v, lo, hi, err, n);
+    if (!rc)
+        *dst = (uint32_t)x;
+    return rc;
+}
+
+static int set_max_labels(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_u32(&c->ingest.limits.labels_per_series_max, v, 0, 10000, err, n);
+}
+
+static int set_max_name(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_u32(&c->ingest.limits.label_name_bytes_max, v, 0, 1u << 20, err, n);
+}
+
+static int set_max_value(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_u32(&c->ingest.limits.label_value_bytes_max, v, 0, 1u << 20, err, n);
+}
+
+static int set_max_series(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_count(&c->ingest.series_per_tenant_max, v, 0, UINT64_MAX / 2, err, n);
+}
+
+static int set_max_metadata(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_u32(&c->ingest.metadata_max, v, 0, 100000000, err, n);
+}
+
+static int set_mesh_timeout(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_dur(&c->ingest.mesh_full_timeout_ns, v, err, n);
+}
+
 struct setting {
     const char *key;
     setter set;
@@ -227,6 +344,36 @@ static const struct setting settings[] = {
      "        (default 2m)"},
     {"shutdown.grace-period", set_grace, "DURATION",
      "on SIGTERM/SIGINT, how long in-flight requests may take to finish (default 10s)"},
+    {"tenant.default", set_tenant, "ID",
+     "tenant of requests without an X-Scope-OrgID header (default anonymous)"},
+    {"wal.fsync", set_fsync, "MODE",
+     "when a write is acknowledged: batch (after the WAL write reached the file; survives a\n"
+     "        process crash) or always (after an fdatasync; survives power loss) (default batch)"},
+    {"wal.segment-size", set_segment, "SIZE", "WAL segment file size (default 128MiB)"},
+    {"tsdb.ooo-window", set_ooo, "DURATION",
+     "how far behind a series' newest sample an out-of-order sample may be; 0 disables\n"
+     "        out-of-order ingest (default 10m)"},
+    {"tsdb.retention", set_retention, "DURATION",
+     "delete data older than this; 0: keep regardless of age (default 15d)"},
+    {"tsdb.retention-size", set_retention_size, "SIZE",
+     "per shard, delete the oldest blocks while blocks + WAL + head files exceed this;\n"
+     "        0: no size limit (default 0)"},
+    {"tsdb.block-range", set_block_range, "DURATION",
+     "time range of a head cut into a block (default 2h)"},
+    {"limits.max-labels-per-series", set_max_labels, "N",
+     "labels a series may have, __name__ included (default 30; 0: no limit)"},
+    {"limits.max-label-name-bytes", set_max_name, "N",
+     "longest label name (default 1024; 0: no limit)"},
+    {"limits.max-label-value-bytes", set_max_value, "N",
+     "longest label value (default 2048; 0: no limit)"},
+    {"limits.max-series-per-tenant", set_max_series, "N",
+     "active (head) series per tenant; samples of new series beyond it are rejected (400).\n"
+     "        Each shard enforces its share, N / shards (default 5000000; 0: no limit)"},
+    {"limits.max-metadata-per-shard", set_max_metadata, "N",
+     "metric families whose remote-write metadata a shard keeps in memory (default 10000)"},
+    {"ingest.mesh-full-timeout", set_mesh_timeout, "DURATION",
+     "how long a write waits for room on a full cross-shard queue before it gets 503\n"
+     "        (default 1s)"},
 };
 
 void config_init(struct server_config *c)
@@ -244,6 +391,9 @@ void config_init(struct server_config *c)
     c->header_timeout_ns = 10 * 1000000000LL;
     c->idle_timeout_ns = 120 * 1000000000LL;
     c->shutdown_grace_ns = 10 * 1000000000LL;
+    c->default_tenant = strdup(INGEST_DEFAULT_TENANT);
+    tsdb_config_init(&c->tsdb);
+    ingest_config_default(&c->ingest);
 }
 
 void config_deinit(struct server_config *c)
@@ -252,6 +402,7 @@ void config_deinit(struct server_config *c)
         free(c->listen[i]);
     free(c->data_dir);
     free(c->config_file);
+    free(c->default_tenant);
     memset(c, 0, sizeof *c);
 }
 

@@ -15,6 +15,8 @@
 #include <stdio.h>
 
 #include "base/log.h"
+#include "engine/tsdb/tsdb.h"
+#include "server/ingest.h"
 
 #define CONFIG_LISTEN_MAX 8
 
@@ -32,6 +34,9 @@ struct server_config {
     int64_t idle_timeout_ns;
     int64_t shutdown_grace_ns;
     char *config_file;
+    char *default_tenant;        /* tenant of requests without X-Scope-OrgID */
+    struct tsdb_config tsdb;     /* per shard: WAL, OOO window, retention, block range */
+    struct ingest_config ingest; /* validation limits, tenant series limit, metadata */
 };
 
 void config_init(struct server_config *c); /* defaults */

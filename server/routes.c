@@ -6,13 +6,16 @@
 #include <string.h>
 
 #include "base/assert.h"
+#include "server/api_write.h"
 #include "server/handlers.h"
 #include "server/http/encoding.h"
 #include "server/http/parser.h"
 #include "server/http/query.h"
 
-#define PROM ROUTE_STYLE_PROM
-#define TEXT ROUTE_STYLE_TEXT
+#define PROM   ROUTE_STYLE_PROM
+#define TEXT   ROUTE_STYLE_TEXT
+#define NOGZ   ROUTE_NO_GZIP
+#define SNAPPY HTTP_CODING_SNAPPY
 
 /* clang-format off */
 const struct route server_routes[] = {
@@ -24,6 +27,9 @@ const struct route server_routes[] = {
     {HTTP_GET,  "/metrics",                        handler_metrics,         TEXT,  0,     0,       0},
     /* Prometheus HTTP API (api-contract §2.2); /api/v1/status/flags is deliberately absent */
     {HTTP_GET,  "/api/v1/status/buildinfo",        handler_prom_buildinfo,  PROM,  0,     0,       0},
+    /* Prometheus remote write 1.0/2.0 (api-contract §1): plain-text errors, snappy bodies only */
+    {HTTP_POST, "/api/v1/write",                   handler_remote_write,    TEXT,  NOGZ,  SNAPPY,  0},
+    {HTTP_POST, "/api/v1/push",                    handler_remote_write,    TEXT,  NOGZ,  SNAPPY,  0},
     /* Loki HTTP API (api-contract §4.3) */
     {HTTP_GET,  "/loki/api/v1/status/buildinfo",   handler_loki_buildinfo,  TEXT,  0,     0,       0},
 };

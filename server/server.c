@@ -2,6 +2,7 @@
 #include "server/server.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,9 +62,11 @@ static int open_sockets(struct server *s, int *fds, char *err, size_t n)
     return 0;
 }
 
+/* Waits until every shard runs. Shards open their TSDB (WAL replay) first, which takes as long as
+ * the WAL is big, so there is no deadline; progress is logged every 10 s. */
 static int wait_running(struct server *s, char *err, size_t n)
 {
-    int64_t deadline = clock_mono_ns() + 30 * 1000000000LL;
+    int64_t next_log = clock_mono_ns() + 10 * 1000000000LL;
     for (;;) {
         uint32_t running = 0;
         for (uint32_t i = 0; i < s->nshards; i++) {
@@ -76,9 +79,10 @@ static int wait_running(struct server *s, char *err, size_t n)
         }
         if (running == s->nshards)
             return 0;
-        if (clock_mono_ns() > deadline) {
-            snprintf(err, n, "shards did not start within 30s");
-            return -ETIMEDOUT;
+        if (clock_mono_ns() > next_log) {
+            log_info("waiting for shards to open their storage (WAL replay)",
+                     LOG_UINT("running", running), LOG_UINT("shards", s->nshards));
+            next_log += 10 * 1000000000LL;
         }
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
@@ -105,6 +109,97 @@ static int start_shards(struct server *s, const int *fds, char *err, size_t n)
         }
     }
     return wait_running(s, err, n);
+}
+
+/* ---- strata.json: the shard count the data directory was written with ---- */
+
+/* Reads "shards":N from <dir>/strata.json: 1 with *shards, 0 when the file is absent, or <0. */
+static int read_shard_count(const char *path, uint32_t *shards, char *err, size_t n)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errno == ENOENT)
+            return 0;
+        snprintf(err, n, "cannot read %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    char text[512];
+    size_t len = fread(text, 1, sizeof text - 1, f);
+    fclose(f);
+    text[len] = 0;
+    const char *k = strstr(text, "\"shards\"");
+    unsigned long v = 0;
+    char *end = NULL;
+    if (k && (k = strchr(k, ':')) != NULL)
+        v = strtoul(k + 1, &end, 10);
+    if (!end || end == k + 1 || v == 0 || v > 256) {
+        snprintf(err, n, "%s is damaged: no valid \"shards\" count", path);
+        return ERR_CORRUPT;
+    }
+    *shards = (uint32_t)v;
+    return 1;
+}
+
+/* Highest shard-NNN directory + 1 (0 when none). */
+static uint32_t shard_dirs(const char *dir)
+{
+    uint32_t top = 0;
+    char path[4200];
+    for (uint32_t i = 0; i < 256; i++) {
+        snprintf(path, sizeof path, "%s/shard-%03u", dir, i);
+        if (access(path, F_OK) == 0)
+            top = i + 1;
+    }
+    return top;
+}
+
+static int write_shard_count(const char *dir, const char *path, uint32_t shards, char *err,
+                             size_t n)
+{
+    char tmp[4300], text[64];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    int len = snprintf(text, sizeof text, "{\"format\":1,\"shards\":%u}\n", shards);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    bool ok = fd >= 0 && write(fd, text, (size_t)len) == len && fsync(fd) == 0;
+    if (fd >= 0)
+        close(fd);
+    ok = ok && rename(tmp, path) == 0;
+    int dfd = ok ? open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+    if (dfd >= 0) {
+        fsync(dfd);
+        close(dfd);
+    }
+    if (!ok) {
+        snprintf(err, n, "cannot write %s: %s", path, strerror(errno));
+        return -errno;
+    }
+    return 0;
+}
+
+/* Refuses a data directory written with another shard count (series are routed to shards by
+ * hash, so their WALs would land on the wrong owners); records the count on first use. */
+static int check_shard_count(const char *dir, uint32_t nshards, char *err, size_t n)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/strata.json", dir);
+    uint32_t recorded = 0;
+    int rc = read_shard_count(path, &recorded, err, n);
+    if (rc < 0)
+        return rc;
+    if (rc == 0) {
+        recorded = shard_dirs(dir);
+        if (recorded == 0 || recorded == nshards)
+            return write_shard_count(dir, path, nshards, err, n);
+    }
+    if (recorded != nshards) {
+        snprintf(err, n,
+                 "the data directory %s was written with %u shards, this process has %u; start "
+                 "with --shards %u (changing the shard count of existing data is not supported "
+                 "yet)",
+                 dir, recorded, nshards, recorded);
+        return ERR_INVALID;
+    }
+    return 0;
 }
 
 static void name_routes(struct server *s)
@@ -145,6 +240,8 @@ int server_start(struct server *s, const struct server_config *cfg, char *err, s
         return rc;
     }
     if ((rc = s->lock_fd = datadir_open_locked(cfg->data_dir, err, n)) < 0)
+        return rc;
+    if ((rc = check_shard_count(cfg->data_dir, s->nshards, err, n)))
         return rc;
     if ((rc = resolve_all(s, cfg, err, n)))
         return rc;

@@ -32,6 +32,7 @@ struct server {
     _Atomic uint32_t conns_open; /* all shards; changed on accept/close only */
     uint32_t shards_started;
     _Atomic uint32_t shards_exited;
+    _Atomic uint32_t shards_quiesced; /* stopping shards without connections (see shard.h) */
     int64_t start_mono_ns;
     int64_t stop_mono_ns;
     const char *route_names[METRICS_ROUTES_MAX]; /* [0] "unmatched", then server_routes */

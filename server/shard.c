@@ -1,9 +1,12 @@
 /* Shard threads: CPU pinning, loop set-up, multishot accept with the connection limit, the tick
- * that drives timeouts and the graceful stop, and the mesh wiring (attach, wake tag, poll). */
+ * that drives timeouts, TSDB maintenance and the graceful stop, the mesh wiring (attach, wake tag,
+ * poll, ingest messages), and the shard's TSDB (open with WAL replay, WAL group commit in
+ * before_wait, close). */
 #include "server/shard.h"
 
 #include <errno.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -13,8 +16,10 @@
 #include "base/error.h"
 #include "base/log.h"
 #include "engine/shard/mesh.h"
+#include "engine/tsdb/tsdb.h"
 #include "server/conn.h"
 #include "server/http/encoding.h"
+#include "server/ingest.h"
 #include "server/server.h"
 
 #define TICK_MAX_NS     250000000LL
@@ -115,6 +120,8 @@ static void on_accept(struct loop *l, struct loop_op *op, int res, uint32_t flag
 
 static void mesh_handle(struct shard *sh, struct mesh_msg *m)
 {
+    if (sh->ingest && ingest_on_message(sh->ingest, m))
+        return;
     if (m->type == SHARD_MSG_PING && (m->flags & MESH_MSG_REPLY)) {
         struct shard_ping *p = (struct shard_ping *)m;
         log_debug("mesh round trip", LOG_UINT("peer", m->from),
@@ -166,21 +173,53 @@ static void mesh_ping(struct shard *sh)
         sh->mesh_ping_ok = false;
 }
 
-/* Runs every iteration before the loop blocks. */
+/* Runs every iteration before the loop blocks. Order: take the mesh's messages (ingest parts are
+ * applied and appended to the WAL), retry ingest parts waiting for mesh space, start the WAL's
+ * group commit, then publish what we staged (wal.h: wal_flush after the drain, before the flush).
+ */
 static bool before_wait(struct loop *l, void *arg)
 {
     (void)l;
     struct shard *sh = arg;
     conn_reap(sh);
+    if (sh->mesh)
+        mesh_drain(sh);
+    if (sh->ingest && sh->mesh)
+        ingest_shard_poll(sh->ingest, clock_mono_ns());
+    if (sh->tsdb)
+        tsdb_flush(sh->tsdb);
     if (!sh->mesh)
         return true;
-    mesh_drain(sh);
     mesh_flush(sh->mesh, sh->id);
     return mesh_prepare_sleep(sh->mesh, sh->id);
 }
 
 /* ---- tick, stop -------------------------------------------------------------------------------
  */
+
+/* This shard has no connections left: count it, and wake the others once all are quiesced. */
+static void quiesce(struct shard *sh)
+{
+    struct server *srv = sh->srv;
+    sh->quiesced = true;
+    if (atomic_fetch_add(&srv->shards_quiesced, 1) + 1 < srv->nshards)
+        return;
+    for (uint32_t i = 0; i < srv->nshards; i++)
+        if (srv->shards[i] && srv->shards[i] != sh)
+            shard_wake(srv->shards[i]);
+}
+
+/* Work that must finish before the loop may end (bounded by the grace period): other shards may
+ * still send us ingest parts until they are all quiesced; our own requests and parts applied here
+ * must be answered; our messages must come home. */
+static bool work_left(struct shard *sh)
+{
+    if (atomic_load(&sh->srv->shards_quiesced) < sh->srv->nshards)
+        return true;
+    if (sh->ingest && !ingest_shard_idle(sh->ingest))
+        return true;
+    return sh->mesh && (!sh->mesh_ping_ok || !mesh_flushed(sh->mesh, sh->id));
+}
 
 static void check_stopped(struct shard *sh)
 {
@@ -189,9 +228,14 @@ static void check_stopped(struct shard *sh)
     for (uint32_t i = 0; i < sh->nlisteners; i++)
         if (sh->listeners[i].fd >= 0)
             return;
+    if (!sh->quiesced)
+        quiesce(sh);
     bool overdue = clock_mono_ns() > sh->grace_deadline_ns;
-    if (sh->mesh && !overdue && (!sh->mesh_ping_ok || !mesh_flushed(sh->mesh, sh->id)))
-        return; /* let our messages come home first (bounded by the grace period) */
+    if (!overdue && work_left(sh))
+        return;
+    if (overdue && sh->ingest && !ingest_shard_idle(sh->ingest))
+        log_warn("grace period over with ingest work in flight",
+                 LOG_UINT("requests", ingest_shard_inflight(sh->ingest)));
     loop_stop(&sh->loop);
 }
 
@@ -221,6 +265,8 @@ static void on_wake(struct loop *l, struct loop_op *op, int res, uint32_t flags)
     struct shard *sh = loop_wake_arg(l);
     if (!sh->stopping && server_state_get(sh->srv) == SERVER_STOPPING)
         begin_stop(sh);
+    else
+        check_stopped(sh); /* e.g. the last shard quiesced */
 }
 
 static void snapshot_mesh(struct shard *sh)
@@ -247,6 +293,8 @@ static void on_tick(struct loop *l, struct loop_op *op, int res, uint32_t flags)
             arm_accept(&sh->listeners[i]);
     if (sh->mesh)
         snapshot_mesh(sh);
+    if (sh->tsdb)
+        tsdb_tick(sh->tsdb, clock_real_ms());
     if (sh->stopping && clock_mono_ns() > sh->grace_deadline_ns && sh->nconns > 0) {
         log_warn("grace period over, closing connections", LOG_UINT("open", sh->nconns));
         conn_abort_all(sh);
@@ -295,8 +343,45 @@ static int attach_mesh(struct shard *sh)
     return rc;
 }
 
+/* Opens <data-dir>/shard-NNN (WAL replay included) and the ingest state over it. */
+static int open_storage(struct shard *sh)
+{
+    const struct server_config *cfg = sh->srv->cfg;
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s/shard-%03u", cfg->data_dir, sh->id);
+    int64_t t0 = clock_mono_ns();
+    int rc = tsdb_open(dir, &cfg->tsdb, &sh->loop, &sh->tsdb);
+    if (rc) {
+        log_error("cannot open the shard's TSDB", LOG_STR("dir", dir), LOG_ERR(rc));
+        sh->tsdb = NULL;
+        return rc;
+    }
+    rc = ingest_shard_create(&cfg->ingest, sh->id, sh->srv->nshards, sh->mesh, &sh->ingest);
+    if (rc)
+        return rc;
+    ingest_shard_attach_tsdb(sh->ingest, sh->tsdb);
+    log_info("shard storage open", LOG_STR("dir", dir),
+             LOG_F64("open_ms", (double)(clock_mono_ns() - t0) / 1e6));
+    return 0;
+}
+
+/* After the loop ended: flush and close the TSDB (running the loop for its last WAL writes). */
+static void close_storage(struct shard *sh)
+{
+    if (sh->tsdb) {
+        loop_set_before_wait(&sh->loop, tsdb_before_wait, sh->tsdb);
+        int64_t t0 = clock_mono_ns();
+        tsdb_close(sh->tsdb);
+        sh->tsdb = NULL;
+        log_info("shard storage closed", LOG_F64("close_ms", (double)(clock_mono_ns() - t0) / 1e6));
+    }
+    ingest_shard_destroy(sh->ingest);
+    sh->ingest = NULL;
+}
+
 static void teardown(struct shard *sh)
 {
+    close_storage(sh);
     conn_reap(sh);
     for (uint32_t i = 0; i < sh->nlisteners; i++) {
         if (sh->listeners[i].fd >= 0)
@@ -313,8 +398,15 @@ static void *shard_main(void *arg)
     log_set_shard((int)sh->id);
     pin(sh);
     int rc = loop_init(&sh->loop, NULL);
-    if (rc == 0 && sh->mesh && (rc = attach_mesh(sh)) != 0)
+    bool loop_ok = rc == 0;
+    if (rc == 0 && sh->mesh)
+        rc = attach_mesh(sh);
+    if (rc == 0)
+        rc = open_storage(sh);
+    if (rc && loop_ok) {
+        close_storage(sh);
         loop_deinit(&sh->loop);
+    }
     if (rc) {
         log_error("shard start failed", LOG_ERR(rc));
         atomic_store(&sh->status, rc < 0 && rc > -4096 ? rc : -EIO);

@@ -1,7 +1,15 @@
 /* A shard: one thread pinned to one CPU, with its own io_uring loop, its own SO_REUSEPORT listening
- * socket per address (multishot accept), its connections, its metrics and its end of the cross-core
- * mesh. Everything in a shard is touched only by its thread, except: `status` (atomic), the metrics
- * (single-writer atomics read by /metrics on any shard), and shard_wake() (any thread).
+ * socket per address (multishot accept), its connections, its metrics, its end of the cross-core
+ * mesh, and its slice of the data: the metrics TSDB in <data-dir>/shard-NNN (opened and
+ * WAL-replayed before the shard reports RUNNING, ticked on the shard's timer, closed after the loop
+ * ends) and the ingest state that applies remote-write parts to it (server/ingest.h). Everything in
+ * a shard is touched only by its thread, except: `status` (atomic), the metrics (single-writer
+ * atomics read by /metrics on any shard), and shard_wake() (any thread).
+ *
+ * Stopping: a shard stops accepting, lets its connections finish, and then counts itself quiesced;
+ * it keeps running (applying other shards' ingest parts, flushing its WAL, answering mesh
+ * messages) until EVERY shard is quiesced and its own ingest state, WAL commits and mesh lanes are
+ * idle, so no in-flight write loses its owner; the grace period bounds all of it.
  *
  * Timeouts: connections sit on one of a few deadline lists, each with a fixed timeout, so every
  * list stays sorted by deadline when a connection is appended at its tail; a periodic tick
@@ -22,6 +30,8 @@
 
 struct server;
 struct conn;
+struct tsdb;
+struct ingest_shard;
 struct mesh;
 struct http_gzip;
 
@@ -75,6 +85,9 @@ struct shard {
     int64_t grace_deadline_ns;
     struct mesh *mesh; /* NULL when the mesh is not wired */
     bool mesh_ping_ok;
+    struct tsdb *tsdb;           /* this shard's metrics TSDB */
+    struct ingest_shard *ingest; /* remote-write pipeline (accepting and owner side) */
+    bool quiesced;               /* stopping, no connections left (counted in the server) */
 };
 
 /* Allocates a shard that will serve the given listening fds (taking ownership of them). */
