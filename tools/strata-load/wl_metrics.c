@@ -405,6 +405,7 @@ void ld_mbatch_init(struct ld_mbatch *b)
 {
     memset(b, 0, sizeof *b);
     arena_init(&b->strs, 16 * 1024);
+    ld_rw2_enc_init(&b->rw2);
 }
 
 void ld_mbatch_deinit(struct ld_mbatch *b)
@@ -413,6 +414,7 @@ void ld_mbatch_deinit(struct ld_mbatch *b)
     free(b->labels);
     free(b->samples);
     arena_deinit(&b->strs);
+    ld_rw2_enc_deinit(&b->rw2);
     memset(b, 0, sizeof *b);
 }
 
@@ -521,8 +523,8 @@ int ld_metrics_build(const struct ld_metrics *m, uint32_t group, const int64_t *
     return 0;
 }
 
-int ld_metrics_encode(const struct ld_mbatch *b, enum ld_rw_protocol proto, struct buf *out)
+int ld_metrics_encode(struct ld_mbatch *b, enum ld_rw_protocol proto, struct buf *out)
 {
-    return proto == LD_RW2 ? rw2_encode(b->series, b->n_series, out)
+    return proto == LD_RW2 ? ld_rw2_encode(&b->rw2, b->series, b->n_series, out)
                            : ld_rw1_encode(b->series, b->n_series, out);
 }

@@ -30,6 +30,7 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "formats/wire/rw.h"
+#include "tools/strata-load/rwenc.h"
 
 #define LD_M_LABELS_MAX 10
 #define LD_M_TS_MAX     1024 /* samples per series in one request */
@@ -96,6 +97,7 @@ struct ld_mbatch {
     struct rw_sample *samples;
     size_t n_samples, cap_samples;
     struct arena strs; /* target label values of this batch */
+    struct ld_rw2_enc rw2;
 };
 
 void ld_mbatch_init(struct ld_mbatch *b);
@@ -109,6 +111,6 @@ int ld_metrics_build(const struct ld_metrics *m, uint32_t group, const int64_t *
 /* Number of series in group g. */
 uint32_t ld_metrics_group_size(const struct ld_metrics *m, uint32_t group);
 /* Appends the uncompressed remote-write body of b to out. Returns 0 or ERR_NOMEM. */
-int ld_metrics_encode(const struct ld_mbatch *b, enum ld_rw_protocol proto, struct buf *out);
+int ld_metrics_encode(struct ld_mbatch *b, enum ld_rw_protocol proto, struct buf *out);
 
 #endif

@@ -1,6 +1,6 @@
-/* strata-load's direct remote-write 1.0 encoder writes exactly the bytes of rw1_encode (protobuf-c)
- * for random series: empty and long strings, zero, negative zero, NaN and stale-marker values,
- * zero and negative timestamps, series without labels or samples. */
+/* strata-load's direct remote-write encoders write exactly the bytes of rw1_encode and rw2_encode
+ * (protobuf-c) for random series: empty and long strings, zero, negative zero, NaN and stale-marker
+ * values, zero and negative timestamps, series without labels or samples. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,8 @@ static void test_same_bytes_as_protobuf_c(void **state)
     for (size_t i = 0; i < sizeof pool; i++)
         pool[i] = (char)(' ' + prop_next(&p) % 95);
     struct buf a = BUF_INIT, b = BUF_INIT;
+    struct ld_rw2_enc enc;
+    ld_rw2_enc_init(&enc);
     for (int round = 0; round < 300; round++) {
         size_t n = prop_next(&p) % 40;
         struct rw_series *s = calloc(n ? n : 1, sizeof *s);
@@ -74,6 +77,12 @@ static void test_same_bytes_as_protobuf_c(void **state)
         assert_int_equal(ld_rw1_encode(s, n, &b), 0);
         prop_check(&p, a.len == b.len);
         prop_check(&p, a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
+        buf_reset(&a);
+        buf_reset(&b);
+        assert_int_equal(rw2_encode(s, n, &a), 0);
+        assert_int_equal(ld_rw2_encode(&enc, s, n, &b), 0); /* the table is reused across calls */
+        prop_check(&p, a.len == b.len);
+        prop_check(&p, a.len == 0 || memcmp(a.data, b.data, a.len) == 0);
         for (size_t i = 0; i < n; i++) {
             free((void *)s[i].labels);
             free((void *)s[i].samples);
@@ -82,6 +91,39 @@ static void test_same_bytes_as_protobuf_c(void **state)
     }
     buf_deinit(&a);
     buf_deinit(&b);
+    ld_rw2_enc_deinit(&enc);
+}
+
+/* Many distinct symbols: the table grows past its first size and is then reset and reused. */
+static void test_rw2_many_symbols(void **state)
+{
+    enum { N = 3000 };
+    static char names[N][16];
+    struct label *ls = calloc(N, sizeof *ls);
+    struct rw_sample sm = {1700000000000, 2.5};
+    struct rw_series *s = calloc(N, sizeof *s);
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "v%d", i);
+        ls[i] = (struct label){STR_LIT("k"), str_from_cstr(names[i])};
+        s[i] = (struct rw_series){&ls[i], 1, &sm, 1};
+    }
+    struct ld_rw2_enc enc;
+    ld_rw2_enc_init(&enc);
+    struct buf a = BUF_INIT, b = BUF_INIT;
+    for (int round = 0; round < 2; round++) {
+        buf_reset(&a);
+        buf_reset(&b);
+        assert_int_equal(rw2_encode(s, N - round * 1000, &a), 0);
+        assert_int_equal(ld_rw2_encode(&enc, s, N - round * 1000, &b), 0);
+        assert_int_equal(a.len, b.len);
+        assert_memory_equal(a.data, b.data, a.len);
+    }
+    assert_int_equal(enc.n, N - 1000 + 2); /* "", "k" and the values */
+    buf_deinit(&a);
+    buf_deinit(&b);
+    ld_rw2_enc_deinit(&enc);
+    free(ls);
+    free(s);
 }
 
 static void test_golden(void **state)
@@ -104,6 +146,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_same_bytes_as_protobuf_c),
+        cmocka_unit_test(test_rw2_many_symbols),
         cmocka_unit_test(test_golden),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
