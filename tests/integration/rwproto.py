@@ -251,7 +251,10 @@ def http_get(port, path, timeout=10):
 
 
 class Server:
-    """One strata process on a free port with a given data dir (kept across restarts)."""
+    """One strata process on a free port with a given data dir (kept across restarts). Every
+    instance is registered so that main() kills whatever a failing case left running."""
+
+    running = []
 
     def __init__(self, binary, data_dir, shards=2, extra=(), log_dir=None):
         self.port = free_port()
@@ -265,6 +268,17 @@ class Server:
         env = dict(os.environ)
         env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=1")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT, env=env)
+        Server.running.append(self)
+
+    @classmethod
+    def kill_all(cls):
+        for srv in cls.running:
+            if srv.proc.poll() is None:
+                srv.proc.kill()
+                srv.proc.wait()
+            if not srv.log.closed:
+                srv.log.close()
+        cls.running = []
 
     def wait_ready(self, timeout=60):
         deadline = time.time() + timeout
@@ -367,6 +381,7 @@ def main(cases, description):
                     with open(os.path.join(tmp, f), errors="replace") as fh:
                         print(f"---- {f} (tail) ----\n" + fh.read()[-4000:])
         finally:
+            Server.kill_all()
             if not failed or os.environ.get("STRATA_KEEP_TMP") is None:
                 import shutil
                 shutil.rmtree(tmp, ignore_errors=True)
