@@ -22,7 +22,7 @@
  * They are sticky: every later call returns the same code. jsonr_err_offset() is the byte offset
  * of the offending byte (or the input length when truncated) and jsonr_err_msg() says why in
  * Go's words ("invalid character '}' after object key"). Never reads outside [p, p+n).
- * Not thread-safe; a reader is a plain value (~100 bytes) the caller owns, no deinit needed. */
+ * Not thread-safe; a reader is a plain value (~130 bytes) the caller owns, no deinit needed. */
 #ifndef STRATA_FORMATS_JSONR_H
 #define STRATA_FORMATS_JSONR_H
 

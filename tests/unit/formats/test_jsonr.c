@@ -557,6 +557,43 @@ static void test_flatten(void **state)
     flat_expect("[1,2]", "ERR");
     flat_expect("\"s\"", "ERR");
     flat_expect("", "ERR");
+
+    /* every ASCII byte in a key, through the ASCII fast path and (with an escape) the slow one */
+    for (int slow = 0; slow < 2; slow++) {
+        struct buf doc = BUF_INIT, want = BUF_INIT;
+        struct jsonw w;
+        char key[128];
+        size_t n = 0;
+        for (int c = 1; c < 128; c++)
+            key[n++] = (char)c;
+        jsonw_init(&w, &doc);
+        jsonw_obj_begin(&w);
+        jsonw_key(&w, key, n);
+        jsonw_int(&w, 1);
+        jsonw_obj_end(&w);
+        assert_int_equal(jsonw_finish(&w), 0);
+        if (!slow) { /* 0x20..0x7f without escapes: the ASCII fast path */
+            buf_reset(&doc);
+            buf_printf(&doc, "{\"");
+            for (int c = 0x20; c < 128; c++)
+                if (c != '"' && c != '\\')
+                    buf_append_u8(&doc, (uint8_t)c);
+            buf_printf(&doc, "\":1}");
+        }
+        /* slow: bytes 1..127 (nothing to trim at the ends); fast: 0x21..0x7f */
+        for (int c = slow ? 1 : 0x21; c < 128; c++) {
+            bool keep = (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') ||
+                        (c >= 'a' && c <= 'z') || c == '_';
+            if (slow || (c != '"' && c != '\\'))
+                buf_append_u8(&want, keep ? (uint8_t)c : '_');
+        }
+        buf_append_str(&want, "=1;");
+        buf_cstr(&want);
+        buf_cstr(&doc);
+        flat_expect((const char *)doc.data, (const char *)want.data);
+        buf_deinit(&doc);
+        buf_deinit(&want);
+    }
 }
 
 /* ---- property: jsonw -> jsonr -> jsonw gives the same bytes ---- */
