@@ -11,7 +11,7 @@ BUILD_PKGS=(build-essential cmake ninja-build pkg-config clang libclang-rt-14-de
 # Real peers and clients the integration tests drive.
 TEST_PKGS=(curl python3 prometheus prometheus-node-exporter)
 # Peers and tools for benchmarks only (installed by `make bench-compare`, not by `make test`).
-BENCH_PKGS=(prometheus prometheus-node-exporter wrk nginx-light ripgrep gnuplot-nox hyperfine)
+BENCH_PKGS=(wrk nginx-light ripgrep gnuplot-nox hyperfine libjansson-dev)
 
 want=("${BUILD_PKGS[@]}" "${TEST_PKGS[@]}")
 case "${1:-}" in

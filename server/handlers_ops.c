@@ -9,6 +9,7 @@
 #include "server/exchange.h"
 #include "server/handlers.h"
 #include "server/http/response.h"
+#include "server/ingest.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/shard.h"
@@ -59,6 +60,15 @@ void handler_metrics(struct http_exchange *x)
     buf_reset(x->body_out);
     int rc = metrics_render(x->body_out, &in);
     free(depth);
+    if (rc == 0) {
+        struct ingest_shard *ing[256];
+        struct tsdb *dbs[256];
+        for (uint32_t i = 0; i < n; i++) {
+            ing[i] = srv->shards[i]->ingest;
+            dbs[i] = srv->shards[i]->tsdb;
+        }
+        rc = ingest_metrics_render(x->body_out, ing, dbs, n);
+    }
     if (rc != 0) {
         http_reply_error(x, 500, "out of memory");
         return;

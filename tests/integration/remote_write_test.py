@@ -60,6 +60,14 @@ def case_t1_1_v1_write(binary, dump, tmp):
     # many series over both shards, in one request on a keep-alive connection
     series = [up(f"j{i}", (T0, float(i)), (T0 + 1000, float(i) + 0.5)) for i in range(200)]
     expect(rw.write_v1(srv.port, series), 204)
+    # the ingest and TSDB counters are on /metrics
+    import urllib.request
+    with urllib.request.urlopen(f"http://127.0.0.1:{srv.port}/metrics") as r:
+        text = r.read().decode()
+    written = sum(float(line.split()[-1]) for line in text.splitlines()
+                  if line.startswith("strata_ingest_samples_written_total"))
+    assert written == 402, written
+    assert "strata_tsdb_" in text
     assert srv.stop() == 0
     got = stored(dump, tmp)
     assert got[key("a")] == {T0: rw.bits(1.0), T0 + 15000: rw.bits(2.5)}, got[key("a")]
