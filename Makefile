@@ -23,9 +23,11 @@ run: setup build/release/build.ninja
 	cmake --build --preset release -j $(JOBS) --target strata
 	exec build/release/server/strata $(STRATA_ARGS)
 
-# Every test (unit, integration, conformance, fuzz-regress) under ASan+UBSan.
-test: setup build/asan/build.ninja
+# Every test (unit, integration, conformance, fuzz-regress, lint) under ASan+UBSan; the release build of
+# the strata binary too, since `make run` uses it and gcc -O2 warns where -O1 does not.
+test: setup build/asan/build.ninja build/release/build.ninja
 	cmake --build --preset asan -j $(JOBS)
+	cmake --build --preset release -j $(JOBS) --target strata
 	ctest --preset asan
 
 unit: setup build/asan/build.ninja
