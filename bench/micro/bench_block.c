@@ -24,6 +24,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/rand.h"
 #include "base/clock.h"
 #include "engine/index/matcher.h"
 #include "engine/tsdb/block.h"
@@ -44,15 +45,12 @@ static uint64_t rng_state = 0x5eed2026u;
 
 static uint64_t rng_next(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return splitmix64_next(&rng_state);
 }
 
 static double rng_unit(void)
 {
-    return (double)(rng_next() >> 11) * 0x1.0p-53;
+    return rand_unit(rng_next());
 }
 
 struct bseries {

@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rand.h"
 #include "base/clock.h"
 #include "formats/gorilla.h"
 
@@ -47,16 +48,13 @@ static uint64_t rng_state = 0x5eed2026u;
 
 static uint64_t rng_next(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return splitmix64_next(&rng_state);
 }
 
 /* Uniform in [0, 1). */
 static double rng_unit(void)
 {
-    return (double)(rng_next() >> 11) * 0x1.0p-53;
+    return rand_unit(rng_next());
 }
 
 /* Uniform integer in [lo, hi]. */

@@ -27,6 +27,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "base/rand.h"
 #include "base/clock.h"
 #include "base/hash.h"
 #include "engine/tsdb/head.h"
@@ -40,10 +41,7 @@ static uint64_t rng_state = 0x5eed2026u;
 
 static uint64_t rng_next(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return splitmix64_next(&rng_state);
 }
 
 /* ---- label sets ---- */

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/rand.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "base/error.h"
@@ -24,10 +25,7 @@ static uint64_t rng_state = 0x5eed1091;
 
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return splitmix64_next(&rng_state);
 }
 
 static uint32_t below(uint32_t n)

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "base/rand.h"
 #include "base/clock.h"
 #include "base/log.h"
 #include "engine/io/loop.h"
@@ -43,10 +44,7 @@ static uint64_t rng = 0x5eed2026u;
 
 static uint64_t rnd(void)
 {
-    uint64_t z = (rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return splitmix64_next(&rng);
 }
 
 static uint64_t f64_bits(double d)

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "base/rand.h"
+
 struct prop {
     const char *name;
     uint64_t seed;
@@ -33,16 +35,13 @@ static inline struct prop prop_begin(const char *name)
 
 static inline uint64_t prop_next(struct prop *p)
 {
-    uint64_t z = (p->s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return splitmix64_next(&p->s);
 }
 
 /* Uniform double in [0, 1). */
 static inline double prop_unit(struct prop *p)
 {
-    return (double)(prop_next(p) >> 11) * 0x1.0p-53;
+    return rand_unit(prop_next(p));
 }
 
 #define prop_check(p, cond)                                                                        \

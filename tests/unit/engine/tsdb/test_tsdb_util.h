@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/rand.h"
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/hash.h"
@@ -185,10 +186,7 @@ static inline uint64_t tt_bits(double v)
 
 static inline uint64_t tt_mix(uint64_t x)
 {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+    return splitmix64_mix(x);
 }
 
 /* The value a generated series k has at time ts (bit pattern, some stale markers). */

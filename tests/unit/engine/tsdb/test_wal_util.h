@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "base/rand.h"
 #include "base/buf.h"
 #include "base/clock.h"
 #include "engine/io/loop.h"
@@ -121,10 +122,7 @@ static inline void tw_copy_dir(const char *src, const char *dst)
 
 static inline uint64_t tw_mix(uint64_t x)
 {
-    x += 0x9e3779b97f4a7c15ull;
-    x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-    x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-    return x ^ (x >> 31);
+    return splitmix64_mix(x);
 }
 
 /* A SAMPLES payload for batch `seq`: n samples, ids seq*7+i, ts seq*1000+i, values from a hash. */
