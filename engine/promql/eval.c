@@ -544,6 +544,7 @@ static int run(struct pq_query *q, const struct promql_ast *ast, bool instant,
                 "Vector",
                 promql_vtype_doc(root->type));
     check_durations(q, root);
+    pq_find_stats_selectors(q, root);
     struct pq_ev ev = {q, q->start, q->end, instant ? 1 : q->step, 0};
     ev.nsteps = (uint32_t)((ev.end - ev.start) / ev.interval + 1);
     struct pq_val v;

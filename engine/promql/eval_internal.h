@@ -58,6 +58,10 @@ struct pq_query {
     size_t nannos, capannos;
     int64_t samples, samples_peak;
     int64_t series_selected;
+    /* Vector selectors read in "histogram stats" mode (under histogram_count/sum/avg): their
+     * histograms keep only count and sum, with counter resets detected on the fly. */
+    const struct promql_node **stats_sel;
+    size_t nstats;
     int64_t deadline_ns;
     uint32_t tick;
     int64_t start, end, step; /* the top-level query */
@@ -243,6 +247,14 @@ void pq_sq_params(struct pq_query *q, const struct promql_node *sq, int64_t *ran
                   int64_t *offset, bool *has_at, int64_t *at);
 /* Strips parentheses. */
 const struct promql_node *pq_unparen(const struct promql_node *n);
+
+/* Marks the selectors read in histogram stats mode (Prometheus's HistogramStatsIterator). */
+void pq_find_stats_selectors(struct pq_query *q, const struct promql_node *root);
+bool pq_is_stats_sel(const struct pq_query *q, const struct promql_node *vs);
+/* A stats-mode copy of hv[j]: schema, count, sum and a counter-reset hint detected against
+ * hv[j-1] when that sample was read since the iterator last seeked (ht[j-1] >= seek_from). */
+struct promql_hist *pq_stats_hist(struct pq_query *q, struct promql_hist *const *hv,
+                                  const int64_t *ht, uint32_t j, int64_t seek_from);
 
 /* Selectors (eval_select.c). timestamps: values are the samples' timestamps in seconds
  * (timestamp() over a selector). */

@@ -265,6 +265,97 @@ static const struct promql_lset *copy_labels(struct pq_query *q, const struct ch
     return ls;
 }
 
+/* ---- histogram stats mode ---- */
+
+static void stats_walk(struct pq_query *q, const struct promql_node *n,
+                       const struct promql_node **path, size_t depth)
+{
+    if (n->kind == PROMQL_VECTOR_SELECTOR) {
+        bool stats = false;
+        for (size_t i = depth; i-- > 0;) {
+            const struct promql_node *p = path[i];
+            if (p->kind == PROMQL_SUBQUERY)
+                break;
+            if (p->kind == PROMQL_BINARY &&
+                (p->bin.op == PROMQL_OP_TRIM_UPPER || p->bin.op == PROMQL_OP_TRIM_LOWER)) {
+                stats = false;
+                break;
+            }
+            if (p->kind != PROMQL_CALL)
+                continue;
+            enum promql_func_id id = p->call.func->id;
+            if (id == PROMQL_FN_HISTOGRAM_COUNT || id == PROMQL_FN_HISTOGRAM_SUM ||
+                id == PROMQL_FN_HISTOGRAM_AVG) {
+                stats = true;
+            } else if (id == PROMQL_FN_HISTOGRAM_QUANTILE || id == PROMQL_FN_HISTOGRAM_QUANTILES ||
+                       id == PROMQL_FN_HISTOGRAM_FRACTION) {
+                stats = false;
+                break;
+            }
+        }
+        if (stats) {
+            q->stats_sel = pq_realloc(q, q->stats_sel, (q->nstats + 1) * sizeof *q->stats_sel);
+            q->stats_sel[q->nstats++] = n;
+        }
+        return;
+    }
+    if (depth >= PROMQL_DEPTH_MAX + 2)
+        return;
+    path[depth] = n;
+    switch (n->kind) {
+    case PROMQL_MATRIX_SELECTOR: stats_walk(q, n->ms.vs, path, depth + 1); break;
+    case PROMQL_SUBQUERY: stats_walk(q, n->sq.expr, path, depth + 1); break;
+    case PROMQL_CALL:
+        for (uint32_t i = 0; i < n->call.nargs; i++)
+            stats_walk(q, n->call.args[i], path, depth + 1);
+        break;
+    case PROMQL_AGGREGATE:
+        stats_walk(q, n->agg.expr, path, depth + 1);
+        if (n->agg.param)
+            stats_walk(q, n->agg.param, path, depth + 1);
+        break;
+    case PROMQL_BINARY:
+        stats_walk(q, n->bin.lhs, path, depth + 1);
+        stats_walk(q, n->bin.rhs, path, depth + 1);
+        break;
+    case PROMQL_UNARY: stats_walk(q, n->unary.expr, path, depth + 1); break;
+    case PROMQL_PAREN: stats_walk(q, n->paren, path, depth + 1); break;
+    default: break;
+    }
+}
+
+void pq_find_stats_selectors(struct pq_query *q, const struct promql_node *root)
+{
+    const struct promql_node **path = pq_alloc(q, (PROMQL_DEPTH_MAX + 4) * sizeof *path);
+    stats_walk(q, root, path, 0);
+    pq_free(q, path);
+}
+
+bool pq_is_stats_sel(const struct pq_query *q, const struct promql_node *vs)
+{
+    for (size_t i = 0; i < q->nstats; i++)
+        if (q->stats_sel[i] == vs)
+            return true;
+    return false;
+}
+
+struct promql_hist *pq_stats_hist(struct pq_query *q, struct promql_hist *const *hv,
+                                  const int64_t *ht, uint32_t j, int64_t seek_from)
+{
+    const struct promql_hist *h = hv[j];
+    struct promql_hist *c = pq_arena(q, sizeof *c);
+    memset(c, 0, sizeof *c);
+    c->schema = h->schema;
+    c->count = h->count;
+    c->sum = h->sum;
+    c->hint = h->hint;
+    if (h->hint == PROMQL_HINT_UNKNOWN && j > 0 && ht[j - 1] >= seek_from &&
+        !hist_stale(hv[j - 1]) && !hist_stale(h))
+        c->hint =
+            promql_hist_detect_reset(h, hv[j - 1]) ? PROMQL_HINT_RESET : PROMQL_HINT_NOT_RESET;
+    return c;
+}
+
 /* ---- instant vector selector ---- */
 
 struct look {
@@ -309,6 +400,7 @@ void pq_eval_vector_selector(struct pq_ev *ev, const struct promql_node *n, stru
     int64_t first = (has_at ? at : ev->start) - offset, last = (has_at ? at : ev->end) - offset;
     int64_t mint = first - lb + 1, maxt = last + (n->vs.smoothed ? lb : 0);
     pq_vec_init(ev, out);
+    bool stats = pq_is_stats_sel(q, n);
     struct chunk_series_set *set = select_series(ev, n, mint, maxt, 0, NULL);
     struct pq_raw r = {0};
     uint32_t fcap = 0, hcap = 0;
@@ -324,11 +416,25 @@ void pq_eval_vector_selector(struct pq_ev *ev, const struct promql_node *n, stru
         }
         uint32_t si = UINT32_MAX;
         struct look l = {0, 0};
+        int64_t seek_from = INT64_MIN, last_time = INT64_MIN;
         for (uint32_t i = 0; i < ev->nsteps; i++) {
             double f = 0;
             struct promql_hist *h = NULL;
-            int64_t t;
-            int k = lookup(&r, &l, (has_at ? at : pq_ts(ev, i)) - offset, lb, &f, &h, &t);
+            int64_t t, ref = (has_at ? at : pq_ts(ev, i)) - offset;
+            int k = lookup(&r, &l, ref, lb, &f, &h, &t);
+            if (stats) {
+                /* Where Prometheus's memoized iterator re-seeks (forgetting the previous
+                 * histogram) and where it stands afterwards. */
+                if (ref - lb > last_time)
+                    seek_from = ref - lb;
+                last_time = l.hi < r.nh ? r.ht[l.hi] : INT64_MAX;
+                if (l.fi < r.nf && r.ft[l.fi] < last_time)
+                    last_time = r.ft[l.fi];
+                if ((l.hi && r.ht[l.hi - 1] == ref) || (l.fi && r.ft[l.fi - 1] == ref))
+                    last_time = ref;
+                if (k == 2)
+                    h = pq_stats_hist(q, r.hv, r.ht, l.hi - 1, seek_from);
+            }
             if (!k)
                 continue;
             if (si == UINT32_MAX)

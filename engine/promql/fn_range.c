@@ -574,11 +574,10 @@ static int instant_value(struct pq_fctx *c, const struct pq_win *w, bool is_rate
     } else if (ss[0].h && ss[1].h) {
         rh = tmp_copy(q, ss[1].h);
         if (is_rate && (ss[1].h->hint == PROMQL_HINT_GAUGE || ss[0].h->hint == PROMQL_HINT_GAUGE))
-            pq_warn(q, c->call->pos_start, "this native histogram metric is not a counter: %s",
+            pq_warn(q, c->arg_pos, "this native histogram metric is not a counter: %s",
                     pq_fname(c));
         if (!is_rate && (ss[1].h->hint != PROMQL_HINT_GAUGE || ss[0].h->hint != PROMQL_HINT_GAUGE))
-            pq_warn(q, c->call->pos_start, "this native histogram metric is not a gauge: %s",
-                    pq_fname(c));
+            pq_warn(q, c->arg_pos, "this native histogram metric is not a gauge: %s", pq_fname(c));
         if (!is_rate || (!st_reset(ss[0].st, ss[0].t, ss[1].st, ss[1].t) &&
                          !promql_hist_detect_reset(ss[1].h, ss[0].h))) {
             struct promql_hist_addinfo info;
@@ -586,21 +585,21 @@ static int instant_value(struct pq_fctx *c, const struct pq_win *w, bool is_rate
             if (rc == ERR_NOMEM)
                 pq_nomem(q);
             if (rc == PROMQL_HIST_ERR_SCHEMA) {
-                pq_warn(q, c->call->pos_start,
+                pq_warn(q, c->arg_pos,
                         "vector contains a mix of histograms with exponential and custom buckets "
                         "schemas for metric name %s",
                         pq_fname(c));
                 return 0;
             }
             if (info.nhcb_reconciled)
-                pq_info(q, c->call->pos_start,
+                pq_info(q, c->arg_pos,
                         "mismatched custom buckets were reconciled during subtraction");
         }
         rh->hint = PROMQL_HINT_GAUGE;
         promql_hist_compact(rh);
     } else {
-        pq_warn(q, c->call->pos_start,
-                "encountered a mix of histograms and floats for metric name %s", pq_fname(c));
+        pq_warn(q, c->arg_pos, "encountered a mix of histograms and floats for metric name %s",
+                pq_fname(c));
         return 0;
     }
     if (is_rate) {
@@ -784,7 +783,8 @@ static void eval_series(struct pq_ev *ev, struct rcall *rc, const struct pq_raw 
         q->o.use_start_timestamps && (rc->id == PROMQL_FN_RATE || rc->id == PROMQL_FN_IRATE ||
                                       rc->id == PROMQL_FN_INCREASE || rc->id == PROMQL_FN_RESETS);
     uint32_t fa = 0, fb = 0, ha = 0, hb = 0, o = UINT32_MAX;
-    bool any_float = false;
+    bool any_float = false, stats = rc->vs && pq_is_stats_sel(q, rc->vs);
+    struct promql_hist **sh = stats && r->nh ? pq_alloc(q, r->nh * sizeof *sh) : NULL;
     int64_t lo_ext = rc->anchored || rc->smoothed ? rc->lb : 0, hi_ext = rc->smoothed ? rc->lb : 0;
     for (uint32_t i = 0; i < ev->nsteps; i++) {
         c.ts = pq_ts(ev, i);
@@ -796,6 +796,11 @@ static void eval_series(struct pq_ev *ev, struct rcall *rc, const struct pq_raw 
             continue;
         struct pq_win w = {r->ft + fa, r->fv + fa, r->fst ? r->fst + fa : NULL, fb - fa,
                            r->ht + ha, r->hv + ha, r->hst ? r->hst + ha : NULL, hb - ha};
+        if (sh) {
+            for (uint32_t k = ha; k < hb; k++)
+                sh[k - ha] = pq_stats_hist(q, r->hv, r->ht, k, c.range_start - lo_ext);
+            w.hv = sh;
+        }
         c.p0 = rc->p[0] ? rc->p[0][i] : 0;
         c.p1 = rc->p[1] ? rc->p[1][i] : 0;
         double f = 0;
@@ -818,6 +823,7 @@ static void eval_series(struct pq_ev *ev, struct rcall *rc, const struct pq_raw 
             pq_vec_seth(ev, out, o, i, h);
         }
     }
+    pq_free(q, sh);
     if ((rc->id == PROMQL_FN_RATE || rc->id == PROMQL_FN_INCREASE) && any_float) {
         struct str name = pq_metric_name(r->ls);
         if (name.len && !counter_suffix(name))

@@ -240,29 +240,30 @@ static int counter_appendable(const struct promql_hist *prev, const struct promq
     return 0;
 }
 
+/* The hint a histogram reads back with. Prometheus's chunk iterators report "gauge" in gauge
+ * chunks, "not_reset" for every histogram after the first of a counter chunk, and "unknown" for
+ * the first one of a chunk (its header is not trusted); so what matters is where chunks are cut:
+ * at the first histogram after floats or a stale marker, on a layout change (schema, zero
+ * threshold), on a counter reset, and when switching between counter and gauge histograms. */
 static uint8_t assign_hint(struct mseries *s, const struct promql_hist *h)
 {
-    uint8_t in = h->hint;
+    bool gauge = h->hint == PROMQL_HINT_GAUGE;
     bool in_chunk = s->hs == HS_COUNTER || s->hs == HS_GAUGE;
-    if (in_chunk && s->last_stale) {
-        enum hstate prev = s->hs;
-        s->hs = in == PROMQL_HINT_GAUGE ? HS_GAUGE : HS_COUNTER;
-        if (in == PROMQL_HINT_GAUGE)
-            return PROMQL_HINT_GAUGE;
-        return in == PROMQL_HINT_RESET && prev == HS_COUNTER ? PROMQL_HINT_RESET
-                                                             : PROMQL_HINT_UNKNOWN;
+    bool new_chunk = !in_chunk || s->last_stale || gauge != (s->hs == HS_GAUGE);
+    if (!new_chunk && !gauge)
+        new_chunk = counter_appendable(s->last_h, h) != 0;
+    if (!new_chunk && gauge) {
+        const struct promql_hist *p = s->last_h;
+        bool same = h->schema == p->schema && h->zero_threshold == p->zero_threshold &&
+                    h->ncustom == p->ncustom;
+        for (uint32_t i = 0; same && i < h->ncustom; i++)
+            same = h->custom[i] == p->custom[i];
+        new_chunk = !same;
     }
-    if (in == PROMQL_HINT_GAUGE) {
-        s->hs = HS_GAUGE;
+    s->hs = gauge ? HS_GAUGE : HS_COUNTER;
+    if (gauge)
         return PROMQL_HINT_GAUGE;
-    }
-    if (!in_chunk || s->hs == HS_GAUGE) {
-        bool was_float = !in_chunk;
-        s->hs = HS_COUNTER;
-        return was_float && in == PROMQL_HINT_RESET ? PROMQL_HINT_RESET : PROMQL_HINT_UNKNOWN;
-    }
-    int a = counter_appendable(s->last_h, h);
-    return a > 0 ? PROMQL_HINT_RESET : a < 0 ? PROMQL_HINT_UNKNOWN : PROMQL_HINT_NOT_RESET;
+    return new_chunk ? PROMQL_HINT_UNKNOWN : PROMQL_HINT_NOT_RESET;
 }
 
 int promql_memstore_add_hist(struct promql_memstore *m, const struct label *ls, size_t n, int64_t t,

@@ -726,10 +726,12 @@ static bool compare_vector(struct evalcmd *e, const struct promql_result *r, str
             if (!s->nhists)
                 return failf(m, "%s: expected a histogram, got %g",
                              lset_str(s->labels, b1, sizeof b1), s->floats[0].v);
-            if (!hist_match(ev->h, s->hists[0].h, ev->hint_set))
+            if (!hist_match(ev->h, s->hists[0].h, ev->hint_set)) {
+                char b3[512];
                 return failf(m, "%s: expected %s, got %s", lset_str(s->labels, b1, sizeof b1),
                              hist_str(ev->h, b2, sizeof b2),
-                             hist_str(s->hists[0].h, b1, sizeof b1));
+                             hist_str(s->hists[0].h, b3, sizeof b3));
+            }
         } else {
             if (s->nhists)
                 return failf(m, "%s: expected float %g, got a histogram",
@@ -776,11 +778,13 @@ static bool compare_matrix(struct evalcmd *e, const struct promql_result *r, str
                 if (hi >= s->nhists || s->hists[hi].t != t)
                     return failf(m, "%s: expected a histogram at %lld",
                                  lset_str(s->labels, b1, sizeof b1), (long long)t);
-                if (!hist_match(v->h, s->hists[hi].h, v->hint_set))
+                if (!hist_match(v->h, s->hists[hi].h, v->hint_set)) {
+                    char b3[512];
                     return failf(m, "%s at %lld: expected %s, got %s",
                                  lset_str(s->labels, b1, sizeof b1), (long long)t,
                                  hist_str(v->h, b2, sizeof b2),
-                                 hist_str(s->hists[hi].h, b1, sizeof b1));
+                                 hist_str(s->hists[hi].h, b3, sizeof b3));
+                }
                 hi++;
                 continue;
             }
@@ -932,6 +936,25 @@ static bool check_result(struct evalcmd *e, const struct promql_result *r, struc
     return false;
 }
 
+static void dump_result(const struct promql_result *res)
+{
+    char b1[512], b2[512];
+    printf("  result type %d, %zu series, %zu annotations\n", res->type, res->nseries, res->nannos);
+    if (res->type == PROMQL_RESULT_SCALAR)
+        printf("  scalar %.17g\n", res->scalar);
+    for (size_t i = 0; i < res->nseries && i < 20; i++) {
+        const struct promql_series *s = &res->series[i];
+        printf("  %s:", lset_str(s->labels, b1, sizeof b1));
+        for (size_t k = 0; k < s->nfloats && k < 30; k++)
+            printf(" %lld=%.17g", (long long)s->floats[k].t, s->floats[k].v);
+        for (size_t k = 0; k < s->nhists && k < 10; k++)
+            printf(" %lld=%s", (long long)s->hists[k].t, hist_str(s->hists[k].h, b2, sizeof b2));
+        printf("\n");
+    }
+    for (size_t i = 0; i < res->nannos; i++)
+        printf("  %s\n", res->annos[i].text);
+}
+
 /* Runs one query; returns true when it meets the eval's expectations. */
 static bool run_query(struct runner *r, struct evalcmd *e, const char *query, int64_t start,
                       int64_t end, int64_t step, struct msgbuf *m)
@@ -949,6 +972,8 @@ static bool run_query(struct runner *r, struct evalcmd *e, const char *query, in
     int rc =
         promql_eval(&r->st, ast, query, len, &r->opts, start, end, step, &res, err, sizeof err);
     bool ok = rc ? check_error(e, err, m) : check_result(e, res, m);
+    if (!ok && r->verbose && res)
+        dump_result(res);
     promql_result_free(res);
     promql_ast_destroy(ast);
     return ok;
