@@ -166,7 +166,7 @@ static int check_series(const struct bw *w, const struct chunk_series *cs)
         return ERR_INVALID;
     for (size_t i = 0; i < cs->n_chunks; i++) {
         const struct chunk_meta *c = &cs->chunks[i];
-        if (c->encoding < 1 || c->encoding > 3 || c->samples == 0 || c->len == 0 ||
+        if (c->encoding < 1 || c->encoding > 4 || c->samples == 0 || c->len == 0 ||
             c->len > UINT32_MAX || !c->data || c->maxt_ms < c->mint_ms ||
             (i && c->mint_ms < cs->chunks[i - 1].mint_ms))
             return ERR_INVALID;

@@ -1,0 +1,283 @@
+/* Log block chunk envelope: header, trigram filter and (zstd) payload around a log chunk.
+ * Byte layout: docs/formats/logblock.md. */
+#include "engine/logs/logblock.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zstd.h>
+#include <zstd_errors.h>
+
+#include "base/crc32c.h"
+#include "base/error.h"
+#include "formats/logchunk.h"
+
+/* ---- the trigram filter --------------------------------------------------------------------- */
+
+static inline uint32_t tri_code(const uint8_t *p)
+{
+    return (uint32_t)p[0] << 16 | (uint32_t)p[1] << 8 | p[2];
+}
+
+/* Bit of a trigram in a filter of 2^log2 bits (Fibonacci hashing of the 24-bit code). */
+static inline uint32_t tri_bit(uint32_t code, unsigned log2)
+{
+    return (code * 0x9e3779b1u) >> (32 - log2);
+}
+
+static int tri_grow(struct logblock_enc *e)
+{
+    size_t cap = e->tri_cap ? e->tri_cap * 2 : 1024;
+    uint32_t *t = calloc(cap, sizeof *t);
+    if (!t)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < e->tri_cap; i++) {
+        uint32_t v = e->tri[i];
+        if (!v)
+            continue;
+        size_t k = (v * 0x9e3779b1u) & (cap - 1);
+        while (t[k])
+            k = (k + 1) & (cap - 1);
+        t[k] = v;
+    }
+    free(e->tri);
+    e->tri = t;
+    e->tri_cap = cap;
+    return 0;
+}
+
+static int tri_add(struct logblock_enc *e, uint32_t code)
+{
+    uint32_t v = code + 1; /* 0 marks an empty slot */
+    if ((e->tri_n + 1) * 2 > e->tri_cap && tri_grow(e))
+        return ERR_NOMEM;
+    size_t k = (v * 0x9e3779b1u) & (e->tri_cap - 1);
+    while (e->tri[k]) {
+        if (e->tri[k] == v)
+            return 0;
+        k = (k + 1) & (e->tri_cap - 1);
+    }
+    e->tri[k] = v;
+    e->tri_n++;
+    return 0;
+}
+
+/* Two bits per distinct trigram (rounded up to a power of two), within the bounds. */
+static unsigned filter_log2(size_t distinct)
+{
+    unsigned l = LOGBLOCK_FILTER_LOG2_MIN;
+    while (l < LOGBLOCK_FILTER_LOG2_MAX && ((size_t)1 << l) < distinct * 2)
+        l++;
+    return l;
+}
+
+/* ---- encoding ------------------------------------------------------------------------------- */
+
+void logblock_enc_init(struct logblock_enc *e, int zstd_level, bool filter)
+{
+    memset(e, 0, sizeof *e);
+    e->zstd_level = zstd_level;
+    e->filter = filter;
+    buf_init(&e->z);
+}
+
+void logblock_enc_deinit(struct logblock_enc *e)
+{
+    ZSTD_freeCCtx(e->cctx);
+    free(e->tri);
+    buf_deinit(&e->z);
+    memset(e, 0, sizeof *e);
+}
+
+int logblock_enc_line(struct logblock_enc *e, struct str line)
+{
+    if (!e->filter)
+        return 0;
+    const uint8_t *p = (const uint8_t *)line.ptr;
+    for (size_t i = 0; i + 3 <= line.len; i++)
+        if (tri_add(e, tri_code(p + i)))
+            return ERR_NOMEM;
+    return 0;
+}
+
+/* Compresses chunk into e->z; returns the codec to store (NONE when zstd does not pay). */
+static int compress(struct logblock_enc *e, const uint8_t *chunk, size_t len, uint8_t *codec)
+{
+    *codec = LOGBLOCK_CODEC_NONE;
+    if (e->zstd_level <= 0)
+        return 0;
+    if (!e->cctx && !(e->cctx = ZSTD_createCCtx()))
+        return ERR_NOMEM;
+    size_t bound = ZSTD_compressBound(len);
+    buf_reset(&e->z);
+    if (buf_reserve(&e->z, bound))
+        return ERR_NOMEM;
+    size_t n = ZSTD_compressCCtx(e->cctx, e->z.data, bound, chunk, len, e->zstd_level);
+    if (ZSTD_isError(n))
+        return ERR_NOMEM; /* only allocation can fail with a bound-sized destination */
+    e->z.len = n;
+    if (n < len - len / 16)
+        *codec = LOGBLOCK_CODEC_ZSTD;
+    return 0;
+}
+
+static void put_header(uint8_t *h, uint8_t codec, uint8_t log2, int64_t mint, int64_t maxt,
+                       uint32_t entries, uint32_t raw_len, uint64_t line_bytes, uint32_t plen)
+{
+    memset(h, 0, LOGBLOCK_HEADER_BYTES);
+    le32_put(h, LOGBLOCK_MAGIC);
+    h[4] = LOGBLOCK_VERSION;
+    h[5] = codec;
+    h[6] = log2;
+    le64_put(h + 8, (uint64_t)mint);
+    le64_put(h + 16, (uint64_t)maxt);
+    le32_put(h + 24, entries);
+    le32_put(h + 28, raw_len);
+    le64_put(h + 32, line_bytes);
+    le32_put(h + 40, plen);
+}
+
+int logblock_enc_finish(struct logblock_enc *e, const uint8_t *chunk, size_t len, int64_t mint_ns,
+                        int64_t maxt_ns, uint32_t entries, uint64_t line_bytes, struct buf *out)
+{
+    if (!entries || maxt_ns < mint_ns || len < LOGCHUNK_EMPTY_CHUNK_BYTES)
+        return ERR_INVALID;
+    if (len > LOGBLOCK_RAW_MAX)
+        return ERR_LIMIT;
+    uint8_t codec;
+    int rc = compress(e, chunk, len, &codec);
+    if (rc)
+        return rc;
+    unsigned log2 = e->filter ? filter_log2(e->tri_n) : 0;
+    size_t fbytes = log2 ? ((size_t)1 << log2) / 8 : 0;
+    const uint8_t *payload = codec == LOGBLOCK_CODEC_ZSTD ? e->z.data : chunk;
+    uint32_t plen = codec == LOGBLOCK_CODEC_ZSTD ? (uint32_t)e->z.len : (uint32_t)len;
+    size_t start = out->len;
+    if (buf_reserve(out, LOGBLOCK_HEADER_BYTES + fbytes + plen))
+        return ERR_NOMEM;
+    uint8_t *h = out->data + start;
+    put_header(h, codec, (uint8_t)log2, mint_ns, maxt_ns, entries, (uint32_t)len, line_bytes, plen);
+    uint8_t *f = h + LOGBLOCK_HEADER_BYTES;
+    memset(f, 0, fbytes);
+    for (size_t i = 0; log2 && i < e->tri_cap; i++) {
+        if (!e->tri[i])
+            continue;
+        uint32_t bit = tri_bit(e->tri[i] - 1, log2);
+        f[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+    }
+    le32_put(h + 44, crc32c_update(crc32c(h, 44), f, fbytes));
+    memcpy(f + fbytes, payload, plen);
+    out->len = start + LOGBLOCK_HEADER_BYTES + fbytes + plen;
+    if (e->tri_n) {
+        memset(e->tri, 0, e->tri_cap * sizeof *e->tri);
+        e->tri_n = 0;
+    }
+    return 0;
+}
+
+/* ---- decoding ------------------------------------------------------------------------------- */
+
+int logblock_decode(const uint8_t *p, size_t n, struct logblock_info *out)
+{
+    if (n < LOGBLOCK_HEADER_BYTES)
+        return ERR_TRUNCATED;
+    if (le32_get(p) != LOGBLOCK_MAGIC || p[4] == 0)
+        return ERR_CORRUPT;
+    if (p[4] != LOGBLOCK_VERSION)
+        return ERR_UNSUPPORTED;
+    uint8_t codec = p[5], log2 = p[6];
+    if (codec > LOGBLOCK_CODEC_ZSTD || p[7] != 0 ||
+        (log2 && (log2 < LOGBLOCK_FILTER_LOG2_MIN || log2 > LOGBLOCK_FILTER_LOG2_MAX)))
+        return ERR_CORRUPT;
+    struct logblock_info bi = {
+        .mint_ns = (int64_t)le64_get(p + 8),
+        .maxt_ns = (int64_t)le64_get(p + 16),
+        .entries = le32_get(p + 24),
+        .raw_len = le32_get(p + 28),
+        .line_bytes = le64_get(p + 32),
+        .payload_len = le32_get(p + 40),
+        .codec = codec,
+        .filter_log2 = log2,
+    };
+    size_t fbytes = log2 ? ((size_t)1 << log2) / 8 : 0;
+    if (n - LOGBLOCK_HEADER_BYTES < fbytes ||
+        n - LOGBLOCK_HEADER_BYTES - fbytes != (size_t)bi.payload_len)
+        return n - LOGBLOCK_HEADER_BYTES < fbytes + bi.payload_len ? ERR_TRUNCATED : ERR_CORRUPT;
+    if (crc32c_update(crc32c(p, 44), p + LOGBLOCK_HEADER_BYTES, fbytes) != le32_get(p + 44))
+        return ERR_CORRUPT;
+    if (!bi.entries || bi.maxt_ns < bi.mint_ns || bi.raw_len < LOGCHUNK_EMPTY_CHUNK_BYTES ||
+        bi.raw_len > LOGBLOCK_RAW_MAX || bi.payload_len == 0 ||
+        (codec == LOGBLOCK_CODEC_NONE && bi.payload_len != bi.raw_len))
+        return ERR_CORRUPT;
+    bi.filter = log2 ? p + LOGBLOCK_HEADER_BYTES : NULL;
+    bi.payload = p + LOGBLOCK_HEADER_BYTES + fbytes;
+    *out = bi;
+    return 0;
+}
+
+int logblock_peek(const uint8_t *p, size_t n, uint32_t *entries, uint64_t *line_bytes)
+{
+    if (n < LOGBLOCK_HEADER_BYTES)
+        return ERR_TRUNCATED;
+    if (le32_get(p) != LOGBLOCK_MAGIC || p[4] == 0)
+        return ERR_CORRUPT;
+    if (p[4] != LOGBLOCK_VERSION)
+        return ERR_UNSUPPORTED;
+    *entries = le32_get(p + 24);
+    *line_bytes = le64_get(p + 32);
+    return 0;
+}
+
+bool logblock_may_contain(const struct logblock_info *bi, struct str needle)
+{
+    if (!bi->filter || needle.len < 3)
+        return true;
+    const uint8_t *p = (const uint8_t *)needle.ptr;
+    for (size_t i = 0; i + 3 <= needle.len; i++) {
+        uint32_t bit = tri_bit(tri_code(p + i), bi->filter_log2);
+        if (!(bi->filter[bit >> 3] & (1u << (bit & 7))))
+            return false;
+    }
+    return true;
+}
+
+void logblock_dec_init(struct logblock_dec *d)
+{
+    memset(d, 0, sizeof *d);
+    buf_init(&d->raw);
+}
+
+void logblock_dec_deinit(struct logblock_dec *d)
+{
+    ZSTD_freeDCtx(d->dctx);
+    buf_deinit(&d->raw);
+    memset(d, 0, sizeof *d);
+}
+
+int logblock_dec_chunk(struct logblock_dec *d, const struct logblock_info *bi,
+                       const uint8_t **chunk, size_t *len)
+{
+    if (bi->codec == LOGBLOCK_CODEC_NONE) {
+        *chunk = bi->payload;
+        *len = bi->payload_len;
+        return 0;
+    }
+    unsigned long long want = ZSTD_getFrameContentSize(bi->payload, bi->payload_len);
+    if (want != bi->raw_len ||
+        ZSTD_findFrameCompressedSize(bi->payload, bi->payload_len) != bi->payload_len)
+        return ERR_CORRUPT;
+    if (!d->dctx && !(d->dctx = ZSTD_createDCtx()))
+        return ERR_NOMEM;
+    buf_reset(&d->raw);
+    if (buf_reserve(&d->raw, bi->raw_len))
+        return ERR_NOMEM;
+    size_t got =
+        ZSTD_decompressDCtx(d->dctx, d->raw.data, bi->raw_len, bi->payload, bi->payload_len);
+    if (ZSTD_isError(got) || got != bi->raw_len)
+        return ZSTD_isError(got) && ZSTD_getErrorCode(got) == ZSTD_error_memory_allocation
+                   ? ERR_NOMEM
+                   : ERR_CORRUPT;
+    d->raw.len = got;
+    *chunk = d->raw.data;
+    *len = got;
+    return 0;
+}

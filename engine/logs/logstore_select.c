@@ -1,0 +1,688 @@
+/* logstore_select: entries of the selected streams merged in time order from the head and the
+ * blocks, with duplicates dropped.
+ *
+ * Sources. Every block chunk of a selected stream that overlaps the range is a source; so is the
+ * stream's head (its visible finished chunks and open writers, merged by struct ls_merge). One
+ * binary heap orders all sources by (timestamp in the query's direction, stream, unopened first,
+ * source order). A block chunk enters the heap unopened, keyed by the bound its block index gives
+ * (mint or maxt), and is only read, checked and decompressed when it reaches the top — so chunks a
+ * LIMIT never reaches are never touched; a stream's next chunk enters when the previous one opens.
+ *
+ * The head is read in copied batches that end at a timestamp boundary: between two batches the
+ * shard may append to the stream (queries run in steps between ingest), which invalidates writer
+ * iterators; the next batch then re-opens the stream's sources narrowed to the part of the range
+ * not yet returned (forward: after the last timestamp returned; backward: before it). Entries
+ * appended meanwhile at an already returned timestamp are not returned by this select.
+ *
+ * Duplicates: entries of one stream with the same timestamp come out of the heap together; one
+ * whose (line, metadata) hash equals an entry already returned in that group is dropped. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/arena.h"
+#include "base/assert.h"
+#include "base/error.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "engine/logs/logstore_internal.h"
+#include "engine/tsdb/block_internal.h"
+
+#define HEAD_BATCH_ENTRIES 256
+#define HEAD_BATCH_BYTES   (256u * 1024)
+
+struct sel_stream {
+    const struct label *labels;
+    size_t n_labels;
+    uint64_t hash;
+    struct ls_stream *head;
+    struct ls_bchunk *chunks; /* in direction order */
+    size_t n_chunks, next_chunk;
+};
+
+/* A decoder for one open block chunk (pooled: buffers are reused). */
+struct dec {
+    struct logblock_dec d;
+    struct logchunk_reader r;
+    struct logchunk_iter it;
+    struct buf scratch;
+    struct dec *next_free;
+};
+
+struct hb_ent {
+    int64_t ts;
+    size_t line_off;
+    uint32_t line_len;
+    uint32_t md_first, n_md;
+};
+
+/* A stream's head, read in copied batches. */
+struct head_src {
+    struct ls_stream *st;
+    uint64_t gen;
+    bool gathered, pending; /* pending: m.cur is an entry not copied yet */
+    bool have_pos;
+    int64_t pos; /* last timestamp of the last batch */
+    struct ls_merge m;
+    struct buf bytes;
+    struct hb_ent *e;
+    size_t n, cap, at;
+    struct label *md;
+    size_t n_md, cap_md;
+    struct head_src *next; /* all head sources, for freeing */
+};
+
+enum { SRC_BLOCK, SRC_HEAD };
+
+struct src {
+    uint8_t kind;
+    bool opened;
+    uint32_t stream, order;
+    int64_t key;
+    struct ls_bchunk *ch;
+    struct dec *dec;
+    struct head_src *h;
+    /* the current entry, once opened */
+    int64_t ts;
+    struct str line;
+    const struct label *md;
+    size_t n_md;
+    struct src *next_free;
+};
+
+struct logstore_iter {
+    struct logstore *ls;
+    int64_t start, end;
+    enum logstore_dir dir;
+    struct str *needles;
+    size_t n_needles;
+    struct ls_coll coll;
+    struct sel_stream *streams;
+    size_t n_streams;
+    struct src **heap;
+    size_t heap_n, heap_cap;
+    struct src *free_srcs;
+    struct dec *free_decs;
+    struct head_src *heads;
+    bool returned; /* heap[0] holds the entry returned last: advance it first */
+    struct logstore_entry cur;
+    uint32_t grp_stream;
+    int64_t grp_ts;
+    uint64_t *grp;
+    size_t n_grp, cap_grp;
+    int err;
+    struct logstore_select_stats st;
+};
+
+static int grow(void *pp, size_t *cap, size_t need, size_t elem)
+{
+    void **p = pp;
+    if (need <= *cap)
+        return 0;
+    size_t c = *cap ? *cap : 16;
+    while (c < need)
+        c *= 2;
+    void *q = realloc(*p, c * elem);
+    if (!q)
+        return ERR_NOMEM;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* ---- the heap ------------------------------------------------------------------------------- */
+
+static bool before(const struct logstore_iter *it, const struct src *a, const struct src *b)
+{
+    if (a->key != b->key)
+        return it->dir == LOGSTORE_FORWARD ? a->key < b->key : a->key > b->key;
+    if (a->stream != b->stream)
+        return a->stream < b->stream;
+    if (a->opened != b->opened)
+        return !a->opened;
+    return a->order < b->order;
+}
+
+static void sift_down(struct logstore_iter *it, size_t i)
+{
+    struct src **h = it->heap;
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < it->heap_n && before(it, h[l], h[m]))
+            m = l;
+        if (r < it->heap_n && before(it, h[r], h[m]))
+            m = r;
+        if (m == i)
+            return;
+        struct src *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static int heap_push(struct logstore_iter *it, struct src *s)
+{
+    if (grow(&it->heap, &it->heap_cap, it->heap_n + 1, sizeof *it->heap))
+        return ERR_NOMEM;
+    size_t i = it->heap_n++;
+    it->heap[i] = s;
+    while (i > 0) {
+        size_t p = (i - 1) / 2;
+        if (!before(it, it->heap[i], it->heap[p]))
+            break;
+        struct src *t = it->heap[i];
+        it->heap[i] = it->heap[p];
+        it->heap[p] = t;
+        i = p;
+    }
+    return 0;
+}
+
+static struct src *heap_pop(struct logstore_iter *it)
+{
+    struct src *top = it->heap[0];
+    it->heap[0] = it->heap[--it->heap_n];
+    if (it->heap_n)
+        sift_down(it, 0);
+    return top;
+}
+
+static struct src *src_new(struct logstore_iter *it, uint8_t kind, uint32_t stream, uint32_t order)
+{
+    struct src *s = it->free_srcs;
+    if (s)
+        it->free_srcs = s->next_free;
+    else if (!(s = malloc(sizeof *s)))
+        return NULL;
+    memset(s, 0, sizeof *s);
+    s->kind = kind;
+    s->stream = stream;
+    s->order = order;
+    return s;
+}
+
+static void src_free(struct logstore_iter *it, struct src *s)
+{
+    if (s->dec) {
+        s->dec->next_free = it->free_decs;
+        it->free_decs = s->dec;
+    }
+    s->next_free = it->free_srcs;
+    it->free_srcs = s;
+}
+
+/* ---- block chunk sources --------------------------------------------------------------------- */
+
+static int64_t clamp_key(const struct logstore_iter *it, int64_t k)
+{
+    if (it->dir == LOGSTORE_FORWARD)
+        return k < it->start ? it->start : k;
+    return k > it->end - 1 ? it->end - 1 : k;
+}
+
+/* Puts the stream's next block chunk into the heap, unopened. */
+static int push_next_chunk(struct logstore_iter *it, struct sel_stream *ss, uint32_t stream)
+{
+    if (ss->next_chunk >= ss->n_chunks)
+        return 0;
+    size_t i = ss->next_chunk++;
+    struct ls_bchunk *ch = &ss->chunks[i];
+    struct src *s = src_new(it, SRC_BLOCK, stream, (uint32_t)i);
+    if (!s)
+        return ERR_NOMEM;
+    s->ch = ch;
+    int64_t k = it->dir == LOGSTORE_FORWARD ? ls_ms_to_ns(ch->c.mint_ms)
+                                            : ls_ms_to_ns(ch->c.maxt_ms) + (LS_NS_PER_MS - 1);
+    s->key = clamp_key(it, k);
+    return heap_push(it, s);
+}
+
+static struct dec *dec_get(struct logstore_iter *it)
+{
+    struct dec *d = it->free_decs;
+    if (d) {
+        it->free_decs = d->next_free;
+        return d;
+    }
+    if (!(d = calloc(1, sizeof *d)))
+        return NULL;
+    logblock_dec_init(&d->d);
+    logchunk_iter_init(&d->it);
+    buf_init(&d->scratch);
+    return d;
+}
+
+static int chunk_fault(struct ls_bchunk *ch, int rc, uint64_t off)
+{
+    char name[32];
+    block_chunk_file_name(ch->c.file, name, sizeof name);
+    return block_fault_set(ch->b, rc, name, ch->c.offset + off);
+}
+
+static bool hint_rules_out(const struct logstore_iter *it, const struct logblock_info *bi)
+{
+    for (size_t i = 0; i < it->n_needles; i++)
+        if (!logblock_may_contain(bi, it->needles[i]))
+            return true;
+    return false;
+}
+
+static bool src_load(struct src *s)
+{
+    const struct logchunk_entry *e = logchunk_iter_at(&s->dec->it);
+    s->ts = s->key = e->ts_ns;
+    s->line = e->line;
+    s->md = e->md;
+    s->n_md = e->md_count;
+    return true;
+}
+
+/* Reads, checks and decompresses the chunk. 1: positioned on its first entry; 0: nothing in range
+ * (or ruled out by the hint); negative: error. */
+static int open_block_src(struct logstore_iter *it, struct src *s)
+{
+    struct ls_bchunk *ch = s->ch;
+    if (!(s->dec = dec_get(it)))
+        return ERR_NOMEM;
+    const uint8_t *data;
+    int rc = block_chunk_read(ch->b, &ch->c, &s->dec->scratch, &data);
+    if (rc)
+        return rc;
+    struct logblock_info bi;
+    if ((rc = logblock_decode(data, ch->c.len, &bi)) != 0)
+        return chunk_fault(ch, rc, BLOCKINDEX_CHUNK_HEAD_BYTES);
+    if (bi.maxt_ns < it->start || bi.mint_ns >= it->end)
+        return 0;
+    if (hint_rules_out(it, &bi)) {
+        it->st.chunks_skipped_hint++;
+        return 0;
+    }
+    const uint8_t *chunk;
+    size_t len;
+    if ((rc = logblock_dec_chunk(&s->dec->d, &bi, &chunk, &len)) != 0 ||
+        (rc = logchunk_reader_open(&s->dec->r, chunk, len)) != 0)
+        return rc == ERR_NOMEM ? rc : chunk_fault(ch, rc, BLOCKINDEX_CHUNK_HEAD_BYTES);
+    it->st.chunks_opened++;
+    it->st.bytes_decompressed += bi.codec == LOGBLOCK_CODEC_ZSTD ? bi.raw_len : 0;
+    logchunk_iter_open_reader(&s->dec->it, &s->dec->r, it->start, it->end,
+                              it->dir == LOGSTORE_FORWARD ? LOGCHUNK_FORWARD : LOGCHUNK_BACKWARD);
+    s->opened = true;
+    return logchunk_iter_next(&s->dec->it) ? src_load(s)
+           : logchunk_iter_err(&s->dec->it)
+               ? chunk_fault(ch, logchunk_iter_err(&s->dec->it), BLOCKINDEX_CHUNK_HEAD_BYTES)
+               : 0;
+}
+
+static int advance_block_src(struct src *s)
+{
+    if (logchunk_iter_next(&s->dec->it))
+        return src_load(s);
+    int rc = logchunk_iter_err(&s->dec->it);
+    return rc ? chunk_fault(s->ch, rc, BLOCKINDEX_CHUNK_HEAD_BYTES) : 0;
+}
+
+/* ---- head sources ---------------------------------------------------------------------------- */
+
+static int head_gather(struct logstore_iter *it, struct head_src *h)
+{
+    const struct ls_stream *st = h->st;
+    int64_t lo = it->start, hi = it->end;
+    if (h->have_pos && it->dir == LOGSTORE_FORWARD)
+        lo = h->pos + 1 > lo ? h->pos + 1 : lo;
+    else if (h->have_pos)
+        hi = h->pos < hi ? h->pos : hi;
+    ls_merge_reset(&h->m, lo, hi,
+                   it->dir == LOGSTORE_FORWARD ? LOGCHUNK_FORWARD : LOGCHUNK_BACKWARD);
+    int rc = 0;
+    int64_t visible = it->ls->head.visible_ms;
+    for (uint32_t i = 0; i < st->n_chunks && !rc; i++) {
+        const struct ls_chunk *c = st->chunks[i];
+        if (c->range_ms >= visible && c->maxt_ns >= lo && c->mint_ns < hi)
+            rc = ls_merge_add_chunk(&h->m, c->bytes, c->len);
+    }
+    if (!rc && st->late.entries)
+        rc = ls_merge_add_writer(&h->m, &st->late.w);
+    if (!rc && st->main.entries)
+        rc = ls_merge_add_writer(&h->m, &st->main.w);
+    h->gen = st->gen;
+    h->gathered = true;
+    h->pending = false;
+    return rc;
+}
+
+static int head_copy(struct head_src *h, const struct logchunk_entry *e)
+{
+    if (grow(&h->e, &h->cap, h->n + 1, sizeof *h->e) ||
+        grow(&h->md, &h->cap_md, h->n_md + e->md_count, sizeof *h->md))
+        return ERR_NOMEM;
+    struct hb_ent *x = &h->e[h->n++];
+    *x = (struct hb_ent){e->ts_ns, h->bytes.len, (uint32_t)e->line.len, (uint32_t)h->n_md,
+                         (uint32_t)e->md_count};
+    if (buf_append(&h->bytes, e->line.ptr, e->line.len))
+        return ERR_NOMEM;
+    for (size_t i = 0; i < e->md_count; i++) { /* offsets for now; pointers after the batch */
+        struct label *l = &h->md[h->n_md++];
+        l->name = (struct str){(const char *)(uintptr_t)h->bytes.len, e->md[i].name.len};
+        if (buf_append(&h->bytes, e->md[i].name.ptr, e->md[i].name.len))
+            return ERR_NOMEM;
+        l->value = (struct str){(const char *)(uintptr_t)h->bytes.len, e->md[i].value.len};
+        if (buf_append(&h->bytes, e->md[i].value.ptr, e->md[i].value.len))
+            return ERR_NOMEM;
+    }
+    return 0;
+}
+
+/* Copies the next batch of the stream's head. Returns the number of entries or an error. */
+static int head_fill(struct logstore_iter *it, struct head_src *h)
+{
+    int rc;
+    if ((!h->gathered || h->gen != h->st->gen) && (rc = head_gather(it, h)) != 0)
+        return rc;
+    h->n = h->n_md = h->at = 0;
+    buf_reset(&h->bytes);
+    for (;;) {
+        if (!h->pending && (rc = ls_merge_next(&h->m)) != 1)
+            break;
+        const struct logchunk_entry *e = h->m.cur;
+        if (h->n && e->ts_ns != h->e[h->n - 1].ts &&
+            (h->n >= HEAD_BATCH_ENTRIES || h->bytes.len >= HEAD_BATCH_BYTES)) {
+            h->pending = true;
+            break;
+        }
+        h->pending = false;
+        if ((rc = head_copy(h, e)) != 0)
+            return rc;
+    }
+    if (rc < 0)
+        return rc;
+    const char *base = (const char *)h->bytes.data;
+    for (size_t i = 0; i < h->n_md; i++) {
+        h->md[i].name.ptr = base + (uintptr_t)h->md[i].name.ptr;
+        h->md[i].value.ptr = base + (uintptr_t)h->md[i].value.ptr;
+    }
+    if (h->n) {
+        h->pos = h->e[h->n - 1].ts;
+        h->have_pos = true;
+    }
+    it->st.head_entries += h->n;
+    return (int)h->n;
+}
+
+static bool head_load(struct src *s)
+{
+    struct head_src *h = s->h;
+    const struct hb_ent *e = &h->e[h->at];
+    s->ts = s->key = e->ts;
+    s->line = (struct str){(const char *)h->bytes.data + e->line_off, e->line_len};
+    s->md = h->md + e->md_first;
+    s->n_md = e->n_md;
+    return true;
+}
+
+static int advance_head_src(struct logstore_iter *it, struct src *s)
+{
+    struct head_src *h = s->h;
+    if (++h->at < h->n)
+        return head_load(s);
+    int n = head_fill(it, h);
+    return n <= 0 ? n : head_load(s);
+}
+
+static int open_head_src(struct logstore_iter *it, struct src *s)
+{
+    s->opened = true;
+    int n = head_fill(it, s->h);
+    return n <= 0 ? n : head_load(s);
+}
+
+/* ---- iteration ------------------------------------------------------------------------------- */
+
+/* Opens the top source (popped); pushes it back positioned, or drops it. */
+static int open_top(struct logstore_iter *it)
+{
+    struct src *s = heap_pop(it);
+    int rc;
+    if (s->kind == SRC_BLOCK) {
+        rc = push_next_chunk(it, &it->streams[s->stream], s->stream);
+        if (!rc)
+            rc = open_block_src(it, s);
+    } else {
+        rc = open_head_src(it, s);
+    }
+    if (rc == 1)
+        return heap_push(it, s);
+    src_free(it, s);
+    return rc;
+}
+
+/* Moves the source of the entry returned last; drops it at its end. */
+static int advance_top(struct logstore_iter *it)
+{
+    struct src *s = it->heap[0];
+    int rc = s->kind == SRC_BLOCK ? advance_block_src(s) : advance_head_src(it, s);
+    if (rc == 1) {
+        sift_down(it, 0);
+        return 0;
+    }
+    src_free(it, heap_pop(it));
+    return rc;
+}
+
+/* True when the top entry repeats one returned in its (stream, timestamp) group. */
+static int is_dup(struct logstore_iter *it, const struct src *s, bool *dup)
+{
+    uint64_t k = ls_entry_key(s->ts, s->line, s->md, s->n_md);
+    if (!it->n_grp || s->stream != it->grp_stream || s->ts != it->grp_ts) {
+        it->n_grp = 0;
+        it->grp_stream = s->stream;
+        it->grp_ts = s->ts;
+    }
+    *dup = false;
+    for (size_t i = 0; i < it->n_grp && !*dup; i++)
+        *dup = it->grp[i] == k;
+    if (*dup)
+        return 0;
+    if (grow(&it->grp, &it->cap_grp, it->n_grp + 1, sizeof *it->grp))
+        return ERR_NOMEM;
+    it->grp[it->n_grp++] = k;
+    return 0;
+}
+
+static void set_cur(struct logstore_iter *it, const struct src *s)
+{
+    const struct sel_stream *ss = &it->streams[s->stream];
+    it->cur = (struct logstore_entry){s->stream, ss->labels, ss->n_labels, ss->hash,
+                                      s->ts,     s->line,    s->md,        s->n_md};
+}
+
+int logstore_iter_next(struct logstore_iter *it)
+{
+    if (it->err)
+        return it->err;
+    int rc = 0;
+    if (it->returned) {
+        it->returned = false;
+        rc = advance_top(it);
+    }
+    while (rc >= 0 && it->heap_n) {
+        struct src *s = it->heap[0];
+        if (!s->opened) {
+            rc = open_top(it);
+            continue;
+        }
+        bool dup;
+        if ((rc = is_dup(it, s, &dup)) != 0)
+            break;
+        if (!dup) {
+            set_cur(it, s);
+            it->returned = true;
+            it->st.entries++;
+            return 1;
+        }
+        it->st.duplicates++;
+        rc = advance_top(it);
+    }
+    if (rc < 0)
+        it->err = rc;
+    return rc < 0 ? rc : 0;
+}
+
+const struct logstore_entry *logstore_iter_at(const struct logstore_iter *it)
+{
+    return &it->cur;
+}
+
+int logstore_iter_err(const struct logstore_iter *it)
+{
+    return it->err;
+}
+
+void logstore_iter_stats(const struct logstore_iter *it, struct logstore_select_stats *out)
+{
+    *out = it->st;
+}
+
+void logstore_iter_close(struct logstore_iter *it)
+{
+    if (!it)
+        return;
+    struct logstore *ls = it->ls;
+    LS_STAT_ADD(ls, select_chunks_opened_total, it->st.chunks_opened);
+    LS_STAT_ADD(ls, select_chunks_skipped_hint_total, it->st.chunks_skipped_hint);
+    while (it->heap_n)
+        src_free(it, heap_pop(it));
+    for (struct src *s = it->free_srcs, *n; s; s = n) {
+        n = s->next_free;
+        free(s);
+    }
+    for (struct dec *d = it->free_decs, *n; d; d = n) {
+        n = d->next_free;
+        logblock_dec_deinit(&d->d);
+        logchunk_iter_deinit(&d->it);
+        buf_deinit(&d->scratch);
+        free(d);
+    }
+    for (struct head_src *h = it->heads, *n; h; h = n) {
+        n = h->next;
+        ls_merge_deinit(&h->m);
+        buf_deinit(&h->bytes);
+        free(h->e);
+        free(h->md);
+        free(h);
+    }
+    free(it->heap);
+    free(it->needles);
+    free(it->grp);
+    free(it->streams);
+    ls_coll_free(&it->coll);
+    ASSERT(ls->open_iters > 0);
+    ls->open_iters--;
+    free(it);
+}
+
+/* ---- construction ---------------------------------------------------------------------------- */
+
+static int by_mint(const void *a, const void *b)
+{
+    const struct ls_bchunk *x = a, *y = b;
+    return (x->c.mint_ms > y->c.mint_ms) - (x->c.mint_ms < y->c.mint_ms);
+}
+
+static int by_maxt_desc(const void *a, const void *b)
+{
+    const struct ls_bchunk *x = a, *y = b;
+    return (x->c.maxt_ms < y->c.maxt_ms) - (x->c.maxt_ms > y->c.maxt_ms);
+}
+
+static int add_head_src(struct logstore_iter *it, struct sel_stream *ss, uint32_t i)
+{
+    struct ls_stream *st = ss->head;
+    if (st->max_ns < it->start || st->min_ns >= it->end)
+        return 0;
+    struct head_src *h = calloc(1, sizeof *h);
+    struct src *s = h ? src_new(it, SRC_HEAD, i, (uint32_t)ss->n_chunks) : NULL;
+    if (!s) {
+        free(h);
+        return ERR_NOMEM;
+    }
+    h->st = st;
+    ls_merge_init(&h->m);
+    buf_init(&h->bytes);
+    h->next = it->heads;
+    it->heads = h;
+    s->h = h;
+    s->key = clamp_key(it, it->dir == LOGSTORE_FORWARD ? st->min_ns : st->max_ns);
+    return heap_push(it, s);
+}
+
+static int build(struct logstore_iter *it)
+{
+    struct ls_coll *c = &it->coll;
+    if (!(it->streams = calloc(c->n_streams ? c->n_streams : 1, sizeof *it->streams)))
+        return ERR_NOMEM;
+    it->n_streams = c->n_streams;
+    int rc = 0;
+    for (uint32_t i = 0; i < c->n_streams && !rc; i++) {
+        struct sel_stream *ss = &it->streams[i];
+        const struct ls_sstream *cs = &c->streams[i];
+        *ss = (struct sel_stream){cs->labels, cs->n_labels, hash_labels(cs->labels, cs->n_labels),
+                                  cs->head,   cs->chunks,   cs->n_chunks,
+                                  0};
+        if (ss->n_chunks > 1)
+            qsort(ss->chunks, ss->n_chunks, sizeof *ss->chunks,
+                  it->dir == LOGSTORE_FORWARD ? by_mint : by_maxt_desc);
+        it->st.chunks += ss->n_chunks;
+        rc = push_next_chunk(it, ss, i);
+        if (!rc && ss->head)
+            rc = add_head_src(it, ss, i);
+    }
+    it->st.streams = c->n_streams;
+    return rc;
+}
+
+/* The hint's strings, copied into one allocation. */
+static int copy_needles(struct logstore_iter *it, const struct logstore_line_hint *hint)
+{
+    size_t bytes = hint->n * sizeof(struct str);
+    for (size_t i = 0; i < hint->n; i++)
+        bytes += hint->contains[i].len;
+    if (!hint->n || !(it->needles = malloc(bytes)))
+        return hint->n ? ERR_NOMEM : 0;
+    char *p = (char *)(it->needles + hint->n);
+    for (size_t i = 0; i < hint->n; i++) {
+        if (hint->contains[i].len)
+            memcpy(p, hint->contains[i].ptr, hint->contains[i].len);
+        it->needles[i] = (struct str){p, hint->contains[i].len};
+        p += hint->contains[i].len;
+    }
+    it->n_needles = hint->n;
+    return 0;
+}
+
+int logstore_select(struct logstore *ls, const struct matcher *ms, size_t n, int64_t start_ns,
+                    int64_t end_ns, enum logstore_dir dir, const struct logstore_line_hint *hint,
+                    struct logstore_iter **out)
+{
+    if (n == 0)
+        return ERR_INVALID;
+    struct logstore_iter *it = calloc(1, sizeof *it);
+    if (!it)
+        return ERR_NOMEM;
+    it->ls = ls;
+    it->start = start_ns;
+    it->end = end_ns;
+    it->dir = dir;
+    ls->open_iters++;
+    int rc = hint ? copy_needles(it, hint) : 0;
+    if (!rc && start_ns < end_ns)
+        rc = ls_collect(ls, ms, n, start_ns, end_ns, &it->coll);
+    if (!rc)
+        rc = build(it);
+    if (rc) {
+        logstore_iter_close(it);
+        return rc;
+    }
+    LS_STAT_ADD(ls, selects_total, 1);
+    *out = it;
+    return 0;
+}

@@ -1,0 +1,621 @@
+/* The log store's background thread: runs one job at a time with blocking file I/O, owning the
+ * blocks directory (struct compact_dir): write a head-cut block (each stream's chunks of the range
+ * merged in time order without duplicates and re-encoded into zstd envelope chunks with trigram
+ * filters), write a WAL checkpoint, and compact + apply retention (by age overall; per stream by
+ * rewriting blocks without the expired chunks of streams whose retention is shorter). Jobs come
+ * in and go back through a mutex-protected slot; the shard thread posts and polls. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/assert.h"
+#include "base/clock.h"
+#include "base/error.h"
+#include "base/log.h"
+#include "engine/logs/logstore_internal.h"
+#include "engine/tsdb/block_internal.h"
+
+int ls_blocks_copy(const struct compact_dir *cd, struct block ***out, size_t *n)
+{
+    size_t k;
+    struct block *const *src = compact_dir_blocks(cd, &k);
+    struct block **b = malloc((k ? k : 1) * sizeof *b);
+    if (!b)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < k; i++) {
+        block_ref(src[i]);
+        b[i] = src[i];
+    }
+    *out = b;
+    *n = k;
+    return 0;
+}
+
+/* Removes block i from the directory list and deletes it. */
+static void cd_delete_at(struct compact_dir *cd, size_t i, const char *why)
+{
+    struct block *b = cd->blocks[i];
+    log_info("logs block deleted", LOG_STR("block", block_dir(b)), LOG_STR("reason", why));
+    memmove(cd->blocks + i, cd->blocks + i + 1, (cd->n - i - 1) * sizeof *cd->blocks);
+    cd->n--;
+    block_mark_deleted(b);
+    block_unref(b);
+}
+
+static bool same_sources(const struct blockindex_meta *a, const struct blockindex_meta *b)
+{
+    return a->min_time_ms == b->min_time_ms && a->max_time_ms == b->max_time_ms &&
+           blockindex_meta_covers(a, b) && blockindex_meta_covers(b, a);
+}
+
+void ls_blocks_drop_rewritten(struct compact_dir *cd)
+{
+    for (size_t i = 0; i < cd->n; i++) {
+        for (size_t j = i + 1; j < cd->n; j++) {
+            const struct blockindex_meta *a = block_meta(cd->blocks[i]);
+            const struct blockindex_meta *b = block_meta(cd->blocks[j]);
+            if (!same_sources(a, b))
+                continue;
+            /* the newer ULID is the finished rewrite of the older one */
+            bool older_i = blockindex_ulid_cmp(&a->ulid, &b->ulid) < 0;
+            cd_delete_at(cd, older_i ? i : j, "superseded by a retention rewrite");
+            i = (size_t)-1; /* start over: indices moved */
+            break;
+        }
+    }
+}
+
+int64_t ls_retention_for(const struct logstore_config *c, const struct label *l, size_t n)
+{
+    const struct logstore_retention_rule *best = NULL;
+    for (size_t i = 0; i < c->n_retention_rules; i++) {
+        const struct logstore_retention_rule *r = &c->retention_rules[i];
+        bool all = true;
+        for (size_t k = 0; k < r->n && all; k++) {
+            struct str v = {"", 0};
+            for (size_t j = 0; j < n; j++)
+                if (str_eq(l[j].name, r->ms[k].name))
+                    v = l[j].value;
+            all = matcher_matches(&r->ms[k], v);
+        }
+        if (!all)
+            continue;
+        if (best && (best->priority > r->priority ||
+                     (best->priority == r->priority && best->period_ms <= r->period_ms)))
+            continue;
+        best = r;
+    }
+    return best ? best->period_ms : c->retention_ms;
+}
+
+/* ---- the cut: a chunk series set re-encoding each stream of the snapshot ----------------------
+ */
+
+struct cut_set {
+    struct chunk_series_set base;
+    const struct ls_snap *snap;
+    size_t next;
+    int64_t mint_ns, maxt_ns;
+    const struct logstore_config *cfg;
+    struct ls_merge m;
+    struct logchunk_writer w;
+    struct logblock_enc enc;
+    int64_t c_mint, c_maxt; /* of the chunk being built */
+    uint32_t c_entries;
+    uint64_t c_lines;
+    struct buf data;
+    struct chunk_meta *chunks;
+    size_t n_chunks, cap_chunks;
+    struct chunk_series cur;
+    uint64_t raw_bytes, chunk_bytes;
+};
+
+static int cut_flush(struct cut_set *s)
+{
+    if (!s->c_entries)
+        return 0;
+    uint8_t *bytes;
+    size_t len;
+    int rc = logchunk_writer_finish(&s->w, &bytes, &len);
+    if (rc)
+        return rc;
+    size_t off = s->data.len;
+    rc = logblock_enc_finish(&s->enc, bytes, len, s->c_mint, s->c_maxt, s->c_entries, s->c_lines,
+                             &s->data);
+    free(bytes);
+    if (rc)
+        return rc;
+    if (s->n_chunks == s->cap_chunks) {
+        size_t cap = s->cap_chunks ? s->cap_chunks * 2 : 8;
+        struct chunk_meta *c = realloc(s->chunks, cap * sizeof *c);
+        if (!c)
+            return ERR_NOMEM;
+        s->chunks = c;
+        s->cap_chunks = cap;
+    }
+    s->chunks[s->n_chunks++] = (struct chunk_meta){
+        .mint_ms = ls_ns_to_ms(s->c_mint),
+        .maxt_ms = ls_ns_to_ms(s->c_maxt),
+        .samples = s->c_entries,
+        .encoding = CHUNK_LOG,
+        .data = (const uint8_t *)(uintptr_t)off, /* fixed up once the series is done */
+        .len = s->data.len - off,
+    };
+    s->raw_bytes += s->c_lines;
+    s->chunk_bytes += s->data.len - off;
+    s->c_entries = 0;
+    s->c_lines = 0;
+    return 0;
+}
+
+/* Appends one entry; a chunk ends at the target size, and only where the millisecond changes, so
+ * a stream's chunks never overlap in block time (compaction passes them through). */
+static int cut_entry(struct cut_set *s, const struct logchunk_entry *e)
+{
+    int rc;
+    if (s->c_entries && ls_ns_to_ms(e->ts_ns) > ls_ns_to_ms(s->c_maxt)) {
+        struct logchunk_stats st;
+        logchunk_writer_stats(&s->w, &st);
+        if (st.bytes_uncompressed >= s->cfg->block_chunk_bytes && (rc = cut_flush(s)) != 0)
+            return rc;
+    }
+    if ((rc = logchunk_writer_append(&s->w, e->ts_ns, e->line, e->md, e->md_count)) != 0 ||
+        (rc = logblock_enc_line(&s->enc, e->line)) != 0)
+        return rc;
+    if (!s->c_entries)
+        s->c_mint = e->ts_ns;
+    s->c_maxt = e->ts_ns;
+    s->c_entries++;
+    s->c_lines += e->line.len;
+    return 0;
+}
+
+static int cut_series(struct cut_set *s, const struct ls_snap_stream *ss)
+{
+    s->n_chunks = 0;
+    buf_reset(&s->data);
+    ls_merge_reset(&s->m, s->mint_ns, s->maxt_ns, LOGCHUNK_FORWARD);
+    int rc = 0;
+    for (size_t i = 0; i < ss->n_chunks && !rc; i++)
+        rc = ls_merge_add_chunk(&s->m, ss->chunks[i]->bytes, ss->chunks[i]->len);
+    while (!rc && (rc = ls_merge_next(&s->m)) == 1)
+        rc = cut_entry(s, s->m.cur);
+    if (!rc)
+        rc = cut_flush(s);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < s->n_chunks; i++)
+        s->chunks[i].data = s->data.data + (uintptr_t)s->chunks[i].data;
+    s->cur = (struct chunk_series){ss->labels, ss->n_labels, s->chunks, s->n_chunks};
+    return 0;
+}
+
+static int cut_next(struct chunk_series_set *base)
+{
+    struct cut_set *s = (struct cut_set *)base;
+    if (s->base.err)
+        return s->base.err;
+    if (s->next >= s->snap->n)
+        return 0;
+    int rc = cut_series(s, &s->snap->s[s->next++]);
+    if (rc)
+        return s->base.err = rc;
+    return 1;
+}
+
+static const struct chunk_series *cut_at(struct chunk_series_set *base)
+{
+    return &((struct cut_set *)base)->cur;
+}
+
+static void cut_close(struct chunk_series_set *base)
+{
+    (void)base; /* owned by write_block's frame */
+}
+
+static const struct chunk_series_set_ops cut_ops = {cut_next, cut_at, cut_close};
+
+static int snap_cmp(const void *a, const void *b)
+{
+    const struct ls_snap_stream *x = a, *y = b;
+    return labels_cmp(x->labels, x->n_labels, y->labels, y->n_labels);
+}
+
+static int write_block(struct ls_worker *w, struct ls_job *j)
+{
+    struct ls_snap *snap = j->snap;
+    if (snap->n > 1)
+        qsort(snap->s, snap->n, sizeof *snap->s, snap_cmp);
+    struct cut_set s = {.base = {.ops = &cut_ops},
+                        .snap = snap,
+                        .mint_ns = ls_ms_to_ns(j->mint_ms),
+                        .maxt_ns = ls_ms_to_ns(j->maxt_ms),
+                        .cfg = w->cfg};
+    ls_merge_init(&s.m);
+    struct logchunk_writer_opts o = {.block_target_bytes = w->cfg->head_block_bytes,
+                                     .store_uncompressed = w->cfg->block_zstd_level > 0};
+    logchunk_writer_init(&s.w, &o);
+    logblock_enc_init(&s.enc, w->cfg->block_zstd_level, w->cfg->block_filter);
+    buf_init(&s.data);
+    j->meta.level = 1;
+    int rc = block_write(w->blocks_dir, &s.base, j->mint_ms, j->maxt_ms, &j->meta);
+    j->raw_bytes = s.raw_bytes;
+    j->chunk_bytes = s.chunk_bytes;
+    ls_merge_deinit(&s.m);
+    logchunk_writer_deinit(&s.w);
+    logblock_enc_deinit(&s.enc);
+    buf_deinit(&s.data);
+    free(s.chunks);
+    if (rc)
+        return rc;
+    char name[BLOCKINDEX_ULID_CHARS + 1];
+    blockindex_ulid_format(&j->meta.ulid, name);
+    if ((rc = compact_dir_add(&w->cd, name)) != 0)
+        return rc;
+    j->blocks_changed = true;
+    return 0;
+}
+
+/* ---- checkpoint ---------------------------------------------------------------------------- */
+
+static bool keep_stream(void *arg, uint32_t id)
+{
+    const struct ls_alive *a = arg;
+    return id < a->n_bits && (a->words[id / 64] >> (id % 64)) & 1;
+}
+
+static bool keep_entry(void *arg, uint32_t id, int64_t ts_ns)
+{
+    const struct ls_alive *a = arg;
+    return ts_ns >= ls_ms_to_ns(a->cut_ms) && keep_stream(arg, id);
+}
+
+/* The cut markers only served to start a segment. */
+static bool keep_record(void *arg, const struct walrec *rec)
+{
+    (void)arg;
+    return rec->type != WALREC_CHECKPOINT;
+}
+
+static int checkpoint(struct ls_worker *w, struct ls_job *j)
+{
+    struct wal_keep keep = {
+        .arg = (void *)j->alive, .stream = keep_stream, .entry = keep_entry, .record = keep_record};
+    /* Once the checkpoint drops removed streams their ids may be reused: never again accept (or
+     * replay) entries before the cut. */
+    int rc = ls_state_write(w->state_path, j->alive->cut_ms);
+    if (rc)
+        return rc;
+    return wal_checkpoint_dir(w->wal_dir, j->upto_segment, &keep, &j->ck);
+}
+
+/* ---- retention per stream ------------------------------------------------------------------ */
+
+/* A block's series with the chunks that have not expired (chunk end >= now - the stream's
+ * retention); series left without chunks are skipped. */
+struct keep_set {
+    struct chunk_series_set base;
+    struct chunk_series_set *in;
+    const struct logstore_config *cfg;
+    int64_t now_ms;
+    struct chunk_meta *chunks;
+    size_t cap;
+    struct chunk_series cur;
+    size_t dropped;
+};
+
+static bool expired(const struct logstore_config *cfg, int64_t now_ms, const struct label *l,
+                    size_t n, const struct chunk_meta *c)
+{
+    int64_t period = ls_retention_for(cfg, l, n);
+    return period > 0 && c->maxt_ms < now_ms - period;
+}
+
+static int keep_next(struct chunk_series_set *base)
+{
+    struct keep_set *s = (struct keep_set *)base;
+    int rc;
+    while ((rc = chunk_series_set_next(s->in)) == 1) {
+        const struct chunk_series *cs = chunk_series_set_at(s->in);
+        if (cs->n_chunks > s->cap) {
+            struct chunk_meta *c = realloc(s->chunks, cs->n_chunks * sizeof *c);
+            if (!c)
+                return s->base.err = ERR_NOMEM;
+            s->chunks = c;
+            s->cap = cs->n_chunks;
+        }
+        size_t k = 0;
+        for (size_t i = 0; i < cs->n_chunks; i++) {
+            if (expired(s->cfg, s->now_ms, cs->labels, cs->n_labels, &cs->chunks[i]))
+                s->dropped++;
+            else
+                s->chunks[k++] = cs->chunks[i];
+        }
+        if (!k)
+            continue;
+        s->cur = (struct chunk_series){cs->labels, cs->n_labels, s->chunks, k};
+        return 1;
+    }
+    return rc < 0 ? (s->base.err = rc) : 0;
+}
+
+static const struct chunk_series *keep_at(struct chunk_series_set *base)
+{
+    return &((struct keep_set *)base)->cur;
+}
+
+static const struct chunk_series_set_ops keep_ops = {keep_next, keep_at, cut_close};
+
+/* The earliest time (ms) at which some chunk of b expires; INT64_MAX: never. *due when one
+ * already has. Reads only the block's series entries (labels and chunk refs). */
+static int block_expiry(struct block *b, const struct logstore_config *cfg, int64_t now_ms,
+                        int64_t *next, bool *due)
+{
+    struct blockindex_series ser;
+    blockindex_series_init(&ser);
+    struct buf scratch = BUF_INIT;
+    uint32_t n_syms;
+    const struct str *syms = block_symbols(b, &n_syms);
+    struct label lbuf[64];
+    *next = INT64_MAX;
+    *due = false;
+    int rc = 0;
+    for (uint32_t id = 0; id < block_n_series(b) && !rc; id++) {
+        if ((rc = block_series_read(b, id, &scratch, &ser)) != 0)
+            break;
+        size_t n = ser.n_labels < 64 ? ser.n_labels : 64;
+        for (size_t i = 0; i < n; i++)
+            lbuf[i] = (struct label){syms[ser.refs[2 * i]], syms[ser.refs[2 * i + 1]]};
+        int64_t period = ls_retention_for(cfg, lbuf, n);
+        if (period <= 0)
+            continue;
+        for (size_t i = 0; i < ser.n_chunks; i++) {
+            int64_t at = ser.chunks[i].maxt_ms + period + 1;
+            *due |= at <= now_ms;
+            *next = at < *next ? at : *next;
+        }
+    }
+    blockindex_series_deinit(&ser);
+    buf_deinit(&scratch);
+    return rc;
+}
+
+/* The remembered earliest expiry of a block (INT64_MIN: not known yet). */
+static int64_t expiry_get(const struct ls_worker *w, const struct block *b)
+{
+    for (size_t i = 0; i < w->n_exp; i++)
+        if (!blockindex_ulid_cmp(&w->exp[i].ulid, &block_meta(b)->ulid))
+            return w->exp[i].next_ms;
+    return INT64_MIN;
+}
+
+static void expiry_set(struct ls_worker *w, const struct block *b, int64_t next_ms)
+{
+    if (w->n_exp > 2 * w->cd.n + 16)
+        w->n_exp = 0; /* forget blocks that went away */
+    if (w->n_exp == w->cap_exp) {
+        size_t cap = w->cap_exp ? w->cap_exp * 2 : 16;
+        void *p = realloc(w->exp, cap * sizeof *w->exp);
+        if (!p)
+            return; /* computed again next time */
+        w->exp = p;
+        w->cap_exp = cap;
+    }
+    w->exp[w->n_exp++] = (struct ls_expiry){block_meta(b)->ulid, next_ms};
+}
+
+static int rewrite_block(struct ls_worker *w, size_t i, int64_t now_ms, struct ls_job *j)
+{
+    struct block *b = w->cd.blocks[i];
+    const struct blockindex_meta *bm = block_meta(b);
+    struct keep_set ks = {.base = {.ops = &keep_ops}, .cfg = w->cfg, .now_ms = now_ms};
+    int rc = block_select(b, NULL, 0, INT64_MIN, INT64_MAX, &ks.in);
+    if (rc)
+        return rc;
+    struct blockindex_meta meta;
+    blockindex_meta_init(&meta);
+    meta.level = bm->level;
+    rc = blockindex_meta_set_sources(&meta, bm->sources, bm->n_sources);
+    if (!rc)
+        rc = block_write(w->blocks_dir, &ks.base, bm->min_time_ms, bm->max_time_ms, &meta);
+    chunk_series_set_close(ks.in);
+    free(ks.chunks);
+    char name[BLOCKINDEX_ULID_CHARS + 1];
+    blockindex_ulid_format(&meta.ulid, name);
+    blockindex_meta_deinit(&meta);
+    if (rc && rc != ERR_EMPTY)
+        return rc;
+    j->chunks_dropped += ks.dropped;
+    if (rc == 0 && (rc = compact_dir_add(&w->cd, name)) != 0)
+        return rc;
+    for (size_t k = 0; k < w->cd.n; k++) /* compact_dir_add re-sorted the list */
+        if (w->cd.blocks[k] == b) {
+            cd_delete_at(&w->cd, k, "retention: streams rewritten");
+            break;
+        }
+    j->rewritten++;
+    return 0;
+}
+
+/* Rewrites every block holding chunks past their stream's retention. A block is read again
+ * only once its earliest expiry (remembered while the store runs) has come. */
+static int retention_streams(struct ls_worker *w, struct ls_job *j)
+{
+    if (!w->cfg->n_retention_rules)
+        return 0;
+    for (size_t i = 0; i < w->cd.n;) {
+        struct block *b = w->cd.blocks[i];
+        int64_t next = expiry_get(w, b);
+        bool due = false;
+        if (next != INT64_MIN && next > j->now_ms) {
+            i++;
+            continue;
+        }
+        int rc = block_expiry(b, w->cfg, j->now_ms, &next, &due);
+        if (rc == ERR_CORRUPT) {
+            i++;
+            continue; /* the block recorded its fault: quarantined by the next compaction job */
+        }
+        if (rc)
+            return rc;
+        if (!due) {
+            expiry_set(w, b, next);
+            i++;
+            continue;
+        }
+        if ((rc = rewrite_block(w, i, j->now_ms, j)) != 0)
+            return rc;
+        i = 0; /* the list changed; the rewrite is no longer due */
+    }
+    return 0;
+}
+
+/* ---- compaction ---------------------------------------------------------------------------- */
+
+static void quarantine_faulted(struct compact_dir *cd)
+{
+    for (size_t i = 0; i < cd->n;) {
+        struct block *b = cd->blocks[i];
+        struct block_fault f;
+        if (!block_fault(b, &f)) {
+            i++;
+            continue;
+        }
+        memmove(cd->blocks + i, cd->blocks + i + 1, (cd->n - i - 1) * sizeof *cd->blocks);
+        cd->n--;
+        log_error("logs block corrupt, quarantining", LOG_STR("block", block_dir(b)),
+                  LOG_STR("file", f.file), LOG_UINT("offset", f.offset), LOG_ERR(f.code));
+        int rc = block_quarantine(block_dir(b));
+        if (rc)
+            log_error("block quarantine failed", LOG_STR("block", block_dir(b)), LOG_ERR(rc));
+        cd->n_quarantined++;
+        block_unref(b);
+    }
+}
+
+static int compact(struct ls_worker *w, struct ls_job *j)
+{
+    size_t before_q = w->cd.n_quarantined;
+    int rc = 0;
+    if (j->quarantine)
+        quarantine_faulted(&w->cd);
+    if (j->compact)
+        rc = compact_dir_compact(&w->cd);
+    int rr = compact_dir_retention(&w->cd, j->now_ms, 0, &j->retention_deleted);
+    int rs = retention_streams(w, j);
+    j->quarantined = w->cd.n_quarantined - before_q;
+    j->blocks_changed = true;
+    return rc ? rc : rr ? rr : rs;
+}
+
+static void run(struct ls_worker *w, struct ls_job *j)
+{
+    int64_t t0 = clock_mono_ns();
+    switch (j->kind) {
+    case LS_JOB_WRITE_BLOCK: j->rc = write_block(w, j); break;
+    case LS_JOB_CHECKPOINT: j->rc = checkpoint(w, j); break;
+    case LS_JOB_COMPACT: j->rc = compact(w, j); break;
+    default: PANIC("BUG: unknown logs job %d", (int)j->kind);
+    }
+    if (j->blocks_changed && ls_blocks_copy(&w->cd, &j->blocks, &j->n_blocks) != 0) {
+        j->blocks_changed = false;
+        if (j->rc == 0)
+            j->rc = ERR_NOMEM;
+    }
+    j->duration_ns = clock_mono_ns() - t0;
+}
+
+/* ---- the thread ---------------------------------------------------------------------------- */
+
+static void *worker_main(void *arg)
+{
+    struct ls_worker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->quit && !(w->job && !w->done))
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->job && !w->done) {
+            struct ls_job *j = w->job;
+            pthread_mutex_unlock(&w->mu);
+            run(w, j);
+            pthread_mutex_lock(&w->mu);
+            w->done = true;
+            pthread_cond_broadcast(&w->cv);
+            continue;
+        }
+        if (w->quit)
+            break;
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+int ls_worker_start(struct ls_worker *w)
+{
+    int rc = pthread_mutex_init(&w->mu, NULL);
+    if (rc)
+        return -rc;
+    if ((rc = pthread_cond_init(&w->cv, NULL)) != 0) {
+        pthread_mutex_destroy(&w->mu);
+        return -rc;
+    }
+    w->job = NULL;
+    w->done = w->quit = false;
+    if ((rc = pthread_create(&w->thread, NULL, worker_main, w)) != 0) {
+        pthread_cond_destroy(&w->cv);
+        pthread_mutex_destroy(&w->mu);
+        return -rc;
+    }
+    w->started = true;
+    return 0;
+}
+
+void ls_worker_stop(struct ls_worker *w)
+{
+    if (!w->started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->quit = true; /* a running job finishes first */
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->thread, NULL);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->mu);
+    w->started = false;
+    compact_dir_close(&w->cd);
+}
+
+void ls_worker_post(struct ls_worker *w, struct ls_job *job)
+{
+    pthread_mutex_lock(&w->mu);
+    ASSERT(w->job == NULL);
+    w->job = job;
+    w->done = false;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static struct ls_job *take(struct ls_worker *w)
+{
+    struct ls_job *j = w->job;
+    w->job = NULL;
+    w->done = false;
+    return j;
+}
+
+struct ls_job *ls_worker_poll(struct ls_worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    struct ls_job *j = w->job && w->done ? take(w) : NULL;
+    pthread_mutex_unlock(&w->mu);
+    return j;
+}
+
+struct ls_job *ls_worker_wait(struct ls_worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    while (w->job && !w->done)
+        pthread_cond_wait(&w->cv, &w->mu);
+    struct ls_job *j = w->job ? take(w) : NULL;
+    pthread_mutex_unlock(&w->mu);
+    return j;
+}
