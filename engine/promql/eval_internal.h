@@ -256,10 +256,30 @@ bool pq_is_stats_sel(const struct pq_query *q, const struct promql_node *vs);
 struct promql_hist *pq_stats_hist(struct pq_query *q, struct promql_hist *const *hv,
                                   const int64_t *ht, uint32_t j, int64_t seek_from);
 
-/* Selectors (eval_select.c). timestamps: values are the samples' timestamps in seconds
- * (timestamp() over a selector). */
+/* What an instant selector yields per step. */
+enum pq_sel_mode {
+    PQ_SEL_VALUES,
+    PQ_SEL_TIMESTAMPS,       /* the sample's timestamp in seconds (timestamp()) */
+    PQ_SEL_START_TIMESTAMPS, /* its start timestamp in seconds (start_timestamp()) */
+    PQ_SEL_ORIG_T,           /* its timestamp in milliseconds; floats only (info series) */
+};
+
+struct pq_sel {
+    const struct matcher *ms;
+    size_t nms;
+    int64_t offset;
+    bool has_at;
+    int64_t at;
+    bool smoothed, stats;
+    enum pq_sel_mode mode;
+    const struct promql_node *node; /* for annotation positions */
+    const char *func;               /* select hint */
+};
+
+/* Selectors (eval_select.c): lookups with lookback and staleness at every step. */
+void pq_select_instant(struct pq_ev *ev, const struct pq_sel *s, struct pq_vec *out);
 void pq_eval_vector_selector(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out,
-                             bool timestamps);
+                             enum pq_sel_mode mode);
 /* Raw samples of a matrix selector at the instant ev->start (a top-level range vector). */
 void pq_eval_matrix_selector(struct pq_ev *ev, const struct promql_node *n, struct pq_range *out);
 /* Runs a subquery: its raw samples at the subquery's own steps. */

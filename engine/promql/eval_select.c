@@ -3,6 +3,7 @@
  * with lookback and staleness, smoothed selectors, top-level range vectors, subqueries, and the
  * per-series source behind range-vector function arguments. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -223,18 +224,25 @@ static void decode_series(struct pq_query *q, const struct chunk_series *cs, int
 
 /* ---- selection ---- */
 
-static struct chunk_series_set *select_series(struct pq_ev *ev, const struct promql_node *vs,
-                                              int64_t mint, int64_t maxt, int64_t range,
-                                              const char *func)
+static struct chunk_series_set *select_matchers(struct pq_ev *ev, const struct matcher *ms,
+                                                size_t nms, int64_t mint, int64_t maxt,
+                                                int64_t range, const char *func)
 {
     struct pq_query *q = ev->q;
     struct promql_select_hints h = {mint, maxt, q->step, range, func};
     struct chunk_series_set *set = NULL;
-    int rc = q->st->select(q->st->ctx, vs->vs.matchers, vs->vs.nmatchers, mint, maxt, &h, &set);
+    int rc = q->st->select(q->st->ctx, ms, nms, mint, maxt, &h, &set);
     if (rc)
         pq_fail(q, rc, "expanding series: %s", err_str(rc));
     pq_track_set(q, set);
     return set;
+}
+
+static struct chunk_series_set *select_series(struct pq_ev *ev, const struct promql_node *vs,
+                                              int64_t mint, int64_t maxt, int64_t range,
+                                              const char *func)
+{
+    return select_matchers(ev, vs->vs.matchers, vs->vs.nmatchers, mint, maxt, range, func);
 }
 
 static void close_set(struct pq_query *q, struct chunk_series_set *set)
@@ -391,27 +399,57 @@ static int lookup(const struct pq_raw *r, struct look *l, int64_t ref, int64_t l
 static void smooth_series(struct pq_ev *ev, const struct promql_node *n, const struct pq_raw *r,
                           struct pq_vec *out, int64_t offset, bool has_at, int64_t at);
 
-void pq_eval_vector_selector(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out,
-                             bool timestamps)
+/* The value a lookup found, as the mode wants it. */
+static void emit_point(struct pq_ev *ev, const struct pq_sel *s, const struct pq_raw *r,
+                       const struct look *l, int k, int64_t t, double f, struct promql_hist *h,
+                       struct pq_vec *out, uint32_t si, uint32_t i)
+{
+    switch (s->mode) {
+    case PQ_SEL_TIMESTAMPS: pq_vec_setf(ev, out, si, i, (double)t / 1000); return;
+    case PQ_SEL_ORIG_T:
+        if (k == 2) {
+            struct buf b = BUF_INIT;
+            promql_lset_format(&b, r->ls);
+            char msg[480];
+            snprintf(msg, sizeof msg, "%.*s", (int)b.len, b.data ? (const char *)b.data : "");
+            buf_deinit(&b);
+            pq_fail(ev->q, ERR_INVALID, "this should be an info metric, with float samples: %s",
+                    msg);
+        }
+        pq_vec_setf(ev, out, si, i, (double)t);
+        return;
+    case PQ_SEL_START_TIMESTAMPS: {
+        int64_t st = k == 1 ? (r->fst ? r->fst[l->fi - 1] : 0) : (r->hst ? r->hst[l->hi - 1] : 0);
+        pq_vec_setf(ev, out, si, i, (double)st / 1000);
+        return;
+    }
+    default:
+        if (k == 1)
+            pq_vec_setf(ev, out, si, i, f);
+        else
+            pq_vec_seth(ev, out, si, i, h);
+    }
+}
+
+void pq_select_instant(struct pq_ev *ev, const struct pq_sel *s, struct pq_vec *out)
 {
     struct pq_query *q = ev->q;
-    int64_t offset = pq_vs_offset(q, n), at = 0, lb = q->o.lookback_ms;
-    bool has_at = pq_vs_at(q, n, &at);
-    int64_t first = (has_at ? at : ev->start) - offset, last = (has_at ? at : ev->end) - offset;
-    int64_t mint = first - lb + 1, maxt = last + (n->vs.smoothed ? lb : 0);
+    int64_t lb = q->o.lookback_ms;
+    int64_t first = (s->has_at ? s->at : ev->start) - s->offset;
+    int64_t last = (s->has_at ? s->at : ev->end) - s->offset;
+    int64_t mint = first - lb + 1, maxt = last + (s->smoothed ? lb : 0);
     pq_vec_init(ev, out);
-    bool stats = pq_is_stats_sel(q, n);
-    struct chunk_series_set *set = select_series(ev, n, mint, maxt, 0, NULL);
+    struct chunk_series_set *set = select_matchers(ev, s->ms, s->nms, mint, maxt, 0, s->func);
     struct pq_raw r = {0};
     uint32_t fcap = 0, hcap = 0;
     const struct chunk_series *cs;
     while ((cs = next_series(q, set))) {
-        decode_series(q, cs, mint, maxt, !n->vs.smoothed, &r, &fcap, &hcap);
+        decode_series(q, cs, mint, maxt, !s->smoothed, &r, &fcap, &hcap);
         if (r.nf + r.nh == 0)
             continue;
         r.ls = copy_labels(q, cs);
-        if (n->vs.smoothed) {
-            smooth_series(ev, n, &r, out, offset, has_at, at);
+        if (s->smoothed) {
+            smooth_series(ev, s->node, &r, out, s->offset, s->has_at, s->at);
             continue;
         }
         uint32_t si = UINT32_MAX;
@@ -420,9 +458,9 @@ void pq_eval_vector_selector(struct pq_ev *ev, const struct promql_node *n, stru
         for (uint32_t i = 0; i < ev->nsteps; i++) {
             double f = 0;
             struct promql_hist *h = NULL;
-            int64_t t, ref = (has_at ? at : pq_ts(ev, i)) - offset;
+            int64_t t, ref = (s->has_at ? s->at : pq_ts(ev, i)) - s->offset;
             int k = lookup(&r, &l, ref, lb, &f, &h, &t);
-            if (stats) {
+            if (s->stats) {
                 /* Where Prometheus's memoized iterator re-seeks (forgetting the previous
                  * histogram) and where it stands afterwards. */
                 if (ref - lb > last_time)
@@ -439,12 +477,7 @@ void pq_eval_vector_selector(struct pq_ev *ev, const struct promql_node *n, stru
                 continue;
             if (si == UINT32_MAX)
                 si = pq_vec_add(ev, out, r.ls, false);
-            if (timestamps)
-                pq_vec_setf(ev, out, si, i, (double)t / 1000);
-            else if (k == 1)
-                pq_vec_setf(ev, out, si, i, f);
-            else
-                pq_vec_seth(ev, out, si, i, h);
+            emit_point(ev, s, &r, &l, k, t, f, h, out, si, i);
         }
     }
     close_set(q, set);
@@ -454,6 +487,24 @@ void pq_eval_vector_selector(struct pq_ev *ev, const struct promql_node *n, stru
     pq_free(q, r.ht);
     pq_free(q, r.hv);
     pq_free(q, r.hst);
+}
+
+void pq_eval_vector_selector(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out,
+                             enum pq_sel_mode mode)
+{
+    struct pq_query *q = ev->q;
+    struct pq_sel s = {n->vs.matchers,
+                       n->vs.nmatchers,
+                       pq_vs_offset(q, n),
+                       false,
+                       0,
+                       n->vs.smoothed,
+                       pq_is_stats_sel(q, n),
+                       mode,
+                       n,
+                       NULL};
+    s.has_at = pq_vs_at(q, n, &s.at);
+    pq_select_instant(ev, &s, out);
 }
 
 /* ---- smoothed instant selector ---- */

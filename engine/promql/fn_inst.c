@@ -204,7 +204,7 @@ static void eval_timestamp(struct pq_ev *ev, const struct promql_node *n, struct
     const struct promql_node *a = arg(n, 0);
     struct pq_vec in;
     if (a->kind == PROMQL_VECTOR_SELECTOR)
-        pq_eval_vector_selector(ev, a, &in, true);
+        pq_eval_vector_selector(ev, a, &in, PQ_SEL_TIMESTAMPS);
     else
         pq_eval_vector(ev, a, &in);
     bool sel = a->kind == PROMQL_VECTOR_SELECTOR;
