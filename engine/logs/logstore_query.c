@@ -247,6 +247,8 @@ static int strings_finish(struct str *v, size_t n, struct logstore_strings *out)
 
 static int append_strs(struct str **v, size_t *n, size_t *cap, const struct str *add, size_t k)
 {
+    if (!k)
+        return 0;
     if (grow(v, cap, *n + k, sizeof **v))
         return ERR_NOMEM;
     memcpy(*v + *n, add, k * sizeof *add);

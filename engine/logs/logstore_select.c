@@ -93,6 +93,9 @@ struct logstore_iter {
     struct logstore *ls;
     int64_t start, end;
     enum logstore_dir dir;
+    /* The head's visible_ms when the select began: head chunks a later cut moves into a block
+     * (which this select does not read) stay visible to it; the truncation waits for it. */
+    int64_t visible_ms;
     struct str *needles;
     size_t n_needles;
     struct ls_coll coll;
@@ -334,7 +337,7 @@ static int head_gather(struct logstore_iter *it, struct head_src *h)
     ls_merge_reset(&h->m, lo, hi,
                    it->dir == LOGSTORE_FORWARD ? LOGCHUNK_FORWARD : LOGCHUNK_BACKWARD);
     int rc = 0;
-    int64_t visible = it->ls->head.visible_ms;
+    int64_t visible = it->visible_ms;
     for (uint32_t i = 0; i < st->n_chunks && !rc; i++) {
         const struct ls_chunk *c = st->chunks[i];
         if (c->range_ms >= visible && c->maxt_ns >= lo && c->mint_ns < hi)
@@ -672,6 +675,7 @@ int logstore_select(struct logstore *ls, const struct matcher *ms, size_t n, int
     it->start = start_ns;
     it->end = end_ns;
     it->dir = dir;
+    it->visible_ms = ls->head.visible_ms;
     ls->open_iters++;
     int rc = hint ? copy_needles(it, hint) : 0;
     if (!rc && start_ns < end_ns)
