@@ -687,6 +687,7 @@ static void count_values(struct pq_ev *ev, const struct promql_node *n, struct p
 {
     struct pq_query *q = ev->q;
     struct str vl = pq_unparen(n->agg.param)->string;
+    vl = pq_strdup(q, vl.ptr, vl.len); /* results must not point into the AST */
     if (vl.len == 0 || !promql_utf8_valid(vl.ptr, vl.len))
         pq_fail(q, ERR_INVALID, "invalid label name %s", pq_q(q, vl));
     struct pq_vec in;

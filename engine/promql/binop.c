@@ -432,7 +432,8 @@ static const struct promql_lset *result_metric(struct vctx *c, uint32_t li, uint
     for (uint32_t i = 0; i < c->m->include.len; i++) {
         struct str v = promql_lset_get(rls, c->m->include.names[i]);
         if (v.len)
-            pq_lb_set(q, b, c->m->include.names[i], v);
+            pq_lb_set(q, b, pq_strdup(q, c->m->include.names[i].ptr, c->m->include.names[i].len),
+                      v);
         else
             pq_lb_del(b, c->m->include.names[i]);
     }

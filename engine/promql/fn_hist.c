@@ -634,6 +634,7 @@ static void eval_buckets(struct pq_ev *ev, const struct promql_node *n, struct p
         vi = 2;
     } else {
         f.qlabel = pq_unparen(n->call.args[1])->string;
+        f.qlabel = pq_strdup(q, f.qlabel.ptr, f.qlabel.len);
         for (uint32_t i = 2; i < n->call.nargs && f.nqs < 16; i++) {
             f.qs[f.nqs] = pq_eval_scalar(ev, pq_unparen(n->call.args[i]));
             f.qpos[f.nqs++] = n->call.args[i]->pos_start;

@@ -244,7 +244,8 @@ const struct promql_lset *pq_absent_labels(struct pq_query *q, const struct prom
         for (uint32_t j = 0; j < nseen && !has; j++)
             has = str_eq(seen[j], m->name);
         if (m->type == MATCHER_EQ && !has) {
-            pq_lb_set(q, &b, m->name, m->value);
+            pq_lb_set(q, &b, pq_strdup(q, m->name.ptr, m->name.len),
+                      pq_strdup(q, m->value.ptr, m->value.len));
             seen[nseen++] = m->name;
         } else {
             pq_lb_del(&b, m->name);

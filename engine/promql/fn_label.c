@@ -140,6 +140,7 @@ static const struct promql_lset *join_one(struct pq_query *q, const struct promq
                                           const struct promql_node *n)
 {
     struct str dst = pq_unparen(n->call.args[1])->string, sep = pq_unparen(n->call.args[2])->string;
+    dst = pq_strdup(q, dst.ptr, dst.len);
     struct buf out = BUF_INIT;
     for (uint32_t i = 3; i < n->call.nargs; i++) {
         if (i > 3)
@@ -162,6 +163,7 @@ void pq_eval_label_fn(struct pq_ev *ev, const struct promql_node *n, struct pq_v
     struct pq_query *q = ev->q;
     bool replace = n->call.func->id == PROMQL_FN_LABEL_REPLACE;
     struct str dst = pq_unparen(n->call.args[1])->string;
+    dst = pq_strdup(q, dst.ptr, dst.len);
     struct logql_regex *re = pq_arena(q, sizeof *re);
     memset(re, 0, sizeof *re);
     if (replace) {

@@ -979,6 +979,196 @@ static bool run_query(struct runner *r, struct evalcmd *e, const char *query, in
     return ok;
 }
 
+/* ---- the upstream runner's consistency runs (--strict) ---- */
+
+static bool at_unsafe(const struct promql_node *n)
+{
+    switch (n->kind) {
+    case PROMQL_CALL:
+        switch (n->call.func->id) {
+        case PROMQL_FN_DAYS_IN_MONTH:
+        case PROMQL_FN_DAY_OF_MONTH:
+        case PROMQL_FN_DAY_OF_WEEK:
+        case PROMQL_FN_DAY_OF_YEAR:
+        case PROMQL_FN_END:
+        case PROMQL_FN_HOUR:
+        case PROMQL_FN_MINUTE:
+        case PROMQL_FN_MONTH:
+        case PROMQL_FN_YEAR:
+        case PROMQL_FN_PREDICT_LINEAR:
+        case PROMQL_FN_RANGE:
+        case PROMQL_FN_START:
+        case PROMQL_FN_STEP:
+        case PROMQL_FN_TIME:
+        case PROMQL_FN_TIMESTAMP: return true;
+        default: break;
+        }
+        for (uint32_t i = 0; i < n->call.nargs; i++)
+            if (at_unsafe(n->call.args[i]))
+                return true;
+        return false;
+    case PROMQL_MATRIX_SELECTOR: return at_unsafe(n->ms.vs);
+    case PROMQL_SUBQUERY: return at_unsafe(n->sq.expr);
+    case PROMQL_AGGREGATE:
+        return at_unsafe(n->agg.expr) || (n->agg.param && at_unsafe(n->agg.param));
+    case PROMQL_BINARY: return at_unsafe(n->bin.lhs) || at_unsafe(n->bin.rhs);
+    case PROMQL_UNARY: return at_unsafe(n->unary.expr);
+    case PROMQL_PAREN: return at_unsafe(n->paren);
+    default: return false;
+    }
+}
+
+/* Pins every selector and subquery without @ to ts, except inside subqueries (which then have
+ * one). */
+static void pin_at(struct promql_node *n, int64_t ts)
+{
+    switch (n->kind) {
+    case PROMQL_VECTOR_SELECTOR:
+        if (n->vs.at.kind == PROMQL_AT_NONE)
+            n->vs.at = (struct promql_at){PROMQL_AT_TIMESTAMP, ts};
+        return;
+    case PROMQL_MATRIX_SELECTOR: pin_at(n->ms.vs, ts); return;
+    case PROMQL_SUBQUERY:
+        /* The expression inside keeps its own time (it is under a subquery with @ now). */
+        if (n->sq.at.kind == PROMQL_AT_NONE)
+            n->sq.at = (struct promql_at){PROMQL_AT_TIMESTAMP, ts};
+        return;
+    case PROMQL_CALL:
+        for (uint32_t i = 0; i < n->call.nargs; i++)
+            pin_at(n->call.args[i], ts);
+        return;
+    case PROMQL_AGGREGATE:
+        pin_at(n->agg.expr, ts);
+        if (n->agg.param)
+            pin_at(n->agg.param, ts);
+        return;
+    case PROMQL_BINARY:
+        pin_at(n->bin.lhs, ts);
+        pin_at(n->bin.rhs, ts);
+        return;
+    case PROMQL_UNARY: pin_at(n->unary.expr, ts); return;
+    case PROMQL_PAREN: pin_at(n->paren, ts); return;
+    default: return;
+    }
+}
+
+static bool has_context_fn(const char *q)
+{
+    static const char *const fns[] = {"start()", "end()", "range()", "step()"};
+    for (int i = 0; i < 4; i++)
+        if (strstr(q, fns[i]))
+            return true;
+    return false;
+}
+
+/* The instant eval replayed as a range query around t: the points at t must match. */
+static bool range_mode(struct runner *r, struct evalcmd *e, const char *query, int64_t t,
+                       bool scalar, struct msgbuf *m)
+{
+    struct promql_ast *ast = NULL;
+    struct promql_error perr;
+    size_t len = strlen(query);
+    if (promql_parse(query, len, NULL, &ast, &perr))
+        return failf(m, "range mode: does not parse");
+    struct promql_result *res = NULL;
+    char err[600];
+    int rc = promql_eval(&r->st, ast, query, len, &r->opts, t - 60000, t + 60000, 60000, &res, err,
+                         sizeof err);
+    promql_ast_destroy(ast);
+    if (rc)
+        return failf(m, "range mode: error %s", err);
+    struct promql_result v = *res;
+    v.type = PROMQL_RESULT_VECTOR;
+    v.series = calloc(res->nseries + 1, sizeof *v.series);
+    v.nseries = 0;
+    for (size_t i = 0; i < res->nseries; i++) {
+        const struct promql_series *s = &res->series[i];
+        struct promql_series o = {s->labels, NULL, 0, NULL, 0};
+        for (size_t k = 0; k < s->nfloats && !o.nfloats; k++)
+            if (s->floats[k].t == t)
+                o.floats = &s->floats[k], o.nfloats = 1;
+        for (size_t k = 0; k < s->nhists && !o.nhists && !o.nfloats; k++)
+            if (s->hists[k].t == t)
+                o.hists = &s->hists[k], o.nhists = 1;
+        if (o.nfloats || o.nhists)
+            v.series[v.nseries++] = o;
+    }
+    bool ok;
+    if (scalar) {
+        ok = v.nseries == 1 && v.series[0].nfloats &&
+             almost_equal(e->scalar_v, v.series[0].floats[0].v);
+        if (!ok)
+            failf(m, "range mode: scalar mismatch");
+    } else {
+        ok = compare_vector(e, &v, m);
+        if (!ok) {
+            char tmp[sizeof m->s];
+            memcpy(tmp, m->s, sizeof tmp);
+            snprintf(m->s, sizeof m->s, "range mode: %.2000s", tmp);
+        }
+    }
+    free(v.series);
+    promql_result_free(res);
+    return ok;
+}
+
+static bool ordered_expected(const struct evalcmd *e)
+{
+    bool ordered = e->ordered;
+    for (int k = 0; k < e->nex; k++)
+        ordered |= e->ex[k].type == EX_ORDERED;
+    return ordered;
+}
+
+/* One instant query of the strict runs; false with the message on a mismatch. */
+static bool strict_one(struct runner *r, struct evalcmd *e, const char *query, int64_t t,
+                       struct msgbuf *m)
+{
+    const struct expect *x;
+    if (!run_query(r, e, query, t, t, 0, m))
+        return false;
+    if (is_fail(e, &x) || ordered_expected(e) || e->has_string || e->range_vector ||
+        has_context_fn(query))
+        return true;
+    return range_mode(r, e, query, t, e->scalar, m);
+}
+
+static bool run_strict(struct runner *r, struct evalcmd *e, int64_t t, struct msgbuf *m)
+{
+    if (!strict_one(r, e, e->query, t, m))
+        return false;
+    struct promql_ast *ast = NULL;
+    struct promql_error perr;
+    if (promql_parse(e->query, strlen(e->query), NULL, &ast, &perr))
+        return true;
+    bool ok = true;
+    if (!at_unsafe(ast->root)) {
+        pin_at(ast->root, t);
+        struct buf b = BUF_INIT;
+        promql_print(ast->root, &b);
+        buf_cstr(&b);
+        int64_t times[5] = {-10 * t, 0, t / 5, t, 10 * t}, n = 5;
+        if (t == 0) {
+            times[0] = -1000;
+            times[1] = 0;
+            times[2] = 1000;
+            n = 3;
+        }
+        for (int64_t k = 0; ok && k < n; k++) {
+            ok = strict_one(r, e, (const char *)b.data, times[k], m);
+            if (!ok) {
+                char tmp[sizeof m->s];
+                memcpy(tmp, m->s, sizeof tmp);
+                snprintf(m->s, sizeof m->s, "at %lld as %.300s: %.1500s", (long long)times[k],
+                         (const char *)b.data, tmp);
+            }
+        }
+        buf_deinit(&b);
+    }
+    promql_ast_destroy(ast);
+    return ok;
+}
+
 static size_t do_eval(struct runner *r, struct script *s, size_t i, struct arena *a)
 {
     struct evalcmd e;
@@ -999,7 +1189,7 @@ static size_t do_eval(struct runner *r, struct script *s, size_t i, struct arena
         ok = run_query(r, &e, e.query, e.start, e.end, e.step, &m);
     } else {
         int64_t t = e.range_vector ? e.end : e.start;
-        ok = run_query(r, &e, e.query, t, t, 0, &m);
+        ok = r->strict ? run_strict(r, &e, t, &m) : run_query(r, &e, e.query, t, t, 0, &m);
     }
     if (ok) {
         r->passed++;
