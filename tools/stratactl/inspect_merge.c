@@ -177,6 +177,11 @@ static int collect_inputs(struct ctl_report *r, bool with_chunks, const struct m
                 rc = 0;
                 continue;
             }
+            if (rc == ERR_CORRUPT || rc == ERR_TRUNCATED) {
+                ctl_warn(&r->warn, "block %s: index damaged (%s): left out", b->dir, err_str(rc));
+                rc = 0;
+                continue;
+            }
             if (rc == 0)
                 rc = inputs_push(in, set);
         }

@@ -120,6 +120,27 @@ static int64_t newest_block_end(const char *blocks_dir)
     return end;
 }
 
+/* <shard>/head_min_valid_time ("strata-head-min-valid-time-ms <int64>\n"), the last head cut
+ * as servers that keep that file persist it; INT64_MIN when absent or damaged. */
+static int64_t persisted_cut(const char *shard_dir)
+{
+    static const char prefix[] = "strata-head-min-valid-time-ms ";
+    char path[PATH_BYTES], *p;
+    size_t n;
+    int64_t v = INT64_MIN;
+    if (path_join(path, shard_dir, "head_min_valid_time") != 0 || read_small(path, 80, &p, &n))
+        return v;
+    char *end = NULL;
+    errno = 0;
+    long long x = 0;
+    if (n > sizeof prefix - 1 && memcmp(p, prefix, sizeof prefix - 1) == 0)
+        x = strtoll(p + sizeof prefix - 1, &end, 10);
+    if (end && end != p + sizeof prefix - 1 && *end == '\n' && errno == 0)
+        v = x;
+    free(p);
+    return v;
+}
+
 static bool dir_exists(const char *path)
 {
     struct stat st;
@@ -379,7 +400,8 @@ int ctl_scan_shard(struct ctl_shard *s, const char *tmp_root, struct ctl_warning
     if (rc)
         return rc;
     /* Blocks' ends first, then the head, then the blocks themselves (see inspect.h). */
-    if ((rc = ctl_head_build(s, tmp_root, newest_block_end(blocks), w)) != 0)
+    int64_t mvt = newest_block_end(blocks), cut = persisted_cut(s->dir);
+    if ((rc = ctl_head_build(s, tmp_root, cut > mvt ? cut : mvt, w)) != 0)
         return rc;
     if ((rc = scan_blocks(s, blocks, w)) != 0)
         return rc;

@@ -460,6 +460,64 @@ static void test_damaged_checkpoint(void **state)
     ctl_report_deinit(&r);
 }
 
+static void test_persisted_cut(void **state)
+{
+    (void)state;
+    char path[700], line[80];
+    snprintf(path, sizeof path, "%s/shard-000/head_min_valid_time", data);
+    snprintf(line, sizeof line, "strata-head-min-valid-time-ms %lld\n",
+             (long long)(FX_T0 + 6 * FX_HOUR_MS)); /* a chunk boundary: [4h, 6h) is dropped */
+    assert_int_equal(fx_write_file(path, line), 0);
+    struct ctl_report r;
+    scan(&r, 0);
+    const struct ctl_shard *s = &r.shards[0];
+    assert_int_equal(s->head.min_valid_time_ms, FX_T0 + 6 * FX_HOUR_MS);
+    assert_int_equal(s->head.samples, (uint64_t)SERIES * 60 + FX_OOO_N);
+    assert_int_equal(s->head.min_time_ms, FX_T0 + 6 * FX_HOUR_MS);
+    assert_int_equal(s->wal.samples_skipped, (uint64_t)SERIES * 120);
+    ctl_report_deinit(&r);
+    assert_int_equal(fx_write_file(path, "strata-head-min-valid-time-ms 12x\n"), 0);
+    scan(&r, 0); /* damaged: ignored */
+    assert_int_equal(r.shards[0].head.min_valid_time_ms, FX_T0 + 4 * FX_HOUR_MS);
+    ctl_report_deinit(&r);
+    unlink(path);
+}
+
+/* A block whose series section is damaged still opens (the open reads the TOC, symbols and
+ * names only); the analysis leaves it out with a warning. */
+static void test_damaged_series_section(void **state)
+{
+    (void)state;
+    struct ctl_report r;
+    scan(&r, 1);
+    char path[700];
+    snprintf(path, sizeof path, "%s/index", r.shards[0].blocks[0].dir);
+    ctl_report_deinit(&r);
+    int fd = open(path, O_RDWR);
+    assert_true(fd >= 0);
+    struct stat st;
+    assert_int_equal(fstat(fd, &st), 0);
+    uint8_t tocb[BLOCKINDEX_TOC_BYTES], byte;
+    assert_int_equal(pread(fd, tocb, sizeof tocb, st.st_size - BLOCKINDEX_TOC_BYTES),
+                     (ssize_t)sizeof tocb);
+    struct blockindex_toc toc;
+    assert_int_equal(blockindex_toc_decode(tocb, (uint64_t)st.st_size, &toc), 0);
+    off_t at = (off_t)toc.s[BLOCKINDEX_SERIES].off + 3;
+    assert_int_equal(pread(fd, &byte, 1, at), 1);
+    byte ^= 0x10;
+    assert_int_equal(pwrite(fd, &byte, 1, at), 1);
+    close(fd);
+    scan(&r, 1);
+    assert_int_equal(r.shards[0].blocks[0].err, 0);
+    assert_int_equal(ctl_analyze(&r), 0);
+    assert_int_equal(r.an.series, SERIES); /* from the other blocks and the head */
+    bool warned = false;
+    for (size_t i = 0; i < r.warn.n; i++)
+        warned |= strstr(r.warn.v[i], "index damaged") != NULL;
+    assert_true(warned);
+    ctl_report_deinit(&r);
+}
+
 static void test_tmpdir(void **state)
 {
     (void)state;
@@ -499,6 +557,8 @@ int main(void)
         cmocka_unit_test(test_superseded),
         cmocka_unit_test(test_unreadable_block),
         cmocka_unit_test(test_damaged_checkpoint),
+        cmocka_unit_test(test_persisted_cut),
+        cmocka_unit_test(test_damaged_series_section),
         cmocka_unit_test(test_tmpdir),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
