@@ -51,6 +51,7 @@ static void close_fd(struct ld_conn *c)
     c->fd = -1;
     c->state = CS_CLOSED;
     c->in_len = 0;
+    c->reused = false;
 }
 
 static void arm(struct ld_conn *c, int64_t ns)
@@ -73,7 +74,8 @@ static uint64_t behind(const struct ld_conn *c)
         if (due > q)
             due = q;
     }
-    return due > c->j ? due - c->j : 0;
+    uint64_t sent = c->j - (c->have && c->attempts == 0); /* a prebuilt request was not sent */
+    return due > sent ? due - sent : 0;
 }
 
 static void conn_finish(struct ld_conn *c)
@@ -83,7 +85,7 @@ static void conn_finish(struct ld_conn *c)
     c->finished = true;
     c->next_off = INT64_MAX;
     struct ld_stats *s = stats_lock(c);
-    if (c->have) /* a retry was pending when the run stopped */
+    if (c->have && c->attempts > 0) /* a retry was pending when the run stopped */
         s->failed++;
     s->behind += behind(c);
     stats_unlock(c);
@@ -127,8 +129,9 @@ static uint32_t slot_times(struct ld_conn *c, uint32_t g, uint64_t seq, int64_t 
     return 1;
 }
 
-/* 1: a request is ready; 0: wait *wait_ns; -1: this connection has nothing more to send. */
-static int conn_next(struct ld_conn *c, int64_t *wait_ns)
+/* Builds the next request (ahead of its due time in open loop, so building is not counted as
+ * latency). 1: built; 0: wait *wait_ns (backfill barrier); -1: nothing more to send. */
+static int conn_build(struct ld_conn *c, int64_t *wait_ns)
 {
     const struct ld_kind *k = c->k;
     struct ld_run *r = c->w->run;
@@ -145,10 +148,7 @@ static int conn_next(struct ld_conn *c, int64_t *wait_ns)
         atomic_store_explicit(&r->hit_end, true, memory_order_relaxed);
         return -1;
     }
-    if (k->clock == LD_OPEN) {
-        if (!ld_pacer_take(&c->pacer, now, due, wait_ns))
-            return 0;
-    } else if (k->clock == LD_BACKFILL && off > c->w->gmin[k->id] + k->skew_ns) {
+    if (k->clock == LD_BACKFILL && off > c->w->gmin[k->id] + k->skew_ns) {
         *wait_ns = BARRIER_WAIT_NS;
         return 0;
     }
@@ -156,17 +156,13 @@ static int conn_next(struct ld_conn *c, int64_t *wait_ns)
     uint32_t n_t = slot_times(c, g, seq, t, &lo);
     if (n_t == 0)
         return -1;
-    uint64_t raw;
-    if (ld_kind_build(k, &c->s, g, seq, t, n_t, lo, &c->out, &c->units, &raw))
+    if (ld_kind_build(k, &c->s, g, seq, t, n_t, lo, &c->out, &c->units, &c->raw_bytes))
         PANIC("out of memory building a request");
     c->j++;
     c->have = true;
     c->attempts = 0;
+    c->resent = false;
     c->due_ns = due;
-    struct ld_stats *s = stats_lock(c);
-    s->units_sent += c->units;
-    s->raw_bytes += raw;
-    stats_unlock(c);
     return 1;
 }
 
@@ -196,7 +192,6 @@ static void conn_send_more(struct ld_conn *c)
 
 static void conn_send(struct ld_conn *c)
 {
-    c->attempts++;
     c->out_off = 0;
     c->state = CS_SENDING;
     c->sent_ns = clock_mono_ns();
@@ -204,6 +199,10 @@ static void conn_send(struct ld_conn *c)
     ld_resp_init(&c->resp);
     struct ld_stats *s = stats_lock(c);
     s->bytes_sent += c->out.len;
+    if (c->attempts++ == 0 && !c->resent) {
+        s->units_sent += c->units;
+        s->raw_bytes += c->raw_bytes;
+    }
     stats_unlock(c);
     conn_send_more(c);
 }
@@ -241,22 +240,40 @@ static bool may_retry(const struct ld_conn *c)
     return o->retry && c->attempts <= o->retry_max && !stopping(c);
 }
 
+/* A kept-alive connection that the server closed while idle fails the next request before any
+ * answer byte; like HTTP clients do, that request is sent again once on a new connection without
+ * counting an error. */
+static bool stale_keepalive(struct ld_conn *c, enum fail_kind f)
+{
+    if (f != F_RESET || !c->reused || c->resp.bytes > 0 || c->resp.state != LD_RS_HEAD ||
+        c->in_len > 0 || !c->have || c->attempts != 1)
+        return false;
+    close_fd(c);
+    c->reused = false;
+    c->attempts = 0;
+    c->resent = true; /* units are already counted as sent */
+    return true;
+}
+
 static void conn_fail(struct ld_conn *c, enum fail_kind f)
 {
+    if (stale_keepalive(c, f))
+        return conn_pump(c);
     close_fd(c);
+    bool sent = c->have && c->attempts > 0;
     struct ld_stats *s = stats_lock(c);
     uint64_t *ctr[] = {&s->err_connect, &s->err_reset, &s->err_timeout, &s->err_protocol};
     (*ctr[f])++;
     int64_t delay = 0;
-    if (c->have && c->attempts > 0 && may_retry(c)) {
+    if (sent && may_retry(c)) {
         s->retries++;
         delay = retry_backoff(c);
-    } else if (c->have && c->attempts > 0) {
+    } else if (sent) {
         s->failed++;
         c->have = false;
     }
     stats_unlock(c);
-    if (f == F_CONNECT && c->have)
+    if (f == F_CONNECT && sent && c->have)
         c->attempts++; /* a failed reconnect for a retry counts as an attempt */
     if (f == F_CONNECT) {
         c->reconnect_ns = c->reconnect_ns ? c->reconnect_ns * 2 : RECONNECT_MIN_NS;
@@ -313,8 +330,10 @@ static void conn_complete(struct ld_conn *c, bool eof)
     c->reconnect_ns = 0;
     if (eof || !r->keep_alive || c->in_len > 0)
         close_fd(c); /* bytes after the response: the framing is lost */
-    else
+    else {
         c->state = CS_IDLE;
+        c->reused = true;
+    }
     if (delay && !stopping(c))
         arm(c, delay);
     else
@@ -380,16 +399,19 @@ static void conn_pump(struct ld_conn *c)
         return;
     if (stopping(c))
         return conn_finish(c); /* nothing in flight here: a pending retry is dropped */
+    int64_t wait = 0;
     if (!c->have) {
-        int64_t wait = 0;
         if (c->fd < 0 && c->n_groups > 0 && c->j < conn_quota(c))
             return conn_connect(c);
-        int r = conn_next(c, &wait);
+        int r = conn_build(c, &wait);
         if (r < 0)
             return conn_finish(c);
         if (r == 0)
             return arm(c, wait);
     }
+    if (c->attempts == 0 && c->k->clock == LD_OPEN &&
+        !ld_pacer_take(&c->pacer, clock_mono_ns(), c->due_ns, &wait))
+        return arm(c, wait); /* built, not due yet (or held back while catching up) */
     if (c->fd < 0)
         return conn_connect(c);
     conn_send(c);

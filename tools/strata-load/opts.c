@@ -59,6 +59,7 @@ enum {
     OPT_LISTEN,
     OPT_STATUS,
     OPT_FAIL_EVERY,
+    OPT_CLOSE_EVERY,
     OPT_HELP
 };
 
@@ -193,7 +194,9 @@ void ld_opts_usage(FILE *out)
         "Sink:\n"
         "  --listen ADDR:PORT      (default 127.0.0.1:9999)\n"
         "  --status N              answer status (default 204)\n"
-        "  --fail-every N          answer every Nth request 503 with Retry-After: 1\n"
+        "  --fail-every N          answer every Nth request 503 (with Retry-After: 0)\n"
+        "  --close-every N         close a connection silently after N answers (as an idle\n"
+        "                          timeout would; clients must resend on a new connection)\n"
         "\n"
         "  --help                  this text\n"
         "\n"
@@ -381,6 +384,7 @@ static int opt_common(struct ld_opts *o, int id, const char *v)
     case OPT_DUMP: o->dump_path = v; return 0;
     case OPT_LISTEN: o->listen = v; return 0;
     case OPT_FAIL_EVERY: return u32_arg(v, 1, UINT32_MAX, &o->sink_fail_every);
+    case OPT_CLOSE_EVERY: return u32_arg(v, 1, UINT32_MAX, &o->sink_close_every);
     case OPT_STATUS: {
         uint32_t s = 0;
         int rc = u32_arg(v, 200, 599, &s);

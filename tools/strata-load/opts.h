@@ -63,6 +63,7 @@ struct ld_opts {
     const char *listen;
     int sink_status;
     uint32_t sink_fail_every;
+    uint32_t sink_close_every;
 };
 
 /* Returns 0 (options valid), 1 (--help: usage written to `out`) or ERR_INVALID (reason in err). */

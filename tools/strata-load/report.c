@@ -141,9 +141,12 @@ void ld_report_text(const struct ld_report *r, FILE *out)
             "strata-load %s -> %s: %.2f s (client CPU %.2f s), seed %" PRIu64
             ", %u thread(s), %u connection(s)\n",
             r->mode, r->target, r->elapsed_s, r->cpu_s, r->seed, r->threads, r->connections);
+    int kinds = 0;
     for (int i = 0; i < LD_K_COUNT; i++)
+        kinds += r->kind[i].enabled;
+    for (int i = 0; i < LD_K_COUNT; i++) /* per core only when the CPU time is one kind's */
         if (r->kind[i].enabled)
-            text_kind(out, ld_kind_names[i], &r->kind[i], r->elapsed_s, r->cpu_s);
+            text_kind(out, ld_kind_names[i], &r->kind[i], r->elapsed_s, kinds == 1 ? r->cpu_s : 0);
 }
 
 static void json_num(struct jsonw *j, const char *key, double v)

@@ -140,6 +140,7 @@ static int sink_main(const struct ld_opts *o)
         fprintf(stderr, "strata-load: cannot listen on %s: %s\n", o->listen, strerror(-rc));
         return 1;
     }
+    s.close_every = o->sink_close_every;
     g_sink_running = &s;
     install_signals();
     fprintf(stderr, "strata-load sink: listening on port %d, answering %d\n", s.port, s.status);

@@ -102,6 +102,8 @@ struct ld_conn {
     bool busy;      /* an I/O operation is in flight */
     bool timed_out; /* the in-flight operation was cancelled by the timeout check */
     bool finished;
+    bool reused; /* the open connection has carried a whole exchange (keep-alive) */
+    bool resent; /* the current request is being sent again after a stale keep-alive */
     uint32_t n_groups;
     uint64_t j;       /* next request number */
     int64_t next_off; /* schedule offset of request j (backfill barrier) */
@@ -109,8 +111,9 @@ struct ld_conn {
     int64_t *last_ns; /* closed loop: last time used, per local group */
     int64_t reconnect_ns;
     /* the current request */
-    bool have;
+    bool have; /* built (attempts == 0: not sent yet) */
     uint32_t units, attempts;
+    uint64_t raw_bytes;
     int64_t due_ns, sent_ns, deadline_ns;
     struct buf out;
     size_t out_off;
@@ -178,6 +181,7 @@ struct ld_sink {
     int port;
     int status;
     uint32_t fail_every;
+    uint32_t close_every; /* close a connection silently after this many answers (0: never) */
     _Atomic bool stop;
     _Atomic bool hit_end; /* some connection stopped because the duration was over */
     _Atomic uint64_t requests, bytes;

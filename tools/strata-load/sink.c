@@ -1,6 +1,8 @@
 /* A minimal HTTP/1.1 sink for measuring the client: accepts keep-alive connections, reads each
  * request (Content-Length bodies; chunked bodies are refused with 411), discards it and answers a
- * fixed status. One thread, epoll, non-blocking sockets (see run.h). */
+ * fixed status (every fail_every-th answer 503; every close_every-th answer on a connection is
+ * followed by a silent close, as an idle timeout would). One thread, epoll, non-blocking sockets
+ * (see run.h). */
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -23,6 +25,7 @@ struct sconn {
     uint8_t *buf;
     size_t len;
     uint64_t body_left;
+    uint32_t answered;
     bool close_after;
 };
 
@@ -98,6 +101,8 @@ static void answer(struct ld_sink *s, struct sconn *c, int status)
     ssize_t w = send(c->fd, out, (size_t)n, MSG_NOSIGNAL);
     if (w != n)
         c->close_after = true; /* a full socket buffer for a tiny answer: give up on it */
+    if (s->close_every && ++c->answered % s->close_every == 0)
+        c->close_after = true; /* like an idle timeout: no Connection: close warning */
 }
 
 /* Length of the head when complete, else 0. Sets the body length and connection options. */

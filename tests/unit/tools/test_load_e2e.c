@@ -148,7 +148,7 @@ static void test_open_loop_rate(void **state)
 
 static void test_errors_and_retries(void **state)
 {
-    struct ld_sink bad;
+    static struct ld_sink bad; /* static: outlives a failed assertion */
     assert_int_equal(ld_sink_open(&bad, "127.0.0.1:0", 204, 3), 0); /* every 3rd: 503 */
     assert_int_equal(ld_sink_start(&bad), 0);
     char url[64];
@@ -188,6 +188,24 @@ static void test_errors_and_retries(void **state)
     assert_int_equal(s->failed, s->err_timeout);
     assert_int_equal(s->ok, 0);
     close(fd);
+}
+
+static void test_stale_keepalive_resent(void **state)
+{
+    static struct ld_sink closing; /* static: outlives a failed assertion */
+    assert_int_equal(ld_sink_open(&closing, "127.0.0.1:0", 204, 0), 0);
+    closing.close_every = 2; /* every second answer, the connection goes away silently */
+    assert_int_equal(ld_sink_start(&closing), 0);
+    char url[64];
+    snprintf(url, sizeof url, "http://127.0.0.1:%d", closing.port);
+    RUN("metrics", "--target", url, "--rate", "2000", "--requests", "20", "--connections", "1",
+        "--targets", "1", "--series-per-target", "20", "--batch", "10", "--duration", "0");
+    const struct ld_stats *s = &g_stats[LD_K_METRICS];
+    assert_int_equal(s->ok, 20);
+    assert_int_equal(s->failed, 0);
+    assert_int_equal(s->units_sent, 200); /* resends are not counted twice */
+    assert_int_equal(ld_stats_errors(s), 0);
+    ld_sink_stop(&closing);
 }
 
 static void test_backfill_exact(void **state)
@@ -271,9 +289,10 @@ static void test_dump_deterministic(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_metrics_closed_loop), cmocka_unit_test(test_logs_and_queries),
-        cmocka_unit_test(test_open_loop_rate),      cmocka_unit_test(test_errors_and_retries),
-        cmocka_unit_test(test_backfill_exact),      cmocka_unit_test(test_dump_deterministic),
+        cmocka_unit_test(test_metrics_closed_loop),    cmocka_unit_test(test_logs_and_queries),
+        cmocka_unit_test(test_open_loop_rate),         cmocka_unit_test(test_errors_and_retries),
+        cmocka_unit_test(test_stale_keepalive_resent), cmocka_unit_test(test_backfill_exact),
+        cmocka_unit_test(test_dump_deterministic),
     };
     char why[256];
     if (loop_probe(why, sizeof why)) {
