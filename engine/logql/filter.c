@@ -1,0 +1,597 @@
+/* LogQL line filters on hyperscan with PCRE2 fallback (see filter.h). */
+/* memmem: _GNU_SOURCE comes from the build */
+#include "engine/logql/filter.h"
+
+#include <hs/hs.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "formats/wire/utf8.h"
+
+/* ---- UTF-8 ---- */
+
+bool logql_utf8_valid(struct str s)
+{
+    const uint8_t *p = (const uint8_t *)s.ptr;
+    size_t n = s.len, i = 0;
+    while (i < n) {
+        if (i + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (!(w & 0x8080808080808080ull)) {
+                i += 8;
+                continue;
+            }
+        }
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        uint32_t cp;
+        size_t l = wire_utf8_decode(p + i, n - i, &cp);
+        if (!l)
+            return false;
+        i += l;
+    }
+    return true;
+}
+
+/* ---- Go regex -> hyperscan ---- */
+
+struct xlate {
+    const char *s;
+    size_t n, i;
+    struct buf *out;
+    bool utf8, nonascii, caseless, ok;
+};
+
+static void put(struct xlate *x, const char *p, size_t n)
+{
+    if (buf_append(x->out, p, n) != 0)
+        x->ok = false;
+}
+
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_hex(char c)
+{
+    return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'f');
+}
+
+static bool is_alnum(char c)
+{
+    return is_digit(c) || ((c | 0x20) >= 'a' && (c | 0x20) <= 'z');
+}
+
+/* \x41 or \x{263a}: copies it; false when malformed. */
+static bool xlate_hex(struct xlate *x)
+{
+    size_t j = x->i + 2; /* after \x */
+    if (j < x->n && x->s[j] == '{') {
+        size_t k = j + 1;
+        while (k < x->n && is_hex(x->s[k]))
+            k++;
+        if (k == j + 1 || k >= x->n || x->s[k] != '}')
+            return false;
+        /* a code point above 0x7f needs UTF-8 mode to mean a character */
+        if (k - (j + 1) > 2 || (k - (j + 1) == 2 && x->s[j + 1] >= '8'))
+            x->utf8 = x->nonascii = true;
+        put(x, x->s + x->i, k + 1 - x->i);
+        x->i = k + 1;
+        return true;
+    }
+    if (j + 2 > x->n || !is_hex(x->s[j]) || !is_hex(x->s[j + 1]))
+        return false;
+    if (x->s[j] >= '8')
+        return false; /* Go: a character U+0080..U+00FF; hyperscan bytes: leave to PCRE2 */
+    put(x, x->s + x->i, 4);
+    x->i += 4;
+    return true;
+}
+
+/* One escape; in_class selects the class forms. */
+static bool xlate_escape(struct xlate *x, bool in_class)
+{
+    if (x->i + 1 >= x->n)
+        return false;
+    char c = x->s[x->i + 1];
+    if ((unsigned char)c >= 0x80)
+        return false;
+    if (!is_alnum(c)) { /* escaped punctuation is itself */
+        put(x, x->s + x->i, 2);
+        x->i += 2;
+        return true;
+    }
+    const char *rep = NULL;
+    switch (c) {
+    case 'x': return xlate_hex(x);
+    case 'd':
+    case 'w':
+    case 't':
+    case 'n':
+    case 'r':
+    case 'f':
+    case 'a': rep = NULL; break;
+    case 'D':
+    case 'W': x->utf8 = true; break;
+    case 's': rep = in_class ? "\\t\\n\\f\\r " : "[\\t\\n\\f\\r ]"; break;
+    case 'S':
+        if (in_class)
+            return false;
+        rep = "[^\\t\\n\\f\\r ]";
+        x->utf8 = true;
+        break;
+    case 'b':
+    case 'B':
+    case 'A':
+    case 'z':
+        if (in_class)
+            return false;
+        break;
+    default: return false; /* \v \p \P \Q \E \C digits ... */
+    }
+    if (rep)
+        put(x, rep, strlen(rep));
+    else
+        put(x, x->s + x->i, 2);
+    x->i += 2;
+    return true;
+}
+
+/* `[...]`, starting at '['. */
+static bool xlate_class(struct xlate *x)
+{
+    put(x, "[", 1);
+    x->i++;
+    if (x->i < x->n && x->s[x->i] == '^') {
+        put(x, "^", 1);
+        x->i++;
+        x->utf8 = true;
+    }
+    bool first = true;
+    while (x->i < x->n) {
+        char c = x->s[x->i];
+        if (c == ']' && !first) {
+            put(x, "]", 1);
+            x->i++;
+            return true;
+        }
+        first = false;
+        if (c == '\\') {
+            if (!xlate_escape(x, true))
+                return false;
+            continue;
+        }
+        if (c == '[' && x->i + 1 < x->n && x->s[x->i + 1] == ':') {
+            const char *end = memmem(x->s + x->i + 2, x->n - x->i - 2, ":]", 2);
+            if (!end)
+                return false;
+            if (x->s[x->i + 2] == '^')
+                x->utf8 = true;
+            size_t len = (size_t)(end + 2 - (x->s + x->i));
+            put(x, x->s + x->i, len);
+            x->i += len;
+            continue;
+        }
+        if ((unsigned char)c >= 0x80)
+            x->utf8 = x->nonascii = true;
+        put(x, &c, 1);
+        x->i++;
+    }
+    return false;
+}
+
+/* `(?` groups: flags, non-capturing, named captures (names dropped). */
+static bool xlate_group(struct xlate *x)
+{
+    size_t j = x->i + 2;
+    if (j < x->n && (x->s[j] == 'P' || x->s[j] == '<')) {
+        const char *gt = memchr(x->s + j, '>', x->n - j);
+        if (!gt)
+            return false;
+        put(x, "(", 1);
+        x->i = (size_t)(gt + 1 - x->s);
+        return true;
+    }
+    size_t k = j;
+    while (k < x->n && x->s[k] != ')' && x->s[k] != ':') {
+        char f = x->s[k];
+        if (f == 'i')
+            x->caseless = true;
+        else if (f == 's')
+            x->utf8 = true; /* (?s). matches any character */
+        else if (f != '-')
+            return false; /* m, U: not mirrored */
+        k++;
+    }
+    if (k >= x->n)
+        return false;
+    put(x, x->s + x->i, k + 1 - x->i);
+    x->i = k + 1;
+    return true;
+}
+
+/* `{n}`, `{n,}`, `{n,m}`; anything else (a literal brace in Go) goes to PCRE2. */
+static bool xlate_brace(struct xlate *x)
+{
+    size_t k = x->i + 1;
+    size_t d0 = k;
+    while (k < x->n && is_digit(x->s[k]))
+        k++;
+    if (k == d0 || k >= x->n)
+        return false;
+    if (x->s[k] == ',') {
+        k++;
+        while (k < x->n && is_digit(x->s[k]))
+            k++;
+    }
+    if (k >= x->n || x->s[k] != '}')
+        return false;
+    put(x, x->s + x->i, k + 1 - x->i);
+    x->i = k + 1;
+    return true;
+}
+
+static bool xlate_token(struct xlate *x)
+{
+    char c = x->s[x->i];
+    switch (c) {
+    case '\\': return xlate_escape(x, false);
+    case '[': return xlate_class(x);
+    case '{': return xlate_brace(x);
+    case '$':
+        put(x, "\\z", 2); /* Go: end of text only (hyperscan's $ also matches before a final \n) */
+        x->i++;
+        return true;
+    case '.': x->utf8 = true; break;
+    case '(':
+        if (x->i + 1 < x->n && x->s[x->i + 1] == '?')
+            return xlate_group(x);
+        break;
+    default:
+        if ((unsigned char)c >= 0x80)
+            x->utf8 = x->nonascii = true;
+        break;
+    }
+    put(x, &c, 1);
+    x->i++;
+    return true;
+}
+
+bool logql_filter_go_to_hs(struct str go, struct buf *out, bool *utf8)
+{
+    struct xlate x = {.s = go.ptr ? go.ptr : "", .n = go.len, .out = out, .ok = true};
+    buf_reset(out);
+    while (x.i < x.n && x.ok)
+        if (!xlate_token(&x))
+            return false;
+    if (!x.ok || buf_cstr(out) != 0)
+        return false;
+    /* Go folds case over all of Unicode; hyperscan without UCP only over ASCII */
+    if (x.caseless && x.nonascii)
+        return false;
+    *utf8 = x.utf8;
+    return true;
+}
+
+/* ---- building ---- */
+
+void logql_filter_set_init(struct logql_filter_set *s)
+{
+    memset(s, 0, sizeof *s);
+}
+
+static int push_term(struct logql_filter_set *s, struct logql_filter_term t)
+{
+    if (s->n_terms == s->cap_terms) {
+        size_t nc = s->cap_terms ? 2 * s->cap_terms : 8;
+        void *p = realloc(s->terms, nc * sizeof *s->terms);
+        if (!p)
+            return ERR_NOMEM;
+        s->terms = p;
+        s->cap_terms = nc;
+    }
+    t.hs_id = -1;
+    s->terms[s->n_terms++] = t;
+    return 0;
+}
+
+static int push_clause(struct logql_filter_set *s, struct logql_filter_clause c)
+{
+    if (s->n_clauses == s->cap_clauses) {
+        size_t nc = s->cap_clauses ? 2 * s->cap_clauses : 8;
+        void *p = realloc(s->clauses, nc * sizeof *s->clauses);
+        if (!p)
+            return ERR_NOMEM;
+        s->clauses = p;
+        s->cap_clauses = nc;
+    }
+    s->clauses[s->n_clauses++] = c;
+    return 0;
+}
+
+static struct logql_filter_term classify(enum logql_line_op op, const struct logql_line_term *t)
+{
+    struct logql_filter_term ft = {.text = t->value};
+    if (t->is_ip) {
+        ft.kind = LOGQL_TERM_IP;
+        ft.ip = t->ip;
+        return ft;
+    }
+    switch (op) {
+    case LOGQL_LINE_CONTAINS:
+    case LOGQL_LINE_NOT_CONTAINS:
+        ft.kind = t->value.len ? LOGQL_TERM_LITERAL : LOGQL_TERM_TRUE;
+        break;
+    case LOGQL_LINE_REGEX:
+    case LOGQL_LINE_NOT_REGEX:
+        ft.kind = LOGQL_TERM_REGEX;
+        ft.re = t->re;
+        if (t->value.len == 0 || str_eq_cstr(t->value, ".*") || str_eq_cstr(t->value, "(.*)"))
+            ft.kind = LOGQL_TERM_TRUE;
+        else if (str_eq_cstr(t->value, ".+") || str_eq_cstr(t->value, "(.+)"))
+            ft.kind = LOGQL_TERM_EXISTS;
+        break;
+    case LOGQL_LINE_PATTERN:
+    case LOGQL_LINE_NOT_PATTERN:
+        ft.kind = LOGQL_TERM_PATTERN;
+        ft.pattern = t->pattern;
+        break;
+    }
+    return ft;
+}
+
+int logql_filter_set_add(struct logql_filter_set *s, const struct logql_line_filter *f)
+{
+    bool negate = f->op == LOGQL_LINE_NOT_CONTAINS || f->op == LOGQL_LINE_NOT_REGEX ||
+                  f->op == LOGQL_LINE_NOT_PATTERN;
+    struct logql_filter_clause c = {negate, s->n_terms, 0};
+    bool all_true = true;
+    for (size_t i = 0; i < f->n_terms; i++) {
+        struct logql_filter_term t = classify(f->op, &f->terms[i]);
+        if (t.kind == LOGQL_TERM_TRUE) {
+            if (negate) /* not(match-all) */
+                s->always_false = true;
+            continue; /* Loki's or-builder drops a match-all leg */
+        }
+        all_true = false;
+        int rc = push_term(s, t);
+        if (rc)
+            return rc;
+        c.n++;
+    }
+    if (all_true) /* nothing left: the filter keeps every line (or, negated, none) */
+        return 0;
+    return push_clause(s, c);
+}
+
+/* Pattern text for hyperscan; false: leave the term to the fallback. */
+static bool hs_pattern(const struct logql_filter_term *t, struct buf *out, unsigned *flags)
+{
+    *flags = HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY;
+    if (t->kind == LOGQL_TERM_LITERAL) {
+        static const char hex[] = "0123456789abcdef";
+        buf_reset(out);
+        for (size_t i = 0; i < t->text.len; i++) {
+            uint8_t b = (uint8_t)t->text.ptr[i];
+            char e[4] = {'\\', 'x', hex[b >> 4], hex[b & 15]};
+            if (buf_append(out, e, 4))
+                return false;
+        }
+        return buf_cstr(out) == 0;
+    }
+    if (t->kind != LOGQL_TERM_REGEX)
+        return false;
+    bool utf8 = false;
+    if (!logql_filter_go_to_hs(t->text, out, &utf8))
+        return false;
+    if (utf8)
+        *flags |= HS_FLAG_UTF8;
+    return true;
+}
+
+struct hs_list {
+    char **exprs;
+    unsigned *flags, *ids;
+    size_t *term; /* first term that uses pattern i */
+    size_t n;
+};
+
+static void hs_list_free(struct hs_list *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->exprs[i]);
+    free(l->exprs);
+    free(l->flags);
+    free(l->ids);
+    free(l->term);
+}
+
+/* Same pattern already listed? Returns its index or -1. */
+static long hs_find(const struct hs_list *l, const char *e, unsigned flags)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (l->flags[i] == flags && strcmp(l->exprs[i], e) == 0)
+            return (long)i;
+    return -1;
+}
+
+static int hs_collect(struct logql_filter_set *s, struct hs_list *l)
+{
+    size_t cap = s->n_terms ? s->n_terms : 1;
+    l->exprs = calloc(cap, sizeof *l->exprs);
+    l->flags = calloc(cap, sizeof *l->flags);
+    l->ids = calloc(cap, sizeof *l->ids);
+    l->term = calloc(cap, sizeof *l->term);
+    if (!l->exprs || !l->flags || !l->ids || !l->term)
+        return ERR_NOMEM;
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; i < s->n_terms; i++) {
+        struct logql_filter_term *t = &s->terms[i];
+        unsigned flags;
+        if (!hs_pattern(t, &b, &flags))
+            continue;
+        long k = hs_find(l, (const char *)b.data, flags);
+        if (k < 0) {
+            k = (long)l->n;
+            if (!(l->exprs[k] = strdup((const char *)b.data))) {
+                buf_deinit(&b);
+                return ERR_NOMEM;
+            }
+            l->flags[k] = flags;
+            l->term[k] = i;
+            l->n++;
+        }
+        t->hs_id = (int)k;
+        t->hs_utf8 = (flags & HS_FLAG_UTF8) != 0;
+    }
+    buf_deinit(&b);
+    return 0;
+}
+
+/* Drops pattern k (hyperscan rejected it): its terms use the fallback; later ids shift down. */
+static void hs_drop(struct logql_filter_set *s, struct hs_list *l, size_t k)
+{
+    for (size_t i = 0; i < s->n_terms; i++) {
+        struct logql_filter_term *t = &s->terms[i];
+        if (t->hs_id == (int)k) {
+            t->hs_id = -1;
+            t->hs_utf8 = false;
+        } else if (t->hs_id > (int)k) {
+            t->hs_id--;
+        }
+    }
+    free(l->exprs[k]);
+    memmove(l->exprs + k, l->exprs + k + 1, (l->n - k - 1) * sizeof *l->exprs);
+    memmove(l->flags + k, l->flags + k + 1, (l->n - k - 1) * sizeof *l->flags);
+    memmove(l->term + k, l->term + k + 1, (l->n - k - 1) * sizeof *l->term);
+    l->n--;
+}
+
+int logql_filter_set_build(struct logql_filter_set *s, char *err, size_t err_size)
+{
+    struct hs_list l = {0};
+    int rc = hs_collect(s, &l);
+    while (rc == 0 && l.n > 0) {
+        for (size_t i = 0; i < l.n; i++)
+            l.ids[i] = (unsigned)i;
+        hs_database_t *db = NULL;
+        hs_compile_error_t *ce = NULL;
+        hs_error_t e = hs_compile_multi((const char *const *)l.exprs, l.flags, l.ids, (unsigned)l.n,
+                                        HS_MODE_BLOCK, NULL, &db, &ce);
+        if (e == HS_SUCCESS) {
+            s->db = db;
+            break;
+        }
+        int bad = ce ? ce->expression : -1;
+        if (bad < 0 || (size_t)bad >= l.n) {
+            snprintf(err, err_size, "hyperscan: %s", ce ? ce->message : "compile failed");
+            rc = ERR_INVALID;
+        } else {
+            hs_drop(s, &l, (size_t)bad);
+        }
+        hs_free_compile_error(ce);
+    }
+    s->n_hs = (unsigned)l.n;
+    s->any_utf8 = false;
+    for (size_t i = 0; i < s->n_terms; i++)
+        s->any_utf8 |= s->terms[i].hs_id >= 0 && s->terms[i].hs_utf8;
+    hs_list_free(&l);
+    return rc;
+}
+
+void logql_filter_set_deinit(struct logql_filter_set *s)
+{
+    if (s->db)
+        hs_free_database(s->db);
+    free(s->terms);
+    free(s->clauses);
+    memset(s, 0, sizeof *s);
+}
+
+int logql_filter_scratch_prepare(struct logql_filter_scratch *sc, const struct logql_filter_set *s)
+{
+    if (s->db) {
+        hs_scratch_t *h = sc->hs;
+        if (hs_alloc_scratch(s->db, &h) != HS_SUCCESS)
+            return ERR_NOMEM;
+        sc->hs = h;
+    }
+    size_t words = (s->n_hs + 63) / 64;
+    if (words > sc->n_words) {
+        uint64_t *b = realloc(sc->bits, words * sizeof *b);
+        if (!b)
+            return ERR_NOMEM;
+        sc->bits = b;
+        sc->n_words = words;
+    }
+    return 0;
+}
+
+void logql_filter_scratch_deinit(struct logql_filter_scratch *sc)
+{
+    if (sc->hs)
+        hs_free_scratch(sc->hs);
+    free(sc->bits);
+    memset(sc, 0, sizeof *sc);
+}
+
+/* ---- evaluation ---- */
+
+static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
+                    void *ctx)
+{
+    (void)from;
+    (void)to;
+    (void)flags;
+    uint64_t *bits = ctx;
+    bits[id >> 6] |= 1ull << (id & 63);
+    return 0;
+}
+
+static bool term_match(const struct logql_filter_term *t, struct str line, const uint64_t *bits)
+{
+    if (bits && t->hs_id >= 0)
+        return (bits[t->hs_id >> 6] >> (t->hs_id & 63)) & 1;
+    switch (t->kind) {
+    case LOGQL_TERM_TRUE: return true;
+    case LOGQL_TERM_EXISTS: return line.len > 0;
+    case LOGQL_TERM_LITERAL:
+        return line.len >= t->text.len && memmem(line.ptr, line.len, t->text.ptr, t->text.len);
+    case LOGQL_TERM_REGEX: return t->re && logql_regex_match(t->re, line);
+    case LOGQL_TERM_PATTERN:
+        return t->pattern ? logql_pattern_matches(t->pattern, line) : line.len == 0;
+    case LOGQL_TERM_IP: return t->ip && logql_ip_matches(t->ip, line);
+    }
+    return false;
+}
+
+bool logql_filter_eval(const struct logql_filter_set *s, struct logql_filter_scratch *sc,
+                       struct str line)
+{
+    if (s->always_false)
+        return false;
+    if (!line.ptr)
+        line.ptr = "";
+    const uint64_t *bits = NULL;
+    if (s->db && (!s->any_utf8 || logql_utf8_valid(line))) {
+        memset(sc->bits, 0, sc->n_words * sizeof *sc->bits);
+        if (hs_scan(s->db, line.ptr, (unsigned)line.len, 0, sc->hs, on_match, sc->bits) ==
+            HS_SUCCESS)
+            bits = sc->bits;
+    }
+    for (size_t c = 0; c < s->n_clauses; c++) {
+        const struct logql_filter_clause *cl = &s->clauses[c];
+        bool any = false;
+        for (size_t i = 0; i < cl->n && !any; i++)
+            any = term_match(&s->terms[cl->first + i], line, bits);
+        if (any == cl->negate)
+            return false;
+    }
+    return true;
+}

@@ -1,0 +1,96 @@
+/* Compiled LogQL line filters: a conjunction of clauses (`|= "a" or "b"`, `!~ "x"`, `|> "<_> y"`,
+ * `|= ip("10.0.0.0/8")`) evaluated on one version of a log line.
+ *
+ * Every literal and regex term goes into one hyperscan block-mode database (one scan per line sets
+ * a bit per term); the boolean structure is evaluated afterwards. Regexes are translated from Go
+ * syntax into hyperscan syntax with Go's meaning (`$` is the end of the text, `\s` excludes \v,
+ * `.` is a UTF-8 character); a pattern the translation or hyperscan does not accept runs on PCRE2
+ * (its logql_regex from the AST). Patterns that need UTF-8 mode are only scanned by hyperscan on
+ * valid UTF-8 lines; on other lines PCRE2 decides, as Go reads invalid bytes as U+FFFD.
+ *
+ * Loki's simplifications are kept: `|= ""` and `|~ ""`/`|~ ".*"` match everything and vanish from
+ * `or` chains (Loki's or-builder drops a match-all leg), a negated match-all filter keeps nothing,
+ * and `|~ ".+"` keeps non-empty lines.
+ *
+ * A struct logql_filter_set is immutable after logql_filter_set_build and may be shared by
+ * threads; each thread evaluates with its own struct logql_filter_scratch. */
+#ifndef STRATA_ENGINE_LOGQL_FILTER_H
+#define STRATA_ENGINE_LOGQL_FILTER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/buf.h"
+#include "base/str.h"
+#include "engine/logql/ast.h"
+
+enum logql_term_kind {
+    LOGQL_TERM_TRUE,    /* matches every line */
+    LOGQL_TERM_EXISTS,  /* matches non-empty lines (`|~ ".+"`) */
+    LOGQL_TERM_LITERAL, /* substring */
+    LOGQL_TERM_REGEX,   /* unanchored Go regex */
+    LOGQL_TERM_PATTERN, /* |> pattern (NULL pattern: the empty pattern) */
+    LOGQL_TERM_IP,      /* ip("...") */
+};
+
+struct logql_filter_term {
+    enum logql_term_kind kind;
+    struct str text;                     /* literal or regex source */
+    const struct logql_regex *re;        /* REGEX: the PCRE2 fallback (from the AST) */
+    const struct logql_pattern *pattern; /* PATTERN */
+    const struct logql_ip_matcher *ip;   /* IP */
+    int hs_id;                           /* bit in the scan result, -1: not in hyperscan */
+    bool hs_utf8;                        /* compiled in UTF-8 mode */
+};
+
+/* One filter expression: positive (any term matches) or negative (no term matches). */
+struct logql_filter_clause {
+    bool negate;
+    size_t first, n; /* terms[first .. first + n) */
+};
+
+struct logql_filter_set {
+    struct logql_filter_term *terms;
+    size_t n_terms, cap_terms;
+    struct logql_filter_clause *clauses;
+    size_t n_clauses, cap_clauses;
+    void *db;          /* hs_database_t *, NULL when no term uses hyperscan */
+    unsigned n_hs;     /* distinct hyperscan patterns (bits) */
+    bool any_utf8;     /* some hyperscan pattern is in UTF-8 mode */
+    bool always_false; /* a clause can never pass */
+};
+
+/* Per-thread evaluation state. */
+struct logql_filter_scratch {
+    void *hs;       /* hs_scratch_t *, grown for every database it is used with */
+    uint64_t *bits; /* scan result */
+    size_t n_words;
+};
+
+void logql_filter_set_init(struct logql_filter_set *s);
+/* Adds the clause(s) of one line filter stage: a positive operator with `or` terms is one clause;
+ * a negative one is a clause of its terms (none may match). Returns 0 or ERR_NOMEM. */
+int logql_filter_set_add(struct logql_filter_set *s, const struct logql_line_filter *f);
+/* Compiles the hyperscan database. Returns 0, ERR_NOMEM, or ERR_INVALID (message in err) when
+ * hyperscan fails for a reason other than an unsupported pattern. */
+int logql_filter_set_build(struct logql_filter_set *s, char *err, size_t err_size);
+void logql_filter_set_deinit(struct logql_filter_set *s);
+
+/* Makes scratch usable with set s (allocates or grows). Returns 0 or ERR_NOMEM. */
+int logql_filter_scratch_prepare(struct logql_filter_scratch *sc, const struct logql_filter_set *s);
+void logql_filter_scratch_deinit(struct logql_filter_scratch *sc);
+
+/* True when the line passes every clause. */
+bool logql_filter_eval(const struct logql_filter_set *s, struct logql_filter_scratch *sc,
+                       struct str line);
+
+/* Translates a Go regex into hyperscan syntax with the same meaning. Returns false when the
+ * pattern uses something the translation does not handle (then PCRE2 runs it). *utf8 is set when
+ * the pattern must be compiled in UTF-8 mode. out is NUL-terminated. (Exposed for tests.) */
+bool logql_filter_go_to_hs(struct str go, struct buf *out, bool *utf8);
+
+/* True when s is valid UTF-8 (Go's rules). */
+bool logql_utf8_valid(struct str s);
+
+#endif
