@@ -320,6 +320,8 @@ static void conn_complete(struct ld_conn *c, bool eof)
         if (ok) {
             s->ok++;
             s->units_ok += c->units;
+            s->v2_unconfirmed +=
+                c->k->id == LD_K_METRICS && c->k->proto == LD_RW2 && r->samples_written < 0;
         } else {
             s->failed++;
             error_sample(s, r);

@@ -97,6 +97,7 @@ void ld_resp_init(struct ld_resp *r)
 {
     memset(r, 0, sizeof *r);
     r->retry_after_s = -1;
+    r->samples_written = -1;
 }
 
 static const uint8_t *find_head_end(const uint8_t *p, size_t n)
@@ -171,6 +172,11 @@ static int header(struct ld_resp *r, const char *name, size_t nl, const char *v,
         hi->conn_keep |= value_has_token(v, vl, "keep-alive");
     } else if (nl == 11 && strncasecmp(name, "retry-after", 11) == 0) {
         retry_after(r, v, vl);
+    } else if (nl == 41 &&
+               strncasecmp(name, "x-prometheus-remote-write-samples-written", 41) == 0) {
+        uint64_t n;
+        if (parse_u64(v, vl, &n) == 0)
+            r->samples_written = (int64_t)n;
     }
     return 0;
 }

@@ -54,9 +54,10 @@ struct ld_resp {
     enum ld_resp_state state;
     int status;
     bool keep_alive;
-    int64_t retry_after_s; /* -1: absent */
-    int64_t retry_until_s; /* Retry-After as an HTTP-date (Unix s); 0: absent */
-    uint64_t left;         /* body or chunk bytes still to come */
+    int64_t retry_after_s;   /* -1: absent */
+    int64_t retry_until_s;   /* Retry-After as an HTTP-date (Unix s); 0: absent */
+    int64_t samples_written; /* X-Prometheus-Remote-Write-Samples-Written; -1: absent */
+    uint64_t left;           /* body or chunk bytes still to come */
     uint64_t body_bytes;
     uint64_t bytes; /* all bytes consumed, heads included */
     uint64_t chunk_size;

@@ -34,6 +34,7 @@ void ld_stats_merge(struct ld_stats *dst, const struct ld_stats *src)
     dst->err_timeout += src->err_timeout;
     dst->err_protocol += src->err_protocol;
     dst->behind += src->behind;
+    dst->v2_unconfirmed += src->v2_unconfirmed;
     ld_hist_merge(&dst->lat, &src->lat);
     ld_hist_merge(&dst->svc, &src->svc);
     if (src->last_error_status) {
@@ -47,7 +48,7 @@ void ld_stats_diff(struct ld_stats *out, const struct ld_stats *now, const struc
 #define D(f) out->f = now->f - before->f
     D(requests), D(ok), D(failed), D(retries), D(units_ok), D(units_sent), D(bytes_sent);
     D(raw_bytes), D(bytes_recv), D(err_connect), D(err_reset), D(err_timeout), D(err_protocol);
-    D(behind);
+    D(behind), D(v2_unconfirmed);
 #undef D
     for (int i = 0; i < LD_STATUS_MAX; i++)
         out->status[i] = now->status[i] - before->status[i];
@@ -133,6 +134,11 @@ static void text_kind(FILE *out, const char *name, const struct ld_report_kind *
             s->err_connect, s->err_reset, s->err_timeout, s->err_protocol);
     if (s->last_error_status)
         fprintf(out, "  last error  %d: %s\n", s->last_error_status, s->last_error);
+    if (s->v2_unconfirmed)
+        fprintf(out,
+                "  warning     %" PRIu64 " 2xx answers without X-Prometheus-Remote-Write-Samples-"
+                "Written: the receiver may not understand remote write 2.0 (samples dropped)\n",
+                s->v2_unconfirmed);
 }
 
 void ld_report_text(const struct ld_report *r, FILE *out)
@@ -217,6 +223,7 @@ static void json_kind(struct jsonw *j, const struct ld_report_kind *k, double el
     json_u64(j, "failed", s->failed);
     json_u64(j, "retries", s->retries);
     json_u64(j, "behind", s->behind);
+    json_u64(j, "rw2_unconfirmed", s->v2_unconfirmed);
     json_u64(j, "units", s->units_ok);
     json_u64(j, "units_sent", s->units_sent);
     json_u64(j, "bytes_sent", s->bytes_sent);

@@ -27,7 +27,8 @@ struct ld_stats {
     uint64_t bytes_sent, raw_bytes, bytes_recv;
     uint64_t status[LD_STATUS_MAX];
     uint64_t err_connect, err_reset, err_timeout, err_protocol;
-    uint64_t behind; /* requests due by the end that were never sent */
+    uint64_t behind;         /* requests due by the end that were never sent */
+    uint64_t v2_unconfirmed; /* rw2: 2xx without X-Prometheus-Remote-Write-Samples-Written */
     struct ld_hist lat, svc;
     int last_error_status; /* a sample error answer (0: none) */
     char last_error[128];

@@ -110,6 +110,12 @@ static void test_metrics_closed_loop(void **state)
     assert_int_equal(ld_stats_errors(s), 0);
     assert_true(s->bytes_sent > 0 && s->raw_bytes > s->bytes_sent / 2);
     assert_int_equal(atomic_load(&g_sink.requests) - before, 40);
+    assert_int_equal(s->v2_unconfirmed, 0);
+    /* the sink is no remote write 2.0 receiver: it never says how many samples it wrote */
+    RUN("metrics", "--target", g_url, "--rate", "0", "--requests", "5", "--protocol", "rw2",
+        "--targets", "4", "--series-per-target", "100");
+    assert_int_equal(s->ok, 5);
+    assert_int_equal(s->v2_unconfirmed, 5);
 }
 
 static void test_logs_and_queries(void **state)

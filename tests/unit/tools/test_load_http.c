@@ -155,6 +155,7 @@ static void test_retry_after_date_and_snippet_cap(void **state)
                     "Content-Length: 1000\r\n\r\n";
     assert_int_equal(ld_resp_feed(&r, (const uint8_t *)h, strlen(h)), (long)strlen(h));
     assert_int_equal(r.retry_until_s, 1445412480);
+    assert_int_equal(r.samples_written, -1);
     assert_int_equal(r.retry_after_s, -1);
     uint8_t body[1000];
     memset(body, 'x', sizeof body);
@@ -163,6 +164,17 @@ static void test_retry_after_date_and_snippet_cap(void **state)
     assert_int_equal(r.state, LD_RS_DONE);
     assert_int_equal(r.body_bytes, 1000);
     assert_int_equal(r.snippet_len, LD_SNIPPET_MAX);
+}
+
+static void test_written_headers(void **state)
+{
+    struct ld_resp r;
+    ld_resp_init(&r);
+    const char *h = "HTTP/1.1 204 No Content\r\nX-Prometheus-Remote-Write-Samples-Written: 2000\r\n"
+                    "X-Prometheus-Remote-Write-Histograms-Written: 0\r\n\r\n";
+    assert_int_equal(ld_resp_feed(&r, (const uint8_t *)h, strlen(h)), (long)strlen(h));
+    assert_int_equal(r.state, LD_RS_DONE);
+    assert_int_equal(r.samples_written, 2000);
 }
 
 static void test_malformed(void **state)
@@ -212,6 +224,7 @@ int main(void)
         cmocka_unit_test(test_urlenc),
         cmocka_unit_test(test_golden_responses),
         cmocka_unit_test(test_retry_after_date_and_snippet_cap),
+        cmocka_unit_test(test_written_headers),
         cmocka_unit_test(test_malformed),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
