@@ -39,7 +39,7 @@ struct ckpt {
     size_t *lofs; /* per kept item: its first label in labs */
     size_t lofs_cap;
     void *items; /* kept items (walrec_series / _sample / _entry) */
-    size_t items_cap;
+    size_t items_cap; /* in bytes: the item type changes from record to record */
 };
 
 /* Grows *p to hold n elements of size sz. */
@@ -144,7 +144,7 @@ static int ids_pass(struct ckpt *c, const struct walrec *rec, bool (*fn)(void *,
         seen++;
         if (!fn(c->keep->arg, s->id))
             continue;
-        if (grow(&c->items, &c->items_cap, k + 1, sizeof(struct walrec_series)) ||
+        if (grow(&c->items, &c->items_cap, (k + 1) * sizeof(struct walrec_series), 1) ||
             keep_labels(c, &nlab, s->labels, s->n_labels, k))
             return ERR_NOMEM;
         ((struct walrec_series *)c->items)[k++] = *s;
@@ -217,7 +217,7 @@ static int filter_samples(struct ckpt *c, const struct walrec *rec)
         seen++;
         if (!fn(c->keep->arg, s->id, s->ts_ms))
             continue;
-        if (grow(&c->items, &c->items_cap, k + 1, sizeof *s))
+        if (grow(&c->items, &c->items_cap, (k + 1) * sizeof *s, 1))
             return ERR_NOMEM;
         ((struct walrec_sample *)c->items)[k++] = *s;
     }
@@ -251,7 +251,7 @@ static int entries_pass(struct ckpt *c, const struct walrec *rec, size_t *nkept,
         seen++;
         if (!c->keep->entry(c->keep->arg, e->id, e->ts_ns))
             continue;
-        if (grow(&c->items, &c->items_cap, k + 1, sizeof *e) ||
+        if (grow(&c->items, &c->items_cap, (k + 1) * sizeof *e, 1) ||
             keep_labels(c, &nlab, e->meta, e->n_meta, k))
             return ERR_NOMEM;
         ((struct walrec_entry *)c->items)[k++] = *e;
