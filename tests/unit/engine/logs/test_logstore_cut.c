@@ -231,6 +231,35 @@ static void test_select_during_cut(void **state)
     lt_teardown(&x);
 }
 
+/* Large LOG_ENTRIES records next to LOG_STREAMS records: the WAL checkpoint filters both kinds
+ * in one pass over the segments (a regression test for its shared item buffer). */
+static void test_checkpoint_large_records(void **state)
+{
+    (void)state;
+    struct lt x;
+    lt_setup(&x, cut_cfg);
+    for (int64_t t = T0; t < T0 + 4 * LT_MIN_NS; t += 20 * LT_SEC_NS) {
+        int64_t ts[200];
+        for (int i = 0; i < 200; i++)
+            ts[i] = t + i * (LT_SEC_NS / 10);
+        for (uint32_t k = 0; k < 3; k++) {
+            struct logstore_append_result r =
+                lt_append(&x, k + (uint32_t)((t - T0) / LT_MIN_NS) * 3, ts, 200);
+            assert_int_equal(r.accepted, 200);
+        }
+        logstore_tick(x.ls, (t + 20 * LT_SEC_NS) / 1000000);
+    }
+    lt_settle(&x, (T0 + 4 * LT_MIN_NS) / 1000000);
+    struct logstore_stats st;
+    logstore_stats_get(x.ls, &st);
+    assert_true(st.checkpoints_total >= 2);
+    assert_int_equal(st.checkpoint_failures_total, 0);
+    lt_reopen(&x);
+    for (uint32_t k = 9; k < 12; k++)
+        lt_check_range(x.ls, k, T0 + 3 * LT_MIN_NS, T0 + 4 * LT_MIN_NS, LT_SEC_NS / 10);
+    lt_teardown(&x);
+}
+
 static void idle_cfg(struct logstore_config *c)
 {
     c->chunk_idle_ms = 1000;
@@ -270,7 +299,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_cut),         cmocka_unit_test(test_compaction),
         cmocka_unit_test(test_retention),   cmocka_unit_test(test_select_during_cut),
-        cmocka_unit_test(test_idle_finish),
+        cmocka_unit_test(test_idle_finish), cmocka_unit_test(test_checkpoint_large_records),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
