@@ -374,6 +374,7 @@ struct look {
 static int lookup(const struct pq_raw *r, struct look *l, int64_t ref, int64_t lookback, double *f,
                   struct promql_hist **h, int64_t *t)
 {
+    *t = INT64_MIN; /* written on every path; meaningful only when a point is found */
     while (l->fi < r->nf && r->ft[l->fi] <= ref)
         l->fi++;
     while (l->hi < r->nh && r->ht[l->hi] <= ref)
