@@ -89,371 +89,97 @@ static void eval_param(struct pq_ev *ev, const struct promql_node *p, struct fpa
     }
 }
 
-/* ---- sum, avg, count, group, min, max, stddev, stdvar, quantile ---- */
+/* ---- quantile (step by step: it needs every value of a group at once) ---- */
 
-struct grp {
-    bool seen, has_float, has_hist, incompatible, incr_mean_f, incr_mean_h, reset_seen,
-        not_reset_seen, drop_name;
-    double fval, fmean, fkc, count;
-    struct promql_hist *hval, *hmean, *hkc;
-    double *qv;
-    uint32_t nq;
-};
-
-struct agg_ctx {
-    struct pq_ev *ev;
-    const struct promql_node *n;
-    uint32_t epos; /* position of the aggregated expression */
-    double *qbuf;  /* quantile values, one slab per group */
-    uint32_t nin;
-};
-
-static void info_ignored(struct agg_ctx *a, const char *op, uint32_t pos)
-{
-    pq_info(a->ev->q, pos, "ignored histogram in %s aggregation", op);
-}
-
-static void track(struct grp *g, const struct promql_hist *h)
-{
-    if (h->hint == PROMQL_HINT_RESET)
-        g->reset_seen = true;
-    else if (h->hint == PROMQL_HINT_NOT_RESET)
-        g->not_reset_seen = true;
-}
-
-static struct promql_hist *tcopy(struct pq_query *q, const struct promql_hist *h)
-{
-    struct promql_hist *c = promql_hist_copy(&q->tmp, h);
-    if (!c)
-        pq_nomem(q);
-    return c;
-}
-
-/* Kahan-adds h into (*v, *c); false (and the warning) on incompatible schemas. */
-static bool kahan_hist(struct agg_ctx *a, struct promql_hist **v, struct promql_hist **c,
-                       const struct promql_hist *h, const struct promql_lset *ls)
-{
-    struct pq_query *q = a->ev->q;
-    struct promql_hist_addinfo info;
-    int rc = promql_hist_kahan_add(&q->tmp, v, c, h, &info);
-    if (rc == ERR_NOMEM)
-        pq_nomem(q);
-    if (rc) {
-        pq_warn(q, a->epos,
-                "vector contains a mix of histograms with exponential and custom buckets schemas "
-                "for metric name %s",
-                pq_q(q, pq_metric_name(ls)));
-        return false;
-    }
-    if (info.nhcb_reconciled)
-        pq_info(q, a->epos, "mismatched custom buckets were reconciled during aggregation");
-    return true;
-}
-
-static void grp_init(struct agg_ctx *a, struct grp *g, enum promql_aggop op, double f,
-                     const struct promql_hist *h, bool drop, double *qslab)
-{
-    struct pq_query *q = a->ev->q;
-    memset(g, 0, sizeof *g);
-    g->seen = true;
-    g->fval = f;
-    g->fmean = f;
-    g->count = 1;
-    g->drop_name = drop;
-    g->qv = qslab;
-    switch (op) {
-    case PROMQL_AGG_SUM:
-    case PROMQL_AGG_AVG:
-        if (!h) {
-            g->has_float = true;
-        } else {
-            g->hval = tcopy(q, h);
-            g->has_hist = true;
-            track(g, h);
-        }
-        break;
-    case PROMQL_AGG_STDVAR:
-    case PROMQL_AGG_STDDEV:
-        if (h) {
-            g->seen = false;
-            info_ignored(a, op == PROMQL_AGG_STDVAR ? "stdvar" : "stddev", a->epos);
-        } else {
-            g->fval = isnan(f) || isinf(f) ? NAN : 0;
-        }
-        break;
-    case PROMQL_AGG_QUANTILE:
-        if (h) {
-            g->seen = false;
-            info_ignored(a, "quantile", a->epos);
-        }
-        g->qv[0] = f;
-        g->nq = 1;
-        break;
-    case PROMQL_AGG_GROUP: g->fval = 1; break;
-    case PROMQL_AGG_MIN:
-    case PROMQL_AGG_MAX:
-        if (h) {
-            g->seen = false;
-            info_ignored(a, op == PROMQL_AGG_MIN ? "min" : "max", a->epos);
-        }
-        break;
-    default: break;
-    }
-}
-
-static void avg_float(struct grp *g, double f)
-{
-    if (!g->incr_mean_f) {
-        double nv = g->fval, nc = g->fkc;
-        pq_kahan_inc(f, &nv, &nc);
-        if (!isinf(nv)) {
-            g->fval = nv;
-            g->fkc = nc;
-            return;
-        }
-        g->incr_mean_f = true;
-        g->fmean = g->fval / (g->count - 1);
-        g->fkc /= g->count - 1;
-    }
-    double qf = (g->count - 1) / g->count;
-    g->fmean *= qf;
-    g->fkc *= qf;
-    pq_kahan_inc(f / g->count, &g->fmean, &g->fkc);
-}
-
-static void avg_hist(struct agg_ctx *a, struct grp *g, const struct promql_hist *h,
-                     const struct promql_lset *ls)
-{
-    struct pq_query *q = a->ev->q;
-    if (!g->incr_mean_h) {
-        struct promql_hist *v = tcopy(q, g->hval), *c = g->hkc ? tcopy(q, g->hkc) : NULL;
-        if (!kahan_hist(a, &v, &c, h, ls)) {
-            g->incompatible = true;
-            return;
-        }
-        if (!promql_hist_has_overflow(v)) {
-            g->hval = v;
-            g->hkc = c;
-            return;
-        }
-        g->incr_mean_h = true;
-        g->hmean = tcopy(q, g->hval);
-        promql_hist_div(g->hmean, g->count - 1);
-        if (g->hkc)
-            promql_hist_div(g->hkc, g->count - 1);
-    }
-    double qf = (g->count - 1) / g->count;
-    if (g->hkc)
-        promql_hist_mul(g->hkc, qf);
-    struct promql_hist *add = tcopy(q, h);
-    promql_hist_div(add, g->count);
-    promql_hist_mul(g->hmean, qf);
-    if (!kahan_hist(a, &g->hmean, &g->hkc, add, ls))
-        g->incompatible = true;
-}
-
-static void grp_update(struct agg_ctx *a, struct grp *g, enum promql_aggop op, double f,
-                       const struct promql_hist *h, const struct pq_series *s)
-{
-    if (g->incompatible)
-        return;
-    if (s->drop_name)
-        g->drop_name = true;
-    switch (op) {
-    case PROMQL_AGG_SUM:
-        if (h) {
-            g->has_hist = true;
-            if (g->hval) {
-                track(g, h);
-                if (!kahan_hist(a, &g->hval, &g->hkc, h, s->ls))
-                    g->incompatible = true;
-            }
-        } else {
-            g->has_float = true;
-            pq_kahan_inc(f, &g->fval, &g->fkc);
-        }
-        break;
-    case PROMQL_AGG_AVG:
-        g->count++;
-        if (h) {
-            g->has_hist = true;
-            if (g->hval) {
-                track(g, h);
-                avg_hist(a, g, h, s->ls);
-            }
-        } else {
-            g->has_float = true;
-            avg_float(g, f);
-        }
-        break;
-    case PROMQL_AGG_MAX:
-    case PROMQL_AGG_MIN:
-        if (h) {
-            info_ignored(a, op == PROMQL_AGG_MAX ? "max" : "min", a->epos);
-            break;
-        }
-        if (op == PROMQL_AGG_MAX ? (g->fval < f || isnan(g->fval))
-                                 : (g->fval > f || isnan(g->fval)))
-            g->fval = f;
-        break;
-    case PROMQL_AGG_COUNT: g->count++; break;
-    case PROMQL_AGG_STDVAR:
-    case PROMQL_AGG_STDDEV:
-        if (h) {
-            info_ignored(a, op == PROMQL_AGG_STDVAR ? "stdvar" : "stddev", a->epos);
-            break;
-        }
-        g->count++;
-        {
-            double d = f - g->fmean;
-            g->fmean += d / g->count;
-            g->fval += d * (f - g->fmean);
-        }
-        break;
-    case PROMQL_AGG_QUANTILE:
-        if (h) {
-            info_ignored(a, "quantile", a->epos);
-            break;
-        }
-        g->qv[g->nq++] = f;
-        break;
-    default: break;
-    }
-}
-
-/* Final value of a group: 0 none, 1 float, 2 histogram. */
-static int grp_result(struct agg_ctx *a, struct grp *g, enum promql_aggop op, double qparam,
-                      double *f, struct promql_hist **h)
-{
-    struct pq_query *q = a->ev->q;
-    if ((op == PROMQL_AGG_SUM || op == PROMQL_AGG_AVG) && g->has_float && g->has_hist) {
-        pq_warn(q, a->epos, "encountered a mix of histograms and floats for aggregation");
-        return 0;
-    }
-    if ((op == PROMQL_AGG_SUM || op == PROMQL_AGG_AVG) && g->incompatible)
-        return 0;
-    int k = 1;
-    switch (op) {
-    case PROMQL_AGG_AVG:
-        if (g->has_hist) {
-            struct promql_hist *r;
-            if (g->incr_mean_h) {
-                r = g->hmean;
-                if (g->hkc)
-                    promql_hist_add(&q->tmp, &r, g->hkc, false, NULL);
-            } else {
-                r = g->hval;
-                promql_hist_div(r, g->count);
-                if (g->hkc) {
-                    promql_hist_div(g->hkc, g->count);
-                    promql_hist_add(&q->tmp, &r, g->hkc, false, NULL);
-                }
-            }
-            promql_hist_compact(r);
-            *h = pq_keep_hist(q, r);
-            k = 2;
-        } else if (g->incr_mean_f) {
-            *f = g->fmean + g->fkc;
-        } else {
-            *f = g->fval / g->count + g->fkc / g->count;
-        }
-        break;
-    case PROMQL_AGG_SUM:
-        if (g->has_hist) {
-            struct promql_hist *r = g->hval;
-            if (g->hkc)
-                promql_hist_add(&q->tmp, &r, g->hkc, false, NULL);
-            promql_hist_compact(r);
-            *h = pq_keep_hist(q, r);
-            k = 2;
-        } else {
-            *f = g->fval + g->fkc;
-        }
-        break;
-    case PROMQL_AGG_COUNT: *f = g->count; break;
-    case PROMQL_AGG_STDVAR: *f = g->fval / g->count; break;
-    case PROMQL_AGG_STDDEV: *f = sqrt(g->fval / g->count); break;
-    case PROMQL_AGG_QUANTILE: *f = pq_quantile(qparam, g->qv, g->nq); break;
-    default: *f = g->fval; break;
-    }
-    if (g->reset_seen && g->not_reset_seen)
-        pq_warn(q, a->epos, "conflicting counter resets during histogram aggregation");
-    return k;
-}
-
-static void aggregate(struct pq_ev *ev, const struct promql_node *n, const struct pq_vec *in,
-                      const struct grouping *gr, const struct fparam *fp, struct pq_vec *out)
+static void quantile_step(struct pq_ev *ev, const struct promql_node *n, const struct pq_vec *in,
+                          const struct grouping *gr, double qv, uint32_t i, double *vals,
+                          uint32_t *nval, const uint32_t *off, struct pq_vec *out,
+                          const uint32_t *osi)
 {
     struct pq_query *q = ev->q;
-    enum promql_aggop op = n->agg.op;
-    struct agg_ctx a = {ev, n, n->agg.expr->pos_start, NULL, in->n};
-    struct grp *groups = pq_alloc(q, (gr->n + 1) * sizeof *groups);
-    double *qbuf = op == PROMQL_AGG_QUANTILE ? pq_alloc(q, (in->n + 1) * sizeof *qbuf) : NULL;
-    uint32_t *qoff = op == PROMQL_AGG_QUANTILE ? pq_alloc(q, (gr->n + 1) * sizeof *qoff) : NULL;
-    if (qoff) {
-        /* Slab per group sized by its member count. */
-        uint32_t *cnt = pq_alloc(q, (gr->n + 1) * sizeof *cnt);
-        for (uint32_t si = 0; si < in->n; si++)
-            cnt[gr->of[si]]++;
-        for (uint32_t g = 0, off = 0; g < gr->n; off += cnt[g], g++)
-            qoff[g] = off;
-        pq_free(q, cnt);
+    memset(nval, 0, gr->n * sizeof *nval);
+    for (uint32_t si = 0; si < in->n; si++) {
+        const struct pq_series *s = &in->s[si];
+        if (!pq_has(s, i))
+            continue;
+        if (pq_hist_at(s, i)) {
+            pq_info(q, n->agg.expr->pos_start, "ignored histogram in quantile aggregation");
+            continue;
+        }
+        uint32_t g = gr->of[si];
+        vals[off[g] + nval[g]++] = s->f[i];
+        if (nval[g] == 1)
+            out->s[osi[g]].drop_name = s->drop_name;
+        else if (s->drop_name)
+            out->s[osi[g]].drop_name = true;
     }
-    pq_vec_init(ev, out);
+    for (uint32_t g = 0; g < gr->n; g++)
+        if (nval[g])
+            pq_vec_setf(ev, out, osi[g], i, pq_quantile(qv, vals + off[g], nval[g]));
+}
+
+static void aggregate_quantile(struct pq_ev *ev, const struct promql_node *n,
+                               const struct pq_vec *in, const struct grouping *gr,
+                               const struct fparam *fp, struct pq_vec *out)
+{
+    struct pq_query *q = ev->q;
+    double *vals = pq_alloc(q, (in->n + 1) * sizeof *vals);
+    uint32_t *nval = pq_alloc(q, (gr->n + 1) * sizeof *nval);
+    uint32_t *off = pq_alloc(q, (gr->n + 1) * sizeof *off);
     uint32_t *osi = pq_alloc(q, (gr->n + 1) * sizeof *osi);
+    for (uint32_t si = 0; si < in->n; si++)
+        nval[gr->of[si]]++;
+    for (uint32_t g = 0, o = 0; g < gr->n; o += nval[g], g++)
+        off[g] = o;
+    pq_vec_init(ev, out);
     for (uint32_t g = 0; g < gr->n; g++)
         osi[g] = pq_vec_add(ev, out, gr->labels[g], false);
     for (uint32_t i = 0; i < ev->nsteps; i++) {
         pq_check_deadline(q);
-        for (uint32_t g = 0; g < gr->n; g++)
-            groups[g].seen = false;
-        for (uint32_t si = 0; si < in->n; si++) {
-            const struct pq_series *s = &in->s[si];
-            if (!pq_has(s, i))
-                continue;
-            struct grp *g = &groups[gr->of[si]];
-            const struct promql_hist *h = pq_hist_at(s, i);
-            if (!g->seen)
-                grp_init(&a, g, op, s->f[i], h, s->drop_name,
-                         qbuf ? qbuf + qoff[gr->of[si]] : NULL);
-            else
-                grp_update(&a, g, op, s->f[i], h, s);
-        }
-        for (uint32_t g = 0; g < gr->n; g++) {
-            if (!groups[g].seen)
-                continue;
-            double f = 0;
-            struct promql_hist *h = NULL;
-            int k = grp_result(&a, &groups[g], op, fp->v ? fp->v[i] : 0, &f, &h);
-            if (k == 1)
-                pq_vec_setf(ev, out, osi[g], i, f);
-            else if (k == 2)
-                pq_vec_seth(ev, out, osi[g], i, h);
-            if (k)
-                out->s[osi[g]].drop_name = groups[g].drop_name;
-        }
-        arena_reset(&q->tmp);
+        quantile_step(ev, n, in, gr, fp->v[i], i, vals, nval, off, out, osi);
     }
     pq_vec_compact(q, out);
+    pq_free(q, vals);
+    pq_free(q, nval);
+    pq_free(q, off);
     pq_free(q, osi);
-    pq_free(q, groups);
-    pq_free(q, qbuf);
-    pq_free(q, qoff);
+}
+
+/* ---- streamed aggregations ---- */
+
+static void agg_put(struct pq_sink *k, const struct pq_series *s)
+{
+    pq_agg_add(k->ctx, s);
+}
+
+static bool streamable_call(const struct promql_node *e)
+{
+    if (e->kind != PROMQL_CALL || e->call.func->ret != PROMQL_VT_VECTOR ||
+        e->call.func->id == PROMQL_FN_ABSENT_OVER_TIME)
+        return false;
+    for (uint32_t i = 0; i < e->call.nargs; i++) {
+        const struct promql_node *a = pq_unparen(e->call.args[i]);
+        if (a->kind == PROMQL_MATRIX_SELECTOR || a->kind == PROMQL_SUBQUERY)
+            return true;
+    }
+    return false;
 }
 
 /* ---- topk, bottomk, limitk, limit_ratio ---- */
 
-struct hent {
-    uint32_t si; /* input series */
+/* Per (group, step) selections, filled series by series (so inputs can stream in) with Go's
+ * container/heap operations, so that ties resolve exactly as in Prometheus. */
+struct kent {
+    const struct promql_lset *ls;
     double f;
     const struct promql_hist *h;
+    bool drop;
 };
 
 struct kheap {
-    struct hent *v;
-    uint32_t n;
-    bool reverse; /* bottomk's max-heap */
-    bool seen, complete;
+    struct kent *v;
+    uint32_t n, cap;
+    bool seen, reverse; /* reverse: bottomk's max-heap */
 };
 
 static bool hless(const struct kheap *hp, uint32_t i, uint32_t j)
@@ -466,7 +192,7 @@ static bool hless(const struct kheap *hp, uint32_t i, uint32_t j)
 
 static void hswap(struct kheap *hp, uint32_t i, uint32_t j)
 {
-    struct hent t = hp->v[i];
+    struct kent t = hp->v[i];
     hp->v[i] = hp->v[j];
     hp->v[j] = t;
 }
@@ -500,8 +226,12 @@ static bool heap_down(struct kheap *hp, uint32_t i0)
     return i > i0;
 }
 
-static void heap_push(struct kheap *hp, const struct hent *e)
+static void heap_push(struct pq_query *q, struct kheap *hp, const struct kent *e)
 {
+    if (hp->n == hp->cap) {
+        hp->cap = hp->cap ? hp->cap * 2 : 4;
+        hp->v = pq_realloc(q, hp->v, hp->cap * sizeof *hp->v);
+    }
     hp->v[hp->n++] = *e;
     heap_up(hp, hp->n - 1);
 }
@@ -512,8 +242,7 @@ static void heap_fix0(struct kheap *hp)
         heap_up(hp, 0);
 }
 
-/* sort.Sort(sort.Reverse(heap)): insertion sort for small inputs (what Go's pdqsort does),
- * a stable merge otherwise. */
+/* sort.Sort(sort.Reverse(heap)) as Go's pdqsort does it for small inputs (insertion sort). */
 static void heap_sort_reverse(struct kheap *hp)
 {
     for (uint32_t i = 1; i < hp->n; i++)
@@ -559,126 +288,109 @@ static bool ratio_take(double r, double off)
     return (r >= 0 && off < r) || (r < 0 && off >= 1.0 + r);
 }
 
-struct kctx {
+struct kagg {
     struct pq_ev *ev;
     const struct promql_node *n;
-    const struct pq_vec *in;
-    const struct grouping *gr;
-    struct kheap *heaps;
-    double *ratio_off;
-    struct pq_vec *out;
+    enum promql_aggop op;
+    const double *param;
+    struct pq_groups groups;
+    uint32_t capgroups;
+    struct kheap *heaps; /* capgroups * nsteps */
 };
 
-static void k_add(struct kctx *c, uint32_t i, const struct hent *e)
-{
-    const struct pq_series *s = &c->in->s[e->si];
-    uint32_t o = pq_vec_series(c->ev, c->out, s->ls, s->drop_name);
-    if (e->h)
-        pq_vec_seth(c->ev, c->out, o, i, (struct promql_hist *)e->h);
-    else
-        pq_vec_setf(c->ev, c->out, o, i, e->f);
-}
-
-static void k_step(struct kctx *c, uint32_t i, double param)
+static struct kheap *k_heaps(struct kagg *c, const struct promql_lset *ls)
 {
     struct pq_query *q = c->ev->q;
-    enum promql_aggop op = c->n->agg.op;
-    int64_t k = 0;
-    double r = 0;
-    if (op == PROMQL_AGG_LIMIT_RATIO) {
-        if (param == 0)
-            return;
-        r = param < -1 ? -1 : param > 1 ? 1 : param;
-    } else {
-        k = (int64_t)param;
-        if (k > (int64_t)c->in->n)
-            k = c->in->n;
-        if (k < 1)
-            return;
+    uint32_t ns = c->ev->nsteps, g = pq_groups_find(q, &c->groups, ls);
+    if (g >= c->capgroups) {
+        uint32_t cap = c->capgroups ? c->capgroups * 2 : 8;
+        c->heaps = pq_realloc(q, c->heaps, (size_t)cap * ns * sizeof *c->heaps);
+        memset(c->heaps + (size_t)c->capgroups * ns, 0,
+               (size_t)(cap - c->capgroups) * ns * sizeof *c->heaps);
+        for (size_t k = (size_t)c->capgroups * ns; k < (size_t)cap * ns; k++)
+            c->heaps[k].reverse = c->op == PROMQL_AGG_BOTTOMK;
+        c->capgroups = cap;
     }
-    uint32_t remaining = c->gr->n;
-    for (uint32_t g = 0; g < c->gr->n; g++)
-        c->heaps[g].seen = c->heaps[g].complete = false, c->heaps[g].n = 0;
-    for (uint32_t si = 0; si < c->in->n; si++) {
-        const struct pq_series *s = &c->in->s[si];
-        if (!pq_has(s, i))
-            continue;
-        struct hent e = {si, s->f[i], pq_hist_at(s, i)};
-        struct kheap *hp = &c->heaps[c->gr->of[si]];
-        bool first = !hp->seen;
-        hp->seen = true;
-        switch (op) {
-        case PROMQL_AGG_LIMIT_RATIO:
-            if (ratio_take(r, c->ratio_off[si]))
-                heap_push(hp, &e);
-            break;
-        case PROMQL_AGG_LIMITK:
-            if (hp->n < k)
-                heap_push(hp, &e);
-            if (!hp->complete && hp->n == k) {
-                hp->complete = true;
-                if (--remaining == 0)
-                    si = c->in->n;
-            }
-            break;
-        default:
-            if (e.h) {
-                if (first)
-                    hp->seen = false;
-                pq_info(q, c->n->pos_start, "ignored histogram in %s aggregation",
-                        op == PROMQL_AGG_TOPK ? "topk" : "bottomk");
-            } else if (hp->n < k) {
-                heap_push(hp, &e);
-            } else if (op == PROMQL_AGG_TOPK
-                           ? (hp->v[0].f < e.f || (isnan(hp->v[0].f) && !isnan(e.f)))
-                           : (hp->v[0].f > e.f || (isnan(hp->v[0].f) && !isnan(e.f)))) {
-                hp->v[0] = e;
-                if (k > 1)
-                    heap_fix0(hp);
-            }
-            break;
-        }
+    return c->heaps + (size_t)g * ns;
+}
+
+/* Offers one sample to its (group, step) selection. */
+static void k_offer(struct kagg *c, struct kheap *hp, const struct kent *e, double param,
+                    double roff)
+{
+    struct pq_query *q = c->ev->q;
+    if (c->op == PROMQL_AGG_LIMIT_RATIO) {
+        double r = param < -1 ? -1 : param > 1 ? 1 : param;
+        if (param != 0 && ratio_take(r, roff))
+            heap_push(q, hp, e);
+        hp->seen |= param != 0;
+        return;
     }
-    for (uint32_t g = 0; g < c->gr->n; g++) {
-        struct kheap *hp = &c->heaps[g];
-        if (!hp->seen)
-            continue;
-        if ((op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK) && hp->n > 1)
-            heap_sort_reverse(hp);
-        for (uint32_t j = 0; j < hp->n; j++)
-            k_add(c, i, &hp->v[j]);
+    int64_t k = (int64_t)param;
+    if (k < 1)
+        return;
+    bool first = !hp->seen;
+    hp->seen = true;
+    if (c->op == PROMQL_AGG_LIMITK) {
+        if (hp->n < k)
+            heap_push(q, hp, e);
+        return;
+    }
+    if (e->h) {
+        if (first)
+            hp->seen = false;
+        pq_info(q, c->n->pos_start, "ignored histogram in %s aggregation",
+                c->op == PROMQL_AGG_TOPK ? "topk" : "bottomk");
+    } else if (hp->n < k) {
+        heap_push(q, hp, e);
+    } else if (c->op == PROMQL_AGG_TOPK
+                   ? (hp->v[0].f < e->f || (isnan(hp->v[0].f) && !isnan(e->f)))
+                   : (hp->v[0].f > e->f || (isnan(hp->v[0].f) && !isnan(e->f)))) {
+        hp->v[0] = *e;
+        if (k > 1)
+            heap_fix0(hp);
     }
 }
 
-static void aggregate_k(struct pq_ev *ev, const struct promql_node *n, const struct pq_vec *in,
-                        const struct grouping *gr, const struct fparam *fp, struct pq_vec *out)
+static void kagg_add(struct kagg *c, const struct pq_series *s)
 {
-    struct pq_query *q = ev->q;
-    enum promql_aggop op = n->agg.op;
+    struct kheap *hs = k_heaps(c, s->ls);
+    double roff = c->op == PROMQL_AGG_LIMIT_RATIO ? ratio_offset(s->ls) : 0;
+    uint32_t ns = c->ev->nsteps;
+    for (uint32_t w = 0; w < (ns + 63) / 64; w++)
+        for (uint64_t bits = s->bits[w]; bits; bits &= bits - 1) {
+            uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(bits);
+            struct kent e = {s->ls, s->f[i], pq_hist_at(s, i), s->drop_name};
+            k_offer(c, &hs[i], &e, c->param[i], roff);
+        }
+}
+
+static void kagg_finish(struct kagg *c, struct pq_vec *out)
+{
+    struct pq_ev *ev = c->ev;
+    uint32_t ns = ev->nsteps;
     pq_vec_init(ev, out);
-    struct kctx c = {ev, n, in, gr, NULL, NULL, out};
-    c.heaps = pq_alloc(q, (gr->n + 1) * sizeof *c.heaps);
-    uint32_t *cnt = pq_alloc(q, (gr->n + 1) * sizeof *cnt);
-    for (uint32_t si = 0; si < in->n; si++)
-        cnt[gr->of[si]]++;
-    for (uint32_t g = 0; g < gr->n; g++) {
-        c.heaps[g].v = pq_alloc(q, (cnt[g] + 1) * sizeof *c.heaps[g].v);
-        c.heaps[g].reverse = op == PROMQL_AGG_BOTTOMK;
-    }
-    pq_free(q, cnt);
-    if (op == PROMQL_AGG_LIMIT_RATIO) {
-        c.ratio_off = pq_alloc(q, (in->n + 1) * sizeof *c.ratio_off);
-        for (uint32_t si = 0; si < in->n; si++)
-            c.ratio_off[si] = ratio_offset(in->s[si].ls);
-    }
-    for (uint32_t i = 0; i < ev->nsteps; i++) {
-        pq_check_deadline(q);
-        k_step(&c, i, fp->v[i]);
-    }
-    for (uint32_t g = 0; g < gr->n; g++)
-        pq_free(q, c.heaps[g].v);
-    pq_free(q, c.heaps);
-    pq_free(q, c.ratio_off);
+    for (uint32_t i = 0; i < ns; i++)
+        for (uint32_t g = 0; g < c->groups.n_groups; g++) {
+            struct kheap *hp = &c->heaps[(size_t)g * ns + i];
+            if ((c->op == PROMQL_AGG_TOPK || c->op == PROMQL_AGG_BOTTOMK) && hp->n > 1)
+                heap_sort_reverse(hp);
+            for (uint32_t j = 0; j < hp->n; j++) {
+                uint32_t o = pq_vec_series(ev, out, hp->v[j].ls, hp->v[j].drop);
+                if (hp->v[j].h)
+                    pq_vec_seth(ev, out, o, i, (struct promql_hist *)hp->v[j].h);
+                else
+                    pq_vec_setf(ev, out, o, i, hp->v[j].f);
+            }
+            pq_free(ev->q, hp->v);
+        }
+    pq_free(ev->q, c->heaps);
+    pq_groups_free(ev->q, &c->groups);
+}
+
+static void kagg_put(struct pq_sink *k, const struct pq_series *s)
+{
+    kagg_add(k->ctx, s);
 }
 
 /* ---- count_values ---- */
@@ -779,6 +491,51 @@ static void check_k_params(struct pq_ev *ev, const struct promql_node *n, const 
         pq_fail(q, ERR_INVALID, "Scalar value %s overflows int64", pq_g(q, fp->max));
 }
 
+/* Runs the aggregation's input, handing its series to k one by one (streamed when the input
+ * is a selector or a range-vector function). */
+static void feed(struct pq_ev *ev, const struct promql_node *n, struct pq_sink *k)
+{
+    struct pq_query *q = ev->q;
+    const struct promql_node *e = pq_unparen(n->agg.expr);
+    struct pq_vec in;
+    if (e->kind == PROMQL_VECTOR_SELECTOR) {
+        pq_eval_vector_selector(ev, e, &in, PQ_SEL_VALUES, k);
+    } else if (streamable_call(e)) {
+        pq_eval_range_call(ev, e, &in, k);
+    } else {
+        pq_eval_vector(ev, e, &in);
+        for (uint32_t si = 0; si < in.n; si++)
+            k->put(k, &in.s[si]);
+    }
+    pq_vec_free(q, &in);
+}
+
+static void aggregate_k(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out)
+{
+    struct pq_query *q = ev->q;
+    struct fparam fp;
+    eval_param(ev, n->agg.param, &fp);
+    /* Parameter values int64 cannot hold are only reported after the input ran (as
+     * Prometheus does); meanwhile they select nothing. */
+    double *param = pq_alloc(q, ev->nsteps * sizeof *param);
+    for (uint32_t i = 0; i < ev->nsteps; i++) {
+        double v = fp.v[i];
+        param[i] = isnan(v) ? 0 : v > 9.2e18 ? 9.2e18 : v < -9.2e18 ? -9.2e18 : v;
+    }
+    struct kagg c = {ev, n, n->agg.op, param, {.n = n}, 0, NULL};
+    struct pq_sink k = {kagg_put, &c};
+    feed(ev, n, &k);
+    bool empty;
+    check_k_params(ev, n, &fp, &empty);
+    kagg_finish(&c, out);
+    if (empty) {
+        pq_vec_free(q, out);
+        pq_vec_init(ev, out);
+    }
+    pq_free(q, param);
+    pq_free(q, fp.v);
+}
+
 void pq_eval_agg(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out)
 {
     struct pq_query *q = ev->q;
@@ -787,33 +544,31 @@ void pq_eval_agg(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *o
         count_values(ev, n, out);
         return;
     }
-    struct fparam fp = {0};
-    bool kop = op == PROMQL_AGG_TOPK || op == PROMQL_AGG_BOTTOMK || op == PROMQL_AGG_LIMITK ||
-               op == PROMQL_AGG_LIMIT_RATIO;
-    if (n->agg.param)
-        eval_param(ev, n->agg.param, &fp);
+    if (pq_agg_streamable(op)) {
+        struct pq_agg *a = pq_agg_new(ev, n);
+        struct pq_sink k = {agg_put, a};
+        feed(ev, n, &k);
+        pq_agg_finish(a, out);
+        return;
+    }
+    if (op != PROMQL_AGG_QUANTILE) {
+        aggregate_k(ev, n, out);
+        return;
+    }
+    struct fparam fp;
+    eval_param(ev, n->agg.param, &fp);
     struct pq_vec in;
     pq_eval_vector(ev, n->agg.expr, &in);
-    bool empty = false;
-    if (kop)
-        check_k_params(ev, n, &fp, &empty);
-    if (op == PROMQL_AGG_QUANTILE) {
-        uint32_t ppos = n->agg.param->pos_start;
-        if (fp.nan)
-            pq_warn(q, ppos, "quantile value should be between 0 and 1, got NaN");
-        if (fp.max > 1)
-            pq_warn(q, ppos, "quantile value should be between 0 and 1, got %s", pq_g(q, fp.max));
-        if (fp.min < 0)
-            pq_warn(q, ppos, "quantile value should be between 0 and 1, got %s", pq_g(q, fp.min));
-    }
+    uint32_t ppos = n->agg.param->pos_start;
+    if (fp.nan)
+        pq_warn(q, ppos, "quantile value should be between 0 and 1, got NaN");
+    if (fp.max > 1)
+        pq_warn(q, ppos, "quantile value should be between 0 and 1, got %s", pq_g(q, fp.max));
+    if (fp.min < 0)
+        pq_warn(q, ppos, "quantile value should be between 0 and 1, got %s", pq_g(q, fp.min));
     struct grouping gr;
     build_grouping(q, n, &in, &gr);
-    if (empty)
-        pq_vec_init(ev, out);
-    else if (kop)
-        aggregate_k(ev, n, &in, &gr, &fp, out);
-    else
-        aggregate(ev, n, &in, &gr, &fp, out);
+    aggregate_quantile(ev, n, &in, &gr, &fp, out);
     pq_free(q, gr.of);
     pq_free(q, gr.labels);
     pq_free(q, fp.v);

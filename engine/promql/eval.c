@@ -168,7 +168,7 @@ void pq_eval(struct pq_ev *ev, const struct promql_node *n, struct pq_val *out)
     case PROMQL_UNARY: eval_unary(ev, n, out); return;
     case PROMQL_VECTOR_SELECTOR:
         out->kind = PQ_VECTOR;
-        pq_eval_vector_selector(ev, n, &out->v, PQ_SEL_VALUES);
+        pq_eval_vector_selector(ev, n, &out->v, PQ_SEL_VALUES, NULL);
         return;
     case PROMQL_MATRIX_SELECTOR:
         out->kind = PQ_RANGE;

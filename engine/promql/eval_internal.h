@@ -276,10 +276,21 @@ struct pq_sel {
     const char *func;               /* select hint */
 };
 
-/* Selectors (eval_select.c): lookups with lookback and staleness at every step. */
-void pq_select_instant(struct pq_ev *ev, const struct pq_sel *s, struct pq_vec *out);
+/* A consumer of whole series, so that producers (selectors, range functions) can stream their
+ * output into an aggregation instead of materializing it. put() must copy what it keeps. */
+struct pq_sink {
+    void (*put)(struct pq_sink *k, const struct pq_series *s);
+    void *ctx;
+};
+/* Hands the vector's last series to the sink and removes it (arrays freed). */
+void pq_vec_sink_last(struct pq_query *q, struct pq_vec *v, struct pq_sink *k);
+
+/* Selectors (eval_select.c): lookups with lookback and staleness at every step. With a sink,
+ * each series goes to it as soon as it is complete and out stays empty. */
+void pq_select_instant(struct pq_ev *ev, const struct pq_sel *s, struct pq_vec *out,
+                       struct pq_sink *sink);
 void pq_eval_vector_selector(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out,
-                             enum pq_sel_mode mode);
+                             enum pq_sel_mode mode, struct pq_sink *sink);
 /* Raw samples of a matrix selector at the instant ev->start (a top-level range vector). */
 void pq_eval_matrix_selector(struct pq_ev *ev, const struct promql_node *n, struct pq_range *out);
 /* Runs a subquery: its raw samples at the subquery's own steps. */
@@ -307,7 +318,8 @@ void pq_rsrc_close(struct pq_rsrc *src);
 
 /* Functions (fn_*.c), aggregations (agg.c), binary operators (binop.c). */
 void pq_eval_call(struct pq_ev *ev, const struct promql_node *n, struct pq_val *out);
-void pq_eval_range_call(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out);
+void pq_eval_range_call(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out,
+                        struct pq_sink *sink);
 void pq_eval_label_fn(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out);
 void pq_eval_hist_fn(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out);
 void pq_eval_info(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out);
@@ -325,6 +337,27 @@ uint32_t pq_extend_floats(struct pq_query *q, const struct pq_raw *r, int64_t mi
                           bool smoothed, int64_t **ft, double **fv);
 void pq_eval_agg(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out);
 void pq_eval_binary(struct pq_ev *ev, const struct promql_node *n, struct pq_val *out);
+/* Aggregation groups discovered incrementally (agg_stream.c): by/without labels of an
+ * aggregate node n -> group index in order of first appearance. */
+struct pq_groups {
+    const struct promql_node *n;
+    const struct promql_lset **labels;
+    uint32_t n_groups, cap;
+    uint32_t *map;
+    uint32_t map_cap;
+    struct pq_lb lb;
+};
+uint32_t pq_groups_find(struct pq_query *q, struct pq_groups *g, const struct promql_lset *series);
+void pq_groups_free(struct pq_query *q, struct pq_groups *g);
+
+/* Series-major aggregation (agg_stream.c) of sum, avg, count, group, min, max, stddev and
+ * stdvar: feed series in input order, then finish into the output vector (a is freed). */
+struct pq_agg;
+bool pq_agg_streamable(enum promql_aggop op);
+struct pq_agg *pq_agg_new(struct pq_ev *ev, const struct promql_node *n);
+void pq_agg_add(struct pq_agg *a, const struct pq_series *s);
+void pq_agg_finish(struct pq_agg *a, struct pq_vec *out);
+
 /* Merges series with equal labels whose points do not overlap; fails on overlap. Drops the
  * vector's label map (it is complete afterwards). */
 void pq_merge_same_labels(struct pq_ev *ev, struct pq_vec *v);
@@ -352,7 +385,8 @@ struct pq_fctx {
     int64_t range_start, range_end; /* the window (range_start, range_end] */
     int64_t range_ms;
     bool anchored, smoothed, use_st;
-    double p0, p1; /* scalar arguments at this step */
+    bool no_float_resets; /* the window's floats never decrease (counter fast path) */
+    double p0, p1;        /* scalar arguments at this step */
 };
 
 /* Evaluates one window: 0 no result, 1 float in *f, 2 histogram in *h (query arena or an input

@@ -515,6 +515,28 @@ void pq_series_free(struct pq_query *q, struct pq_series *s)
     s->bits = NULL;
 }
 
+void pq_vec_sink_last(struct pq_query *q, struct pq_vec *v, struct pq_sink *k)
+{
+    struct pq_series *s = &v->s[v->n - 1];
+    k->put(k, s);
+    int64_t n = s->npts;
+    if (s->h) {
+        /* Histogram points count by size; recount from the presence bits. */
+        n = 0;
+        struct pq_alloc_hdr *hdr = (struct pq_alloc_hdr *)s->bits - 1;
+        uint32_t words = (uint32_t)(hdr->size / sizeof *s->bits);
+        for (uint32_t w = 0; w < words; w++)
+            for (uint64_t b = s->bits[w]; b; b &= b - 1) {
+                uint32_t i = w * 64 + (uint32_t)__builtin_ctzll(b);
+                n += s->h[i] ? pq_hist_samples(s->h[i]) : 1;
+            }
+    }
+    v->nsamples -= n;
+    pq_samples_sub(q, n);
+    pq_series_free(q, s);
+    v->n--;
+}
+
 void pq_vec_compact(struct pq_query *q, struct pq_vec *v)
 {
     uint32_t k = 0;

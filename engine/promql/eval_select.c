@@ -432,7 +432,8 @@ static void emit_point(struct pq_ev *ev, const struct pq_sel *s, const struct pq
     }
 }
 
-void pq_select_instant(struct pq_ev *ev, const struct pq_sel *s, struct pq_vec *out)
+void pq_select_instant(struct pq_ev *ev, const struct pq_sel *s, struct pq_vec *out,
+                       struct pq_sink *sink)
 {
     struct pq_query *q = ev->q;
     int64_t lb = q->o.lookback_ms;
@@ -440,6 +441,8 @@ void pq_select_instant(struct pq_ev *ev, const struct pq_sel *s, struct pq_vec *
     int64_t last = (s->has_at ? s->at : ev->end) - s->offset;
     int64_t mint = first - lb + 1, maxt = last + (s->smoothed ? lb : 0);
     pq_vec_init(ev, out);
+    if (sink)
+        out->instant = true; /* series are handed over one by one: no label map */
     struct chunk_series_set *set = select_matchers(ev, s->ms, s->nms, mint, maxt, 0, s->func);
     struct pq_raw r = {0};
     uint32_t fcap = 0, hcap = 0;
@@ -450,7 +453,10 @@ void pq_select_instant(struct pq_ev *ev, const struct pq_sel *s, struct pq_vec *
             continue;
         r.ls = copy_labels(q, cs);
         if (s->smoothed) {
+            uint32_t before = out->n;
             smooth_series(ev, s->node, &r, out, s->offset, s->has_at, s->at);
+            if (sink && out->n > before)
+                pq_vec_sink_last(q, out, sink);
             continue;
         }
         uint32_t si = UINT32_MAX;
@@ -480,6 +486,8 @@ void pq_select_instant(struct pq_ev *ev, const struct pq_sel *s, struct pq_vec *
                 si = pq_vec_add(ev, out, r.ls, false);
             emit_point(ev, s, &r, &l, k, t, f, h, out, si, i);
         }
+        if (sink && si != UINT32_MAX)
+            pq_vec_sink_last(q, out, sink);
     }
     close_set(q, set);
     pq_free(q, r.ft);
@@ -491,7 +499,7 @@ void pq_select_instant(struct pq_ev *ev, const struct pq_sel *s, struct pq_vec *
 }
 
 void pq_eval_vector_selector(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out,
-                             enum pq_sel_mode mode)
+                             enum pq_sel_mode mode, struct pq_sink *sink)
 {
     struct pq_query *q = ev->q;
     struct pq_sel s = {n->vs.matchers,
@@ -505,7 +513,7 @@ void pq_eval_vector_selector(struct pq_ev *ev, const struct promql_node *n, stru
                        n,
                        NULL};
     s.has_at = pq_vs_at(q, n, &s.at);
-    pq_select_instant(ev, &s, out);
+    pq_select_instant(ev, &s, out, sink);
 }
 
 /* ---- smoothed instant selector ---- */

@@ -26,7 +26,7 @@ void pq_eval_start_timestamp(struct pq_ev *ev, const struct promql_node *n, stru
         pq_vec_init(ev, out);
         return;
     }
-    pq_eval_vector_selector(ev, a, out, PQ_SEL_START_TIMESTAMPS);
+    pq_eval_vector_selector(ev, a, out, PQ_SEL_START_TIMESTAMPS, NULL);
     for (uint32_t i = 0; i < out->n; i++) {
         out->s[i].drop_name = true;
         if (q->o.keep_name_early)
@@ -218,7 +218,7 @@ static void fetch_info(struct pq_ev *ev, struct minfo *m, const struct pq_vec *b
     for (size_t i = 0; i < n; i++)
         flat[i] = *ms[i];
     struct pq_sel s = {flat, n, offset, has_at, at, false, false, PQ_SEL_ORIG_T, NULL, "info"};
-    pq_select_instant(ev, &s, info);
+    pq_select_instant(ev, &s, info, NULL);
     pq_free(q, flat);
     pq_free(q, ms);
 }

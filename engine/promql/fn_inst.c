@@ -204,7 +204,7 @@ static void eval_timestamp(struct pq_ev *ev, const struct promql_node *n, struct
     const struct promql_node *a = arg(n, 0);
     struct pq_vec in;
     if (a->kind == PROMQL_VECTOR_SELECTOR)
-        pq_eval_vector_selector(ev, a, &in, PQ_SEL_TIMESTAMPS);
+        pq_eval_vector_selector(ev, a, &in, PQ_SEL_TIMESTAMPS, NULL);
     else
         pq_eval_vector(ev, a, &in);
     bool sel = a->kind == PROMQL_VECTOR_SELECTOR;
@@ -526,7 +526,7 @@ void pq_eval_call(struct pq_ev *ev, const struct promql_node *n, struct pq_val *
     }
     out->kind = PQ_VECTOR;
     if (has_range_arg(n)) {
-        pq_eval_range_call(ev, n, &out->v);
+        pq_eval_range_call(ev, n, &out->v, NULL);
         return;
     }
     switch (id) {

@@ -195,7 +195,7 @@ static int extrapolated_rate(struct pq_fctx *c, const struct pq_win *w, bool cou
         first_t = w->ft[0];
         last_t = w->ft[nm1];
         res = w->fv[nm1] - w->fv[0];
-        if (counter) {
+        if (counter && !(c->no_float_resets && !(c->use_st && w->fst))) {
             if (c->use_st)
                 sts = w->fst;
             bool overlap = false;
@@ -777,13 +777,28 @@ static void eval_series(struct pq_ev *ev, struct rcall *rc, const struct pq_raw 
     struct pq_query *q = ev->q;
     bool drop =
         (rc->id != PROMQL_FN_LAST_OVER_TIME && rc->id != PROMQL_FN_FIRST_OVER_TIME) || r->drop_name;
-    struct pq_fctx c = {q,         rc->n,        rc->marg->pos_start, r->ls, 0, 0, 0,
-                        rc->range, rc->anchored, rc->smoothed,        false, 0, 0};
+    struct pq_fctx c;
+    memset(&c, 0, sizeof c);
+    c.q = q;
+    c.call = rc->n;
+    c.arg_pos = rc->marg->pos_start;
+    c.ls = r->ls;
+    c.range_ms = rc->range;
+    c.anchored = rc->anchored;
+    c.smoothed = rc->smoothed;
     c.use_st =
         q->o.use_start_timestamps && (rc->id == PROMQL_FN_RATE || rc->id == PROMQL_FN_IRATE ||
                                       rc->id == PROMQL_FN_INCREASE || rc->id == PROMQL_FN_RESETS);
     uint32_t fa = 0, fb = 0, ha = 0, hb = 0, o = UINT32_MAX;
     bool any_float = false, stats = rc->vs && pq_is_stats_sel(q, rc->vs);
+    /* Counter fast path: decreases up to each float sample, so a window without any skips the
+     * reset loop (its result is then exactly last - first, as Prometheus computes it). */
+    uint32_t *drops = NULL;
+    if ((rc->id == PROMQL_FN_RATE || rc->id == PROMQL_FN_INCREASE) && r->nf > 1) {
+        drops = pq_alloc(q, r->nf * sizeof *drops);
+        for (uint32_t k = 1; k < r->nf; k++)
+            drops[k] = drops[k - 1] + (r->fv[k] < r->fv[k - 1]);
+    }
     struct promql_hist **sh = stats && r->nh ? pq_alloc(q, r->nh * sizeof *sh) : NULL;
     int64_t lo_ext = rc->anchored || rc->smoothed ? rc->lb : 0, hi_ext = rc->smoothed ? rc->lb : 0;
     for (uint32_t i = 0; i < ev->nsteps; i++) {
@@ -801,6 +816,7 @@ static void eval_series(struct pq_ev *ev, struct rcall *rc, const struct pq_raw 
                 sh[k - ha] = pq_stats_hist(q, r->hv, r->ht, k, c.range_start - lo_ext);
             w.hv = sh;
         }
+        c.no_float_resets = drops && fb > fa && drops[fb - 1] == drops[fa];
         c.p0 = rc->p[0] ? rc->p[0][i] : 0;
         c.p1 = rc->p[1] ? rc->p[1][i] : 0;
         double f = 0;
@@ -824,6 +840,7 @@ static void eval_series(struct pq_ev *ev, struct rcall *rc, const struct pq_raw 
         }
     }
     pq_free(q, sh);
+    pq_free(q, drops);
     if ((rc->id == PROMQL_FN_RATE || rc->id == PROMQL_FN_INCREASE) && any_float) {
         struct str name = pq_metric_name(r->ls);
         if (name.len && !counter_suffix(name))
@@ -834,7 +851,8 @@ static void eval_series(struct pq_ev *ev, struct rcall *rc, const struct pq_raw 
     }
 }
 
-void pq_eval_range_call(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out)
+void pq_eval_range_call(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out,
+                        struct pq_sink *sink)
 {
     struct pq_query *q = ev->q;
     struct rcall rc;
@@ -852,9 +870,15 @@ void pq_eval_range_call(struct pq_ev *ev, const struct promql_node *n, struct pq
     if (rc.id == PROMQL_FN_ABSENT_OVER_TIME)
         found = pq_alloc(q, ev->nsteps * sizeof *found);
     pq_vec_init(ev, out);
+    if (sink)
+        out->instant = true; /* series are handed over one by one: no label map */
     const struct pq_raw *r;
-    while (pq_rsrc_next(&src, &r))
+    while (pq_rsrc_next(&src, &r)) {
+        uint32_t before = out->n;
         eval_series(ev, &rc, r, out, found);
+        if (sink && out->n > before)
+            pq_vec_sink_last(q, out, sink);
+    }
     pq_rsrc_close(&src);
     if (found) {
         absent_over_time(ev, &rc, found, out);
