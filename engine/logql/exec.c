@@ -97,6 +97,7 @@ static int prepare_stage(struct logql_pipeline *p, struct lq_stage *st, char *er
     case LQ_OP_JSON_EXPR: return lq_stage_json_expr_prepare(p, st, err, err_size);
     case LQ_OP_REGEXP:
         st->spans = arena_alloc(&p->arena, 2 * (s->re->n_groups + 1) * sizeof *st->spans);
+        st->nojit = logql_regex_jit_unsafe(s->source);
         return st->spans ? 0 : ERR_NOMEM;
     case LQ_OP_PATTERN:
         st->caps =
@@ -282,6 +283,7 @@ void logql_pipeline_destroy(struct logql_pipeline *p)
     lq_vec_free(&p->snap);
     free(p->cats);
     lq_tx_destroy(p->tx);
+    logql_regex_md_free(p->md);
     buf_deinit(&p->tmp);
     arena_deinit(&p->arena);
     free(p);

@@ -137,6 +137,7 @@ struct lq_stage {
     struct buf out;              /* stages that rewrite the line */
     struct lq_json_expr *jexprs; /* JSON_EXPR */
     size_t *spans;               /* REGEXP: 2 * (groups + 1) offsets */
+    bool nojit;                  /* REGEXP: logql_regex_jit_unsafe */
     struct str *caps;            /* PATTERN: captures */
     struct str simple_key;       /* LINE_FORMAT `{{.name}}` */
     bool simple;
@@ -159,6 +160,12 @@ struct lq_hint {
 
 struct lq_tx; /* template executor (exec_tmpl.h) */
 
+/* `| json` state: the reader and the name length before each open object. */
+struct lq_jflat {
+    struct jsonr r;
+    uint32_t stack[JSONR_DEPTH_MAX + 1];
+};
+
 struct logql_pipeline {
     const struct logql_selector *sel;
     const struct logql_unwrap *unwrap;
@@ -175,7 +182,7 @@ struct logql_pipeline {
     struct lq_mem mem;
     struct lq_lb lb;
     struct logql_filter_scratch fsc;
-    struct jsonr_flat *flat;
+    struct lq_jflat *flat;
     struct buf flat_name, flat_value;
     struct lq_vec pending; /* unpack */
     struct lq_vec out;
@@ -183,6 +190,7 @@ struct logql_pipeline {
     size_t cats_cap;
     struct lq_vec snap; /* label_format's map */
     struct lq_tx *tx;
+    void *md; /* PCRE2 match data */
     struct buf tmp;
     int64_t ts_ns;
 };

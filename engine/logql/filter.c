@@ -2,7 +2,9 @@
 /* memmem: _GNU_SOURCE comes from the build */
 #include "engine/logql/filter.h"
 
+#define PCRE2_CODE_UNIT_WIDTH 8
 #include <hs/hs.h>
+#include <pcre2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,51 @@ bool logql_utf8_valid(struct str s)
         i += l;
     }
     return true;
+}
+
+/* ---- PCRE2 matching ---- */
+
+bool logql_regex_jit_unsafe(struct str go)
+{
+    bool in_class = false;
+    for (size_t i = 0; i < go.len; i++) {
+        char c = go.ptr[i];
+        if (c == '\\' && i + 1 < go.len) {
+            char e = go.ptr[++i];
+            if (!in_class && (e == 'S' || e == 'W' || e == 'D'))
+                return true;
+        } else if (c == '[') {
+            in_class = true;
+        } else if (c == ']') {
+            in_class = false;
+        }
+    }
+    return false;
+}
+
+bool logql_regex_exec(const struct logql_regex *re, struct str s, size_t start, bool nojit,
+                      void **md, size_t *spans, size_t n_pairs)
+{
+    if (!*md && !(*md = pcre2_match_data_create(65, NULL)))
+        return false;
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)(s.ptr ? s.ptr : ""), s.len, start,
+                         nojit ? PCRE2_NO_JIT : 0, *md, NULL);
+    if (rc < 0)
+        return false;
+    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(*md);
+    uint32_t avail = pcre2_get_ovector_count(*md);
+    for (size_t i = 0; i < n_pairs; i++) {
+        bool set = i < avail && (rc == 0 || i < (size_t)rc) && ov[2 * i] != PCRE2_UNSET;
+        spans[2 * i] = set ? ov[2 * i] : SIZE_MAX;
+        spans[2 * i + 1] = set ? ov[2 * i + 1] : SIZE_MAX;
+    }
+    return true;
+}
+
+void logql_regex_md_free(void *md)
+{
+    if (md)
+        pcre2_match_data_free(md);
 }
 
 /* ---- Go regex -> hyperscan ---- */
@@ -332,6 +379,7 @@ static struct logql_filter_term classify(enum logql_line_op op, const struct log
     case LOGQL_LINE_NOT_REGEX:
         ft.kind = LOGQL_TERM_REGEX;
         ft.re = t->re;
+        ft.nojit = logql_regex_jit_unsafe(t->value);
         if (t->value.len == 0 || str_eq_cstr(t->value, ".*") || str_eq_cstr(t->value, "(.*)"))
             ft.kind = LOGQL_TERM_TRUE;
         else if (str_eq_cstr(t->value, ".+") || str_eq_cstr(t->value, "(.+)"))
@@ -537,6 +585,8 @@ void logql_filter_scratch_deinit(struct logql_filter_scratch *sc)
 {
     if (sc->hs)
         hs_free_scratch(sc->hs);
+    buf_deinit(&sc->fixed);
+    logql_regex_md_free(sc->md);
     free(sc->bits);
     memset(sc, 0, sizeof *sc);
 }
@@ -554,16 +604,42 @@ static int on_match(unsigned id, unsigned long long from, unsigned long long to,
     return 0;
 }
 
-static bool term_match(const struct logql_filter_term *t, struct str line, const uint64_t *bits)
+/* The line as Go's regexp reads it: each invalid byte a U+FFFD. */
+static struct str go_view(struct logql_filter_scratch *sc, struct str line, int *valid)
+{
+    if (*valid < 0)
+        *valid = logql_utf8_valid(line);
+    if (*valid)
+        return line;
+    if (sc->fixed.len == 0 && line.len) {
+        for (size_t i = 0; i < line.len;) {
+            uint32_t cp;
+            size_t l = wire_utf8_decode((const uint8_t *)line.ptr + i, line.len - i, &cp);
+            if (l ? buf_append(&sc->fixed, line.ptr + i, l)
+                  : buf_append(&sc->fixed, "\xef\xbf\xbd", 3))
+                return line;
+            i += l ? l : 1;
+        }
+    }
+    return (struct str){(const char *)sc->fixed.data, sc->fixed.len};
+}
+
+static bool term_match(const struct logql_filter_term *t, struct str line, const uint64_t *bits,
+                       struct logql_filter_scratch *sc, int *valid)
 {
     if (bits && t->hs_id >= 0)
         return (bits[t->hs_id >> 6] >> (t->hs_id & 63)) & 1;
+    if (t->kind == LOGQL_TERM_REGEX) {
+        size_t span[2];
+        return t->re &&
+               logql_regex_exec(t->re, go_view(sc, line, valid), 0, t->nojit, &sc->md, span, 0);
+    }
     switch (t->kind) {
     case LOGQL_TERM_TRUE: return true;
     case LOGQL_TERM_EXISTS: return line.len > 0;
     case LOGQL_TERM_LITERAL:
         return line.len >= t->text.len && memmem(line.ptr, line.len, t->text.ptr, t->text.len);
-    case LOGQL_TERM_REGEX: return t->re && logql_regex_match(t->re, line);
+    case LOGQL_TERM_REGEX: break;
     case LOGQL_TERM_PATTERN:
         return t->pattern ? logql_pattern_matches(t->pattern, line) : line.len == 0;
     case LOGQL_TERM_IP: return t->ip && logql_ip_matches(t->ip, line);
@@ -579,7 +655,9 @@ bool logql_filter_eval(const struct logql_filter_set *s, struct logql_filter_scr
     if (!line.ptr)
         line.ptr = "";
     const uint64_t *bits = NULL;
-    if (s->db && (!s->any_utf8 || logql_utf8_valid(line))) {
+    int valid = -1;
+    sc->fixed.len = 0;
+    if (s->db && (!s->any_utf8 || (valid = logql_utf8_valid(line)))) {
         memset(sc->bits, 0, sc->n_words * sizeof *sc->bits);
         if (hs_scan(s->db, line.ptr, (unsigned)line.len, 0, sc->hs, on_match, sc->bits) ==
             HS_SUCCESS)
@@ -589,7 +667,7 @@ bool logql_filter_eval(const struct logql_filter_set *s, struct logql_filter_scr
         const struct logql_filter_clause *cl = &s->clauses[c];
         bool any = false;
         for (size_t i = 0; i < cl->n && !any; i++)
-            any = term_match(&s->terms[cl->first + i], line, bits);
+            any = term_match(&s->terms[cl->first + i], line, bits, sc, &valid);
         if (any == cl->negate)
             return false;
     }

@@ -6,7 +6,8 @@
  * syntax into hyperscan syntax with Go's meaning (`$` is the end of the text, `\s` excludes \v,
  * `.` is a UTF-8 character); a pattern the translation or hyperscan does not accept runs on PCRE2
  * (its logql_regex from the AST). Patterns that need UTF-8 mode are only scanned by hyperscan on
- * valid UTF-8 lines; on other lines PCRE2 decides, as Go reads invalid bytes as U+FFFD.
+ * valid UTF-8 lines; on other lines PCRE2 decides on a copy with U+FFFD for each invalid byte, as
+ * Go reads them (literal filters always compare bytes).
  *
  * Loki's simplifications are kept: `|= ""` and `|~ ""`/`|~ ".*"` match everything and vanish from
  * `or` chains (Loki's or-builder drops a match-all leg), a negated match-all filter keeps nothing,
@@ -41,6 +42,7 @@ struct logql_filter_term {
     const struct logql_pattern *pattern; /* PATTERN */
     const struct logql_ip_matcher *ip;   /* IP */
     int hs_id;                           /* bit in the scan result, -1: not in hyperscan */
+    bool nojit;                          /* REGEX: see logql_regex_jit_unsafe */
     bool hs_utf8;                        /* compiled in UTF-8 mode */
 };
 
@@ -66,6 +68,8 @@ struct logql_filter_scratch {
     void *hs;       /* hs_scratch_t *, grown for every database it is used with */
     uint64_t *bits; /* scan result */
     size_t n_words;
+    struct buf fixed; /* an invalid UTF-8 line with U+FFFD for each bad byte (Go's reading) */
+    void *md;         /* PCRE2 match data */
 };
 
 void logql_filter_set_init(struct logql_filter_set *s);
@@ -89,6 +93,18 @@ bool logql_filter_eval(const struct logql_filter_set *s, struct logql_filter_scr
  * pattern uses something the translation does not handle (then PCRE2 runs it). *utf8 is set when
  * the pattern must be compiled in UTF-8 mode. out is NUL-terminated. (Exposed for tests.) */
 bool logql_filter_go_to_hs(struct str go, struct buf *out, bool *utf8);
+
+/* PCRE2 10.42's JIT misses multi-byte characters for a bare \S, \W or \D when the pattern was
+ * compiled with PCRE2_MATCH_INVALID_UTF (as logql_regex_compile does); such patterns must run on
+ * the interpreter. True when the Go source has one of them outside a character class. */
+bool logql_regex_jit_unsafe(struct str go);
+
+/* pcre2_match of re on s from byte `start` (nojit: interpreter only). *md is the caller's match
+ * data (created on first use, free with logql_regex_md_free). Fills up to n_pairs offset pairs
+ * (SIZE_MAX for unset groups). Returns false when there is no match. */
+bool logql_regex_exec(const struct logql_regex *re, struct str s, size_t start, bool nojit,
+                      void **md, size_t *spans, size_t n_pairs);
+void logql_regex_md_free(void *md);
 
 /* True when s is valid UTF-8 (Go's rules). */
 bool logql_utf8_valid(struct str s);

@@ -8,6 +8,7 @@
 
 #include "base/error.h"
 #include "engine/logql/exec_int.h"
+#include "formats/wire/utf8.h"
 
 static bool in_line(struct str line, struct str s)
 {
@@ -41,29 +42,147 @@ static struct str json_err_details(struct logql_pipeline *p, const struct jsonr 
     return lq_mem_dup(&p->mem, msg, strlen(msg), &p->lb.oom);
 }
 
+/* unicode.IsSpace */
+static bool is_uspace(uint32_t c)
+{
+    return (c >= 9 && c <= 13) || c == ' ' || c == 0x85 || c == 0xa0 || c == 0x1680 ||
+           (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 || c == 0x202f ||
+           c == 0x205f || c == 0x3000;
+}
+
+/* Loki's appendSanitized: the key trimmed of spaces, every rune outside [A-Za-z0-9_] as '_', a
+ * '_' before a leading digit when the name is empty, the '_' spacer otherwise. */
+static int append_part(struct buf *name, struct str key)
+{
+    const uint8_t *p = (const uint8_t *)key.ptr, *end = p + key.len, *first = NULL, *last = NULL;
+    while (p < end) {
+        uint32_t cp = 0xfffd;
+        size_t l = *p < 0x80 ? (cp = *p, 1) : wire_utf8_decode(p, (size_t)(end - p), &cp);
+        l = l ? l : 1;
+        if (!is_uspace(cp)) {
+            first = first ? first : p;
+            last = p + l;
+        }
+        p += l;
+    }
+    if (!first)
+        return 0;
+    int rc = 0;
+    if (name->len || (*first >= '0' && *first <= '9'))
+        rc = buf_append_u8(name, '_');
+    for (p = first; !rc && p < last;) {
+        uint8_t c = *p;
+        bool keep =
+            (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+        rc = buf_append_u8(name, keep ? c : '_');
+        uint32_t cp;
+        size_t l = c < 0x80 ? 1 : wire_utf8_decode(p, (size_t)(last - p), &cp);
+        p += l ? l : 1;
+    }
+    return rc;
+}
+
+/* The label name of leaf `key` under the current prefix (p->flat_name[0..prefix)), with the
+ * `_extracted` suffix on a clash. Sets *skip for a top-level key that sanitizes to nothing. */
+static struct str leaf_name(struct logql_pipeline *p, size_t prefix, struct str key, bool top,
+                            bool *skip)
+{
+    struct buf *nb = &p->flat_name;
+    nb->len = prefix;
+    *skip = false;
+    if (append_part(nb, key) != 0) {
+        p->lb.oom = true;
+        return (struct str){"", 0};
+    }
+    struct str name = {(const char *)nb->data, nb->len};
+    if (top && name.len == 0) {
+        *skip = true;
+        return name;
+    }
+    if (!lq_lb_base_has(&p->lb, name) && !lq_lb_has_in(&p->lb, name, LOGQL_CAT_META))
+        return lq_mem_dup(&p->mem, name.ptr, name.len, &p->lb.oom);
+    /* Loki appends the suffix to the key part and sanitizes again */
+    struct str k2 = lq_mem_cat(&p->mem, key, STR_LIT("_extracted"), &p->lb.oom);
+    nb->len = prefix;
+    if (append_part(nb, k2) != 0)
+        p->lb.oom = true;
+    return lq_mem_dup(&p->mem, nb->data, nb->len, &p->lb.oom);
+}
+
+/* A leaf value as Loki's readValue gives it: strings decoded with invalid UTF-8 and U+FFFD as
+ * spaces, numbers as written, booleans as true/false. */
+static struct str leaf_value(struct logql_pipeline *p, struct jsonr *r, int t)
+{
+    struct str v = jsonr_text(r);
+    if (t == JSONR_TRUE)
+        return STR_LIT("true");
+    if (t == JSONR_FALSE)
+        return STR_LIT("false");
+    if (t != JSONR_STRING)
+        return v;
+    unsigned f = jsonr_flags(r);
+    if (!(f & (JSONR_STR_ESCAPED | JSONR_STR_BADUTF8)) &&
+        (!(f & JSONR_STR_NONASCII) || !memchr(v.ptr, 0xef, v.len)))
+        return v;
+    return lq_fix_utf8(&p->mem, lq_json_string(p, v, f), &p->lb.oom);
+}
+
+static bool json_error(struct logql_pipeline *p, const struct jsonr *r, int rc)
+{
+    if (rc == ERR_NOMEM)
+        p->lb.oom = true;
+    lq_lb_set_err(&p->lb, LQ_ERR_JSON,
+                  rc == ERR_CORRUPT && jsonr_err(r) == 0 ? STR_LIT("Malformed object")
+                                                         : json_err_details(p, r));
+    return true;
+}
+
 bool lq_stage_json(struct logql_pipeline *p, struct lq_stage *st, struct str line)
 {
     (void)st;
-    struct jsonr_flat *f = p->flat;
-    jsonr_flat_init(f, line.ptr ? line.ptr : "", line.len, JSONR_OPT_TRAILING, &p->flat_name,
-                    &p->flat_value);
+    struct lq_jflat *f = p->flat;
+    struct jsonr *r = &f->r;
+    jsonr_init(r, line.ptr ? line.ptr : "", line.len, JSONR_OPT_TRAILING);
+    int t = jsonr_next(r);
+    if (t != JSONR_OBJ_BEGIN)
+        return json_error(p, r, t < 0 ? t : ERR_CORRUPT);
+    size_t depth = 0, prefix = 0;
     for (;;) {
-        struct str name, value;
-        int t = jsonr_flat_next(f, &name, &value);
-        if (t == JSONR_END)
-            return true;
-        if (t < 0) {
-            if (t == ERR_NOMEM)
-                p->lb.oom = true;
-            lq_lb_set_err(&p->lb, LQ_ERR_JSON, json_err_details(p, &f->r));
-            return true;
-        }
-        struct str key = lq_lb_dedup_name(&p->lb, name);
-        if (lq_lb_extracted(&p->lb, key))
+        t = jsonr_next(r);
+        if (t == JSONR_OBJ_END) {
+            if (depth == 0)
+                return true;
+            prefix = f->stack[--depth];
             continue;
-        if (key.ptr == name.ptr)
-            key = lq_mem_dup(&p->mem, name.ptr, name.len, &p->lb.oom);
-        if (!lq_parsed_set(p, key, keep_str(p, line, value)))
+        }
+        if (t != JSONR_KEY)
+            return json_error(p, r, t < 0 ? t : ERR_CORRUPT);
+        struct str key = lq_json_string(p, jsonr_text(r), jsonr_flags(r));
+        if ((t = jsonr_next(r)) < 0)
+            return json_error(p, r, t);
+        if (t == JSONR_OBJ_BEGIN) {
+            f->stack[depth++] = (uint32_t)prefix;
+            p->flat_name.len = prefix;
+            if (append_part(&p->flat_name, key) != 0)
+                p->lb.oom = true;
+            prefix = p->flat_name.len;
+            continue;
+        }
+        if (t == JSONR_ARR_BEGIN) {
+            if ((t = jsonr_skip(r, NULL)) < 0)
+                return json_error(p, r, t);
+            continue;
+        }
+        if (t == JSONR_NULL)
+            continue;
+        bool skip;
+        struct str name = leaf_name(p, prefix, key, depth == 0, &skip);
+        if (skip || lq_lb_extracted(&p->lb, name))
+            continue;
+        struct str v = leaf_value(p, r, t);
+        if (t == JSONR_STRING || t == JSONR_NUMBER)
+            v = keep_str(p, line, v);
+        if (!lq_parsed_set(p, name, v))
             return false;
     }
 }

@@ -2,12 +2,13 @@
  * not take part gives "") and the `pattern` parser stage (captures in order, stopping where the
  * line ends), with Loki's `_extracted` and already-extracted rules. */
 #include "engine/logql/exec_int.h"
+#include "engine/logql/filter.h"
 
 bool lq_stage_regexp(struct logql_pipeline *p, struct lq_stage *st, struct str line)
 {
     const struct logql_regex *re = st->ast->re;
     size_t pairs = re->n_groups + 1;
-    if (!logql_regex_find(re, line, st->spans, pairs))
+    if (!logql_regex_exec(re, line, 0, st->nojit, &p->md, st->spans, pairs))
         return true;
     for (uint32_t g = 1; g < pairs; g++) {
         struct str name = re->names ? re->names[g - 1] : (struct str){"", 0};

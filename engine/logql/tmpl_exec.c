@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "engine/logql/exec_tmpl.h"
+#include "engine/logql/filter.h"
 #include "engine/logql/regex.h"
 #include "formats/jsonr.h"
 
@@ -27,6 +28,7 @@ struct tx_var {
 struct tx_re {
     char *src;
     size_t len;
+    bool nojit;
     struct arena arena;
     struct logql_regex re;
 };
@@ -155,6 +157,7 @@ const struct logql_regex *lq_tx_regex(struct lq_tctx *c, struct str src)
         memcpy(copy, src.ptr, src.len);
     e->src = copy;
     e->len = src.len;
+    e->nojit = logql_regex_jit_unsafe(src);
     return &e->re;
 }
 
@@ -164,7 +167,12 @@ bool lq_tx_regex_at(struct lq_tctx *c, const struct logql_regex *re, struct str 
     struct lq_tx *tx = c->tx;
     if (!tx->md && !(tx->md = pcre2_match_data_create(64, NULL)))
         return false;
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)(s.ptr ? s.ptr : ""), s.len, from, 0, tx->md, NULL);
+    bool nojit = false;
+    for (size_t i = 0; i < tx->n_re; i++)
+        if (&tx->re[i].re == re)
+            nojit = tx->re[i].nojit;
+    int rc = pcre2_match(re->code, (PCRE2_SPTR)(s.ptr ? s.ptr : ""), s.len, from,
+                         nojit ? PCRE2_NO_JIT : 0, tx->md, NULL);
     if (rc < 0)
         return false;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(tx->md);
