@@ -24,49 +24,35 @@ static inline uint32_t tri_bit(uint32_t code, unsigned log2)
     return (code * 0x9e3779b1u) >> (32 - log2);
 }
 
-static int tri_grow(struct logblock_enc *e)
-{
-    size_t cap = e->tri_cap ? e->tri_cap * 2 : 1024;
-    uint32_t *t = calloc(cap, sizeof *t);
-    if (!t)
-        return ERR_NOMEM;
-    for (size_t i = 0; i < e->tri_cap; i++) {
-        uint32_t v = e->tri[i];
-        if (!v)
-            continue;
-        size_t k = (v * 0x9e3779b1u) & (cap - 1);
-        while (t[k])
-            k = (k + 1) & (cap - 1);
-        t[k] = v;
-    }
-    free(e->tri);
-    e->tri = t;
-    e->tri_cap = cap;
-    return 0;
-}
-
+/* Notes a trigram: a bit per possible code (2 MiB, allocated on first use) and the list of the
+ * distinct codes seen since the last finish (which clears exactly those bits). */
 static int tri_add(struct logblock_enc *e, uint32_t code)
 {
-    uint32_t v = code + 1; /* 0 marks an empty slot */
-    if ((e->tri_n + 1) * 2 > e->tri_cap && tri_grow(e))
-        return ERR_NOMEM;
-    size_t k = (v * 0x9e3779b1u) & (e->tri_cap - 1);
-    while (e->tri[k]) {
-        if (e->tri[k] == v)
-            return 0;
-        k = (k + 1) & (e->tri_cap - 1);
+    uint64_t bit = 1ull << (code & 63);
+    if (e->seen[code >> 6] & bit)
+        return 0;
+    if (e->tri_n == e->tri_cap) {
+        size_t cap = e->tri_cap ? e->tri_cap * 2 : 4096;
+        uint32_t *t = realloc(e->tri, cap * sizeof *t);
+        if (!t)
+            return ERR_NOMEM;
+        e->tri = t;
+        e->tri_cap = cap;
     }
-    e->tri[k] = v;
-    e->tri_n++;
+    e->seen[code >> 6] |= bit;
+    e->tri[e->tri_n++] = code;
     return 0;
 }
 
-/* Two bits per distinct trigram (rounded up to a power of two), within the bounds. */
-static unsigned filter_log2(size_t distinct)
+/* About one bit per distinct trigram (the next power of two: half full or less), within the
+ * bounds, and at most 1/128 of the chunk's size so the filter stays a small part of it. */
+static unsigned filter_log2(size_t distinct, size_t raw_len)
 {
     unsigned l = LOGBLOCK_FILTER_LOG2_MIN;
-    while (l < LOGBLOCK_FILTER_LOG2_MAX && ((size_t)1 << l) < distinct * 2)
+    while (l < LOGBLOCK_FILTER_LOG2_MAX && ((size_t)1 << l) < distinct)
         l++;
+    while (l > LOGBLOCK_FILTER_LOG2_MIN && ((size_t)1 << l) / 8 > raw_len / 128)
+        l--;
     return l;
 }
 
@@ -84,6 +70,7 @@ void logblock_enc_deinit(struct logblock_enc *e)
 {
     ZSTD_freeCCtx(e->cctx);
     free(e->tri);
+    free(e->seen);
     buf_deinit(&e->z);
     memset(e, 0, sizeof *e);
 }
@@ -92,6 +79,8 @@ int logblock_enc_line(struct logblock_enc *e, struct str line)
 {
     if (!e->filter)
         return 0;
+    if (!e->seen && !(e->seen = calloc((size_t)1 << 18, sizeof *e->seen)))
+        return ERR_NOMEM;
     const uint8_t *p = (const uint8_t *)line.ptr;
     for (size_t i = 0; i + 3 <= line.len; i++)
         if (tri_add(e, tri_code(p + i)))
@@ -147,7 +136,7 @@ int logblock_enc_finish(struct logblock_enc *e, const uint8_t *chunk, size_t len
     int rc = compress(e, chunk, len, &codec);
     if (rc)
         return rc;
-    unsigned log2 = e->filter ? filter_log2(e->tri_n) : 0;
+    unsigned log2 = e->filter ? filter_log2(e->tri_n, len) : 0;
     size_t fbytes = log2 ? ((size_t)1 << log2) / 8 : 0;
     const uint8_t *payload = codec == LOGBLOCK_CODEC_ZSTD ? e->z.data : chunk;
     uint32_t plen = codec == LOGBLOCK_CODEC_ZSTD ? (uint32_t)e->z.len : (uint32_t)len;
@@ -158,19 +147,16 @@ int logblock_enc_finish(struct logblock_enc *e, const uint8_t *chunk, size_t len
     put_header(h, codec, (uint8_t)log2, mint_ns, maxt_ns, entries, (uint32_t)len, line_bytes, plen);
     uint8_t *f = h + LOGBLOCK_HEADER_BYTES;
     memset(f, 0, fbytes);
-    for (size_t i = 0; log2 && i < e->tri_cap; i++) {
-        if (!e->tri[i])
-            continue;
-        uint32_t bit = tri_bit(e->tri[i] - 1, log2);
+    for (size_t i = 0; log2 && i < e->tri_n; i++) {
+        uint32_t bit = tri_bit(e->tri[i], log2);
         f[bit >> 3] |= (uint8_t)(1u << (bit & 7));
     }
     le32_put(h + 44, crc32c_update(crc32c(h, 44), f, fbytes));
     memcpy(f + fbytes, payload, plen);
     out->len = start + LOGBLOCK_HEADER_BYTES + fbytes + plen;
-    if (e->tri_n) {
-        memset(e->tri, 0, e->tri_cap * sizeof *e->tri);
-        e->tri_n = 0;
-    }
+    for (size_t i = 0; i < e->tri_n; i++)
+        e->seen[e->tri[i] >> 6] = 0; /* the words of every code seen: all their bits were ours */
+    e->tri_n = 0;
     return 0;
 }
 

@@ -55,7 +55,8 @@ struct logblock_enc {
     int zstd_level; /* 0: store the payload uncompressed */
     bool filter;    /* build a trigram filter */
     void *cctx;     /* ZSTD_CCtx, created on first use */
-    uint32_t *tri;  /* distinct trigram codes seen (open addressing, 0 = empty slot) */
+    uint64_t *seen; /* one bit per trigram code (2^24 bits), set for the codes in tri */
+    uint32_t *tri;  /* distinct trigram codes noted since the last finish */
     size_t tri_cap, tri_n;
     struct buf z; /* compressed payload scratch */
 };

@@ -31,7 +31,7 @@ void logstore_config_init(struct logstore_config *c)
     c->chunk_max_age_ms = 3600LL * 1000;
     c->chunk_idle_ms = 30LL * 60 * 1000;
     c->head_block_bytes = LOGCHUNK_BLOCK_TARGET_DEFAULT;
-    c->block_chunk_bytes = 1024 * 1024;
+    c->block_chunk_bytes = 256 * 1024;
     c->block_zstd_level = 3;
     c->block_filter = true;
     wal_config_init(&c->wal);

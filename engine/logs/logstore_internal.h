@@ -171,6 +171,7 @@ struct ls_merge {
     int64_t mint, maxt;
     const struct logchunk_entry *cur; /* the current entry, after ls_merge_next returned 1 */
     struct ls_mcur *cur_c;            /* its cursor */
+    bool grp_started;
     int64_t grp_ts;
     uint64_t *grp;
     size_t n_grp, cap_grp;

@@ -31,6 +31,7 @@ void ls_merge_reset(struct ls_merge *m, int64_t mint, int64_t maxt, enum logchun
     m->cur = NULL;
     m->cur_c = NULL;
     m->n_grp = 0;
+    m->grp_started = false;
     m->started = false;
     m->err = 0;
 }
@@ -102,14 +103,19 @@ static struct ls_mcur *pick(struct ls_merge *m)
     return best;
 }
 
-/* True when e repeats an entry already returned at its timestamp (and remembers it if not). */
+/* True when e repeats an entry already returned at its timestamp (and remembers it if not).
+ * Every entry is hashed: duplicates may sit in one cursor too (a writer's duplicate window does
+ * not reach back to every block of its chunk), and this merge is what makes block chunks and head
+ * reads duplicate-free for the select iterator, which relies on it. */
 static int seen_before(struct ls_merge *m, const struct logchunk_entry *e, bool *dup)
 {
-    uint64_t k = ls_entry_key(e->ts_ns, e->line, e->md, e->md_count);
-    if (!m->n_grp || e->ts_ns != m->grp_ts) {
-        m->n_grp = 0;
+    *dup = false;
+    if (!m->grp_started || e->ts_ns != m->grp_ts) {
+        m->grp_started = true;
         m->grp_ts = e->ts_ns;
+        m->n_grp = 0;
     }
+    uint64_t k = ls_entry_key(e->ts_ns, e->line, e->md, e->md_count);
     for (size_t i = 0; i < m->n_grp; i++) {
         if (m->grp[i] == k) {
             *dup = true;
@@ -125,7 +131,6 @@ static int seen_before(struct ls_merge *m, const struct logchunk_entry *e, bool 
         m->cap_grp = cap;
     }
     m->grp[m->n_grp++] = k;
-    *dup = false;
     return 0;
 }
 

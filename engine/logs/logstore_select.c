@@ -108,6 +108,7 @@ struct logstore_iter {
     struct head_src *heads;
     bool returned; /* heap[0] holds the entry returned last: advance it first */
     struct logstore_entry cur;
+    bool grp_started, grp_hashing;
     uint32_t grp_stream;
     int64_t grp_ts;
     uint64_t *grp;
@@ -471,16 +472,37 @@ static int advance_top(struct logstore_iter *it)
     return rc;
 }
 
-/* True when the top entry repeats one returned in its (stream, timestamp) group. */
+/* True when another source in the heap holds an entry of the top's stream and timestamp: by the
+ * heap property one of the root's children does then. */
+static bool group_shared(const struct logstore_iter *it)
+{
+    const struct src *s = it->heap[0];
+    for (size_t c = 1; c <= 2 && c < it->heap_n; c++) {
+        const struct src *o = it->heap[c];
+        if (o->opened && o->key == s->key && o->stream == s->stream)
+            return true;
+    }
+    return false;
+}
+
+/* True when the top entry repeats one returned in its (stream, timestamp) group. Entries are
+ * hashed only in groups that more than one source contributes to: a source never repeats an
+ * entry itself (head sources merge without duplicates, block chunks are written without), and
+ * every source that can contribute to a group is open and in the heap when the group starts
+ * (an unopened source sorts before open ones at its bound). */
 static int is_dup(struct logstore_iter *it, const struct src *s, bool *dup)
 {
-    uint64_t k = ls_entry_key(s->ts, s->line, s->md, s->n_md);
-    if (!it->n_grp || s->stream != it->grp_stream || s->ts != it->grp_ts) {
-        it->n_grp = 0;
+    *dup = false;
+    if (!it->grp_started || s->stream != it->grp_stream || s->ts != it->grp_ts) {
+        it->grp_started = true;
         it->grp_stream = s->stream;
         it->grp_ts = s->ts;
+        it->n_grp = 0;
+        it->grp_hashing = group_shared(it);
     }
-    *dup = false;
+    if (!it->grp_hashing)
+        return 0;
+    uint64_t k = ls_entry_key(s->ts, s->line, s->md, s->n_md);
     for (size_t i = 0; i < it->n_grp && !*dup; i++)
         *dup = it->grp[i] == k;
     if (*dup)
