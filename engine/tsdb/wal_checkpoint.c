@@ -38,7 +38,7 @@ struct ckpt {
     size_t labs_cap;
     size_t *lofs; /* per kept item: its first label in labs */
     size_t lofs_cap;
-    void *items; /* kept items (walrec_series / _sample / _entry) */
+    void *items;      /* kept items (walrec_series / _sample / _entry) */
     size_t items_cap; /* in bytes: the item type changes from record to record */
 };
 
