@@ -63,7 +63,6 @@ struct pq_query {
     const struct promql_node **stats_sel;
     size_t nstats;
     int64_t deadline_ns;
-    uint32_t tick;
     int64_t start, end, step; /* the top-level query */
     jmp_buf jmp;
     int rc;
@@ -85,7 +84,8 @@ static inline int64_t pq_ts(const struct pq_ev *ev, uint32_t i)
 _Noreturn void pq_fail(struct pq_query *q, int rc, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 _Noreturn void pq_nomem(struct pq_query *q);
-/* Fails the query when the timeout passed (checked cheaply every few calls). */
+/* Fails the query when the timeout passed. Called per node, per series and per group (each
+ * call stands for at least one series' worth of steps); reads the coarse monotonic clock. */
 void pq_check_deadline(struct pq_query *q);
 
 /* Tracked allocations (zeroed); freed at the end of the query unless freed earlier. */
