@@ -10,6 +10,9 @@
 
 #include <cmocka.h>
 
+#include "engine/logs/logblock.h"
+#include "engine/tsdb/block.h"
+#include "formats/logchunk.h"
 #include "test_logstore_util.h"
 
 #define T0     (1700000040LL * LT_SEC_NS) /* a multiple of a minute */
@@ -260,6 +263,118 @@ static void test_checkpoint_large_records(void **state)
     lt_teardown(&x);
 }
 
+/* ---- blocks written by hand: two overlapping blocks holding the same entries ---- */
+
+struct one_set {
+    struct chunk_series_set base;
+    struct chunk_series cs;
+    bool done;
+};
+
+static int one_next(struct chunk_series_set *s)
+{
+    struct one_set *o = (struct one_set *)s;
+    if (o->done)
+        return 0;
+    o->done = true;
+    return 1;
+}
+
+static const struct chunk_series *one_at(struct chunk_series_set *s)
+{
+    return &((struct one_set *)s)->cs;
+}
+
+static void one_close(struct chunk_series_set *s)
+{
+    (void)s;
+}
+
+static const struct chunk_series_set_ops one_ops = {one_next, one_at, one_close};
+
+/* A block of stream 0 with entries at T0 + i s, i in [from, to), as the cut writes them. */
+static void write_block(const char *blocks_dir, int from, int to)
+{
+    struct logchunk_writer_opts o = {.store_uncompressed = true};
+    struct logchunk_writer w;
+    logchunk_writer_init(&w, &o);
+    struct logblock_enc enc;
+    logblock_enc_init(&enc, 3, true);
+    uint64_t lines = 0;
+    for (int i = from; i < to; i++) {
+        char line[128];
+        int len = lt_line(line, sizeof line, 0, T0 + i * LT_SEC_NS);
+        struct str l = {line, (size_t)len};
+        assert_int_equal(logchunk_writer_append(&w, T0 + i * LT_SEC_NS, l, NULL, 0), 0);
+        assert_int_equal(logblock_enc_line(&enc, l), 0);
+        lines += (uint64_t)len;
+    }
+    uint8_t *bytes;
+    size_t len;
+    assert_int_equal(logchunk_writer_finish(&w, &bytes, &len), 0);
+    struct buf env = BUF_INIT;
+    int64_t mint = T0 + from * LT_SEC_NS, maxt = T0 + (to - 1) * LT_SEC_NS;
+    assert_int_equal(
+        logblock_enc_finish(&enc, bytes, len, mint, maxt, (uint32_t)(to - from), lines, &env), 0);
+    struct lt_stream ls;
+    lt_stream_labels(&ls, 0);
+    struct chunk_meta cm = {mint / 1000000, maxt / 1000000, (uint32_t)(to - from),
+                            CHUNK_LOG,      env.data,       env.len};
+    struct one_set set = {{&one_ops, 0}, {ls.l, 3, &cm, 1}, false};
+    struct blockindex_meta meta;
+    blockindex_meta_init(&meta);
+    meta.level = 1;
+    assert_int_equal(
+        block_write(blocks_dir, &set.base, T0 / 1000000, (T0 + LT_MIN_NS) / 1000000, &meta), 0);
+    blockindex_meta_deinit(&meta);
+    buf_deinit(&env);
+    free(bytes);
+    logblock_enc_deinit(&enc);
+    logchunk_writer_deinit(&w);
+}
+
+/* Overlapping blocks (a compaction that could not merge them): a select returns each entry once,
+ * and compaction leaves them as they are. */
+static void test_overlapping_blocks(void **state)
+{
+    (void)state;
+    struct lt x;
+    memset(&x, 0, sizeof x);
+    log_level_set(LOG_ERROR);
+    lt_mkdtemp(x.dir, sizeof x.dir);
+    char blocks[300];
+    snprintf(blocks, sizeof blocks, "%s/blocks", x.dir);
+    assert_int_equal(mkdir(blocks, 0755), 0);
+    write_block(blocks, 0, 30);
+    write_block(blocks, 10, 40);
+    assert_int_equal(loop_init(&x.loop, NULL), 0);
+    lt_config(&x, &x.cfg);
+    cut_cfg(&x.cfg);
+    lt_open(&x);
+    for (int round = 0; round < 2; round++) {
+        lt_check_range(x.ls, 0, T0, T0 + 40 * LT_SEC_NS, LT_SEC_NS);
+        struct matcher m;
+        lt_matcher(&m, MATCHER_EQ, "k", "0");
+        struct logstore_iter *it;
+        assert_int_equal(
+            logstore_select(x.ls, &m, 1, T0, T0 + LT_MIN_NS, LOGSTORE_BACKWARD, NULL, &it), 0);
+        while (logstore_iter_next(it) == 1)
+            ;
+        struct logstore_select_stats ss;
+        logstore_iter_stats(it, &ss);
+        assert_int_equal(ss.entries, 40);
+        assert_int_equal(ss.duplicates, 20);
+        assert_int_equal(ss.chunks, 2);
+        logstore_iter_close(it);
+        matcher_deinit(&m);
+        lt_settle(&x, (T0 + 2 * LT_MIN_NS) / 1000000);
+    }
+    struct logstore_stats st;
+    logstore_stats_get(x.ls, &st);
+    assert_int_equal(st.blocks, 2);
+    lt_teardown(&x);
+}
+
 static void idle_cfg(struct logstore_config *c)
 {
     c->chunk_idle_ms = 1000;
@@ -297,9 +412,13 @@ static void test_idle_finish(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_cut),         cmocka_unit_test(test_compaction),
-        cmocka_unit_test(test_retention),   cmocka_unit_test(test_select_during_cut),
-        cmocka_unit_test(test_idle_finish), cmocka_unit_test(test_checkpoint_large_records),
+        cmocka_unit_test(test_cut),
+        cmocka_unit_test(test_compaction),
+        cmocka_unit_test(test_retention),
+        cmocka_unit_test(test_select_during_cut),
+        cmocka_unit_test(test_idle_finish),
+        cmocka_unit_test(test_checkpoint_large_records),
+        cmocka_unit_test(test_overlapping_blocks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
