@@ -13,6 +13,7 @@
 #include "server/ingest.h"
 #include "server/server.h"
 #include "server/shard.h"
+#include "server/tenant.h"
 
 #define BODY_BUF_KEEP (1u << 20) /* give a larger snappy buffer back after the request */
 
@@ -120,24 +121,6 @@ static void on_done(void *arg, const struct ingest_reply *y)
 
 /* ---- handler ---- */
 
-static bool tenant_of(struct http_exchange *x, struct str *tenant)
-{
-    struct str t = trim(http_header(x, "x-scope-orgid"));
-    if (t.len == 0) {
-        *tenant = str_from_cstr(x->srv->cfg->default_tenant);
-        return true;
-    }
-    const char *why = validate_tenant(t);
-    if (why) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "invalid X-Scope-OrgID: %s", why);
-        http_reply_error(x, 400, msg);
-        return false;
-    }
-    *tenant = t;
-    return true;
-}
-
 /* The body as snappy-decoded protobuf: already decoded by the connection when Content-Encoding
  * said snappy; decoded here when the header is absent. */
 static bool body_of(struct http_exchange *x, struct buf *scratch, struct str *body)
@@ -184,7 +167,7 @@ void handler_remote_write(struct http_exchange *x)
     }
     struct str tenant, body;
     struct buf *scratch = ingest_shard_body_buf(ish);
-    if (!tenant_of(x, &tenant) || !body_of(x, scratch, &body))
+    if (!tenant_from_request(x, &tenant) || !body_of(x, scratch, &body))
         return;
     ingest_write(ish, proto == 2 ? INGEST_RW2 : INGEST_RW1, tenant, (const uint8_t *)body.ptr,
                  body.len, on_done, x);
