@@ -713,6 +713,63 @@ static int64_t div_trunc(int64_t a, int64_t b)
     return a / b; /* C truncates toward zero, like Go */
 }
 
+/* A scalar subquery result as one raw series without labels. */
+static void subquery_scalar(struct pq_query *q, const struct pq_ev *sub, const double *sc,
+                            struct pq_range *out)
+{
+    out->s = pq_alloc(q, sizeof *out->s);
+    struct pq_raw *d = &out->s[0];
+    d->ls = pq_empty_lset(q);
+    d->ft = pq_alloc(q, sub->nsteps * sizeof *d->ft);
+    d->fv = pq_alloc(q, sub->nsteps * sizeof *d->fv);
+    d->fst = pq_alloc(q, sub->nsteps * sizeof *d->fst);
+    d->ht = pq_alloc(q, sizeof *d->ht);
+    d->hv = pq_alloc(q, sizeof *d->hv);
+    d->hst = pq_alloc(q, sizeof *d->hst);
+    for (uint32_t i = 0; i < sub->nsteps; i++) {
+        d->ft[i] = pq_ts(sub, i);
+        d->fv[i] = sc[i];
+    }
+    d->nf = sub->nsteps;
+    pq_samples_add(q, d->nf);
+    out->n = 1;
+}
+
+/* One step-dense series of a subquery as raw samples in d. With reset_hints, histograms lose
+ * their reset/not-reset hints (re-detected by the range function, as Prometheus does). */
+static void subquery_series(struct pq_query *q, const struct pq_ev *sub, const struct pq_series *s,
+                            bool reset_hints, struct pq_raw *d)
+{
+    memset(d, 0, sizeof *d);
+    d->ls = s->ls;
+    d->drop_name = s->drop_name;
+    d->ft = pq_alloc(q, (s->npts + 1) * sizeof *d->ft);
+    d->fv = pq_alloc(q, (s->npts + 1) * sizeof *d->fv);
+    d->fst = pq_alloc(q, (s->npts + 1) * sizeof *d->fst);
+    d->ht = pq_alloc(q, (s->npts + 1) * sizeof *d->ht);
+    d->hv = pq_alloc(q, (s->npts + 1) * sizeof *d->hv);
+    d->hst = pq_alloc(q, (s->npts + 1) * sizeof *d->hst);
+    for (uint32_t i = 0; i < sub->nsteps; i++) {
+        if (!pq_has(s, i))
+            continue;
+        struct promql_hist *h = pq_hist_at(s, i);
+        if (!h) {
+            d->ft[d->nf] = pq_ts(sub, i);
+            d->fv[d->nf++] = s->f[i];
+            continue;
+        }
+        if (reset_hints && (h->hint == PROMQL_HINT_RESET || h->hint == PROMQL_HINT_NOT_RESET)) {
+            struct promql_hist *c = pq_arena(q, sizeof *c);
+            *c = *h;
+            c->hint = PROMQL_HINT_UNKNOWN;
+            h = c;
+        }
+        d->ht[d->nh] = pq_ts(sub, i);
+        d->hv[d->nh++] = h;
+    }
+    pq_samples_add(q, d->nf + d->nh);
+}
+
 void pq_eval_subquery(struct pq_ev *ev, const struct promql_node *n, struct pq_range *out,
                       bool reset_hints)
 {
@@ -735,22 +792,7 @@ void pq_eval_subquery(struct pq_ev *ev, const struct promql_node *n, struct pq_r
     struct pq_val v;
     pq_eval(&sub, n->sq.expr, &v);
     if (v.kind == PQ_SCALAR) {
-        out->s = pq_alloc(q, sizeof *out->s);
-        struct pq_raw *d = &out->s[0];
-        d->ls = pq_empty_lset(q);
-        d->ft = pq_alloc(q, sub.nsteps * sizeof *d->ft);
-        d->fv = pq_alloc(q, sub.nsteps * sizeof *d->fv);
-        d->fst = pq_alloc(q, sub.nsteps * sizeof *d->fst);
-        d->ht = pq_alloc(q, sizeof *d->ht);
-        d->hv = pq_alloc(q, sizeof *d->hv);
-        d->hst = pq_alloc(q, sizeof *d->hst);
-        for (uint32_t i = 0; i < sub.nsteps; i++) {
-            d->ft[i] = pq_ts(&sub, i);
-            d->fv[i] = v.sc[i];
-        }
-        d->nf = sub.nsteps;
-        pq_samples_add(q, d->nf);
-        out->n = 1;
+        subquery_scalar(q, &sub, v.sc, out);
         pq_val_free(q, &v);
         return;
     }
@@ -758,39 +800,10 @@ void pq_eval_subquery(struct pq_ev *ev, const struct promql_node *n, struct pq_r
         pq_fail(q, ERR_INVALID, "subquery is only allowed on instant vector");
     uint32_t cap = 0;
     for (uint32_t si = 0; si < v.v.n; si++) {
-        const struct pq_series *s = &v.v.s[si];
-        if (s->npts == 0)
+        if (v.v.s[si].npts == 0)
             continue;
         range_push(q, out, &cap);
-        struct pq_raw *d = &out->s[out->n++];
-        memset(d, 0, sizeof *d);
-        d->ls = s->ls;
-        d->drop_name = s->drop_name;
-        d->ft = pq_alloc(q, (s->npts + 1) * sizeof *d->ft);
-        d->fv = pq_alloc(q, (s->npts + 1) * sizeof *d->fv);
-        d->fst = pq_alloc(q, (s->npts + 1) * sizeof *d->fst);
-        d->ht = pq_alloc(q, (s->npts + 1) * sizeof *d->ht);
-        d->hv = pq_alloc(q, (s->npts + 1) * sizeof *d->hv);
-        d->hst = pq_alloc(q, (s->npts + 1) * sizeof *d->hst);
-        for (uint32_t i = 0; i < sub.nsteps; i++) {
-            if (!pq_has(s, i))
-                continue;
-            struct promql_hist *h = pq_hist_at(s, i);
-            if (!h) {
-                d->ft[d->nf] = pq_ts(&sub, i);
-                d->fv[d->nf++] = s->f[i];
-                continue;
-            }
-            if (reset_hints && (h->hint == PROMQL_HINT_RESET || h->hint == PROMQL_HINT_NOT_RESET)) {
-                struct promql_hist *c = pq_arena(q, sizeof *c);
-                *c = *h;
-                c->hint = PROMQL_HINT_UNKNOWN;
-                h = c;
-            }
-            d->ht[d->nh] = pq_ts(&sub, i);
-            d->hv[d->nh++] = h;
-        }
-        pq_samples_add(q, d->nf + d->nh);
+        subquery_series(q, &sub, &v.v.s[si], reset_hints, &out->s[out->n++]);
     }
     pq_val_free(q, &v);
 }

@@ -162,54 +162,40 @@ static struct promql_hist *hist_rate(struct pq_fctx *c, const struct pq_win *w, 
 static int extended_rate(struct pq_fctx *c, const struct pq_win *w, bool counter, bool is_rate,
                          double *out, struct promql_hist **hout);
 
-static int extrapolated_rate(struct pq_fctx *c, const struct pq_win *w, bool counter, bool is_rate,
-                             double *out, struct promql_hist **hout)
+/* Float last - first over w, adding back the value before each counter reset (a decrease, or a
+ * start timestamp saying the counter restarted); *sts gets the start timestamps in use. */
+static double float_delta(struct pq_fctx *c, const struct pq_win *w, bool counter,
+                          const int64_t **sts)
 {
-    struct pq_query *q = c->q;
-    if (c->anchored || c->smoothed) {
-        if (w->nh && w->nf) {
-            warn_mixed_types(c);
-            return 0;
+    uint32_t nm1 = w->nf - 1;
+    double res = w->fv[nm1] - w->fv[0];
+    if (!counter || (c->no_float_resets && !(c->use_st && w->fst)))
+        return res;
+    if (c->use_st)
+        *sts = w->fst;
+    const int64_t *st = *sts;
+    bool overlap = false;
+    for (uint32_t i = 1; i < w->nf; i++) {
+        if (!overlap && st && st_overlap(st[i - 1], w->ft[i - 1], st[i])) {
+            pq_anno_st_overlap(c->q, c->arg_pos, pq_metric_name(c->ls));
+            overlap = true;
         }
-        return w->nf + w->nh ? extended_rate(c, w, counter, is_rate, out, hout) : 0;
+        if (w->fv[i] < w->fv[i - 1] || (st && st_reset(st[i - 1], w->ft[i - 1], st[i], w->ft[i])))
+            res += w->fv[i - 1];
     }
-    if (w->nh && w->nf) {
-        warn_mixed_types(c);
-        return 0;
-    }
-    const int64_t *sts = NULL;
-    double res = 0;
-    struct promql_hist *rh = NULL;
-    int64_t first_t, last_t;
-    uint32_t nm1;
-    if (w->nh) {
-        nm1 = w->nh - 1;
-        first_t = w->ht[0];
-        last_t = w->ht[nm1];
-        if (c->use_st)
-            sts = w->hst;
-        if (w->nh > 1 && !(rh = hist_rate(c, w, counter)))
-            return 0;
-    } else {
-        nm1 = w->nf - 1;
-        first_t = w->ft[0];
-        last_t = w->ft[nm1];
-        res = w->fv[nm1] - w->fv[0];
-        if (counter && !(c->no_float_resets && !(c->use_st && w->fst))) {
-            if (c->use_st)
-                sts = w->fst;
-            bool overlap = false;
-            for (uint32_t i = 1; i < w->nf; i++) {
-                if (!overlap && sts && st_overlap(sts[i - 1], w->ft[i - 1], sts[i])) {
-                    pq_anno_st_overlap(q, c->arg_pos, pq_metric_name(c->ls));
-                    overlap = true;
-                }
-                if (w->fv[i] < w->fv[i - 1] ||
-                    (sts && st_reset(sts[i - 1], w->ft[i - 1], sts[i], w->ft[i])))
-                    res += w->fv[i - 1];
-            }
-        }
-    }
+    return res;
+}
+
+/* The factor scaling the sampled delta (*res or *rh) over [first_t, last_t] to the whole range:
+ * extrapolate to each end by at most half an average interval when the gap there exceeds 1.1
+ * intervals, for counters not below zero, and from a start timestamp inside the range (which then
+ * counts the first sample in full). False when no result (a single sample without such a start
+ * timestamp). */
+static bool extrapolation(struct pq_fctx *c, const struct pq_win *w, bool counter, bool is_rate,
+                          const int64_t *sts, double *res, struct promql_hist **rh, double *factor)
+{
+    uint32_t nm1 = (w->nh ? w->nh : w->nf) - 1;
+    int64_t first_t = w->nh ? w->ht[0] : w->ft[0], last_t = w->nh ? w->ht[nm1] : w->ft[nm1];
     double to_start = (double)(first_t - c->range_start) / 1000;
     double to_end = (double)(c->range_end - last_t) / 1000;
     double sampled = (double)(last_t - first_t) / 1000, avg = 0;
@@ -219,41 +205,67 @@ static int extrapolated_rate(struct pq_fctx *c, const struct pq_win *w, bool cou
     if (counter && sts && sts[0] != 0 && sts[0] > c->range_start && sts[0] < first_t) {
         to_start = 0;
         sampled = (double)(last_t - sts[0]) / 1000;
-        if (w->nf) {
-            res += w->fv[0];
-        } else if (!rh) {
-            rh = tmp_copy(q, w->hv[0]);
-        } else if (!hadd(c, &rh, w->hv[0], false)) {
-            return 0;
-        }
+        if (w->nf)
+            *res += w->fv[0];
+        else if (!*rh)
+            *rh = tmp_copy(c->q, w->hv[0]);
+        else if (!hadd(c, rh, w->hv[0], false))
+            return false;
     } else if (nm1 == 0) {
-        return 0;
+        return false;
     } else {
         if (to_start >= threshold)
             to_start = avg / 2;
         if (counter) {
             double to_zero = to_start;
-            if (res > 0 && w->nf && w->fv[0] >= 0)
-                to_zero = sampled * (w->fv[0] / res);
-            else if (rh && rh->count > 0 && w->nh && w->hv[0]->count >= 0)
-                to_zero = sampled * (w->hv[0]->count / rh->count);
+            if (*res > 0 && w->nf && w->fv[0] >= 0)
+                to_zero = sampled * (w->fv[0] / *res);
+            else if (*rh && (*rh)->count > 0 && w->nh && w->hv[0]->count >= 0)
+                to_zero = sampled * (w->hv[0]->count / (*rh)->count);
             if (to_zero < to_start)
                 to_start = to_zero;
         }
     }
     if (to_end >= threshold)
         to_end = avg / 2;
-    double factor = 1;
+    *factor = 1;
     if (sampled != 0)
-        factor = (sampled + to_start + to_end) / sampled;
+        *factor = (sampled + to_start + to_end) / sampled;
     if (is_rate)
-        factor /= (double)c->range_ms / 1000;
+        *factor /= (double)c->range_ms / 1000;
+    return true;
+}
+
+/* rate/increase/delta over a non-empty window as Prometheus extrapolates them (anchored and
+ * smoothed variants go to extended_rate). 1: float in *out, 2: histogram in *hout, 0: none. */
+static int extrapolated_rate(struct pq_fctx *c, const struct pq_win *w, bool counter, bool is_rate,
+                             double *out, struct promql_hist **hout)
+{
+    if (w->nh && w->nf) {
+        warn_mixed_types(c);
+        return 0;
+    }
+    if (c->anchored || c->smoothed)
+        return w->nf + w->nh ? extended_rate(c, w, counter, is_rate, out, hout) : 0;
+    const int64_t *sts = NULL;
+    double res = 0, factor;
+    struct promql_hist *rh = NULL;
+    if (w->nh) {
+        if (c->use_st)
+            sts = w->hst;
+        if (w->nh > 1 && !(rh = hist_rate(c, w, counter)))
+            return 0;
+    } else {
+        res = float_delta(c, w, counter, &sts);
+    }
+    if (!extrapolation(c, w, counter, is_rate, sts, &res, &rh, &factor))
+        return 0;
     if (!rh) {
         *out = res * factor;
         return 1;
     }
     promql_hist_mul(rh, factor);
-    *hout = pq_keep_hist(q, rh);
+    *hout = pq_keep_hist(c->q, rh);
     return 2;
 }
 
@@ -532,13 +544,10 @@ struct ival {
     const struct promql_hist *h;
 };
 
-static int instant_value(struct pq_fctx *c, const struct pq_win *w, bool is_rate, double *out,
-                         struct promql_hist **hout)
+/* The last two samples of w, floats and histograms merged by time, into ss[0] (older) and ss[1].
+ * Returns how many there are (at most 2). */
+static int last_two(const struct pq_fctx *c, const struct pq_win *w, struct ival ss[2])
 {
-    struct pq_query *q = c->q;
-    if (w->nf + w->nh < 2)
-        return 0;
-    struct ival ss[2];
     int n = 0;
     for (uint32_t i = w->nf >= 2 ? w->nf - 2 : 0; i < w->nf; i++)
         ss[n++] = (struct ival){w->ft[i], c->use_st && w->fst ? w->fst[i] : 0, w->fv[i], NULL};
@@ -547,22 +556,59 @@ static int instant_value(struct pq_fctx *c, const struct pq_win *w, bool is_rate
         if (n == 0) {
             ss[n++] = s;
         } else if (n == 1) {
-            if (s.t < ss[0].t) {
-                ss[1] = ss[0];
+            ss[1] = s.t < ss[0].t ? ss[0] : s;
+            if (s.t < ss[0].t)
                 ss[0] = s;
-            } else {
-                ss[1] = s;
-            }
             n = 2;
-        } else if (s.t < ss[0].t) {
-            /* older than both */
         } else if (s.t > ss[1].t) {
             ss[0] = ss[1];
             ss[1] = s;
-        } else {
+        } else if (s.t >= ss[0].t) {
             ss[0] = s;
         }
     }
+    return n;
+}
+
+/* irate/idelta between two histograms: the later one (after a counter reset, for irate) or the
+ * difference, as a gauge. NULL (with a warning) on an exponential/custom schema mix. */
+static struct promql_hist *hist_last_delta(struct pq_fctx *c, const struct ival ss[2], bool is_rate)
+{
+    struct pq_query *q = c->q;
+    struct promql_hist *rh = tmp_copy(q, ss[1].h);
+    bool gauge0 = ss[0].h->hint == PROMQL_HINT_GAUGE, gauge1 = ss[1].h->hint == PROMQL_HINT_GAUGE;
+    if (is_rate && (gauge1 || gauge0))
+        pq_warn(q, c->arg_pos, "this native histogram metric is not a counter: %s", pq_fname(c));
+    if (!is_rate && (!gauge1 || !gauge0))
+        pq_warn(q, c->arg_pos, "this native histogram metric is not a gauge: %s", pq_fname(c));
+    if (!is_rate || (!st_reset(ss[0].st, ss[0].t, ss[1].st, ss[1].t) &&
+                     !promql_hist_detect_reset(ss[1].h, ss[0].h))) {
+        struct promql_hist_addinfo info;
+        int rc = promql_hist_add(&q->tmp, &rh, ss[0].h, true, &info);
+        if (rc == ERR_NOMEM)
+            pq_nomem(q);
+        if (rc == PROMQL_HIST_ERR_SCHEMA) {
+            pq_warn(q, c->arg_pos,
+                    "vector contains a mix of histograms with exponential and custom buckets "
+                    "schemas for metric name %s",
+                    pq_fname(c));
+            return NULL;
+        }
+        if (info.nhcb_reconciled)
+            pq_info(q, c->arg_pos, "mismatched custom buckets were reconciled during subtraction");
+    }
+    rh->hint = PROMQL_HINT_GAUGE;
+    promql_hist_compact(rh);
+    return rh;
+}
+
+/* irate (is_rate) and idelta over the last two samples. 1: float, 2: histogram, 0: none. */
+static int instant_value(struct pq_fctx *c, const struct pq_win *w, bool is_rate, double *out,
+                         struct promql_hist **hout)
+{
+    struct ival ss[2];
+    if (last_two(c, w, ss) < 2)
+        return 0;
     int64_t interval = ss[1].t - ss[0].t;
     if (interval == 0)
         return 0;
@@ -572,33 +618,10 @@ static int instant_value(struct pq_fctx *c, const struct pq_win *w, bool is_rate
         if (!is_rate || !(ss[1].f < ss[0].f || st_reset(ss[0].st, ss[0].t, ss[1].st, ss[1].t)))
             rf = ss[1].f - ss[0].f;
     } else if (ss[0].h && ss[1].h) {
-        rh = tmp_copy(q, ss[1].h);
-        if (is_rate && (ss[1].h->hint == PROMQL_HINT_GAUGE || ss[0].h->hint == PROMQL_HINT_GAUGE))
-            pq_warn(q, c->arg_pos, "this native histogram metric is not a counter: %s",
-                    pq_fname(c));
-        if (!is_rate && (ss[1].h->hint != PROMQL_HINT_GAUGE || ss[0].h->hint != PROMQL_HINT_GAUGE))
-            pq_warn(q, c->arg_pos, "this native histogram metric is not a gauge: %s", pq_fname(c));
-        if (!is_rate || (!st_reset(ss[0].st, ss[0].t, ss[1].st, ss[1].t) &&
-                         !promql_hist_detect_reset(ss[1].h, ss[0].h))) {
-            struct promql_hist_addinfo info;
-            int rc = promql_hist_add(&q->tmp, &rh, ss[0].h, true, &info);
-            if (rc == ERR_NOMEM)
-                pq_nomem(q);
-            if (rc == PROMQL_HIST_ERR_SCHEMA) {
-                pq_warn(q, c->arg_pos,
-                        "vector contains a mix of histograms with exponential and custom buckets "
-                        "schemas for metric name %s",
-                        pq_fname(c));
-                return 0;
-            }
-            if (info.nhcb_reconciled)
-                pq_info(q, c->arg_pos,
-                        "mismatched custom buckets were reconciled during subtraction");
-        }
-        rh->hint = PROMQL_HINT_GAUGE;
-        promql_hist_compact(rh);
+        if (!(rh = hist_last_delta(c, ss, is_rate)))
+            return 0;
     } else {
-        pq_warn(q, c->arg_pos, "encountered a mix of histograms and floats for metric name %s",
+        pq_warn(c->q, c->arg_pos, "encountered a mix of histograms and floats for metric name %s",
                 pq_fname(c));
         return 0;
     }
@@ -609,7 +632,7 @@ static int instant_value(struct pq_fctx *c, const struct pq_win *w, bool is_rate
             rf /= (double)interval / 1000;
     }
     if (rh) {
-        *hout = pq_keep_hist(q, rh);
+        *hout = pq_keep_hist(c->q, rh);
         return 2;
     }
     *out = rf;
@@ -771,6 +794,48 @@ static void absent_over_time(struct pq_ev *ev, const struct rcall *rc, bool *fou
 }
 
 /* Evaluates the function over one input series at every step. */
+/* The per-series part of a range function's context. */
+static void fctx_init(struct pq_fctx *c, struct pq_query *q, const struct rcall *rc,
+                      const struct pq_raw *r)
+{
+    memset(c, 0, sizeof *c);
+    c->q = q;
+    c->call = rc->n;
+    c->arg_pos = rc->marg->pos_start;
+    c->ls = r->ls;
+    c->range_ms = rc->range;
+    c->anchored = rc->anchored;
+    c->smoothed = rc->smoothed;
+    c->use_st =
+        q->o.use_start_timestamps && (rc->id == PROMQL_FN_RATE || rc->id == PROMQL_FN_IRATE ||
+                                      rc->id == PROMQL_FN_INCREASE || rc->id == PROMQL_FN_RESETS);
+}
+
+/* Counter fast path for rate/increase: the number of decreases up to each float sample, so a
+ * window without any skips the reset loop (its result is then exactly last - first, as
+ * Prometheus computes it). NULL when not applicable; pq_free it. */
+static uint32_t *counter_drops(struct pq_query *q, const struct rcall *rc, const struct pq_raw *r)
+{
+    if ((rc->id != PROMQL_FN_RATE && rc->id != PROMQL_FN_INCREASE) || r->nf < 2)
+        return NULL;
+    uint32_t *drops = pq_alloc(q, r->nf * sizeof *drops);
+    for (uint32_t k = 1; k < r->nf; k++)
+        drops[k] = drops[k - 1] + (r->fv[k] < r->fv[k - 1]);
+    return drops;
+}
+
+/* rate/increase over floats whose name lacks a counter suffix. */
+static void info_not_counter(struct pq_query *q, const struct rcall *rc,
+                             const struct promql_lset *ls)
+{
+    struct str name = pq_metric_name(ls);
+    if (name.len && !counter_suffix(name))
+        pq_info(q, rc->marg->pos_start,
+                "metric might not be a counter, name does not end in "
+                "_total/_sum/_count/_bucket: %s",
+                pq_q(q, name));
+}
+
 static void eval_series(struct pq_ev *ev, struct rcall *rc, const struct pq_raw *r,
                         struct pq_vec *out, bool *found)
 {
@@ -778,27 +843,10 @@ static void eval_series(struct pq_ev *ev, struct rcall *rc, const struct pq_raw 
     bool drop =
         (rc->id != PROMQL_FN_LAST_OVER_TIME && rc->id != PROMQL_FN_FIRST_OVER_TIME) || r->drop_name;
     struct pq_fctx c;
-    memset(&c, 0, sizeof c);
-    c.q = q;
-    c.call = rc->n;
-    c.arg_pos = rc->marg->pos_start;
-    c.ls = r->ls;
-    c.range_ms = rc->range;
-    c.anchored = rc->anchored;
-    c.smoothed = rc->smoothed;
-    c.use_st =
-        q->o.use_start_timestamps && (rc->id == PROMQL_FN_RATE || rc->id == PROMQL_FN_IRATE ||
-                                      rc->id == PROMQL_FN_INCREASE || rc->id == PROMQL_FN_RESETS);
+    fctx_init(&c, q, rc, r);
     uint32_t fa = 0, fb = 0, ha = 0, hb = 0, o = UINT32_MAX;
     bool any_float = false, stats = rc->vs && pq_is_stats_sel(q, rc->vs);
-    /* Counter fast path: decreases up to each float sample, so a window without any skips the
-     * reset loop (its result is then exactly last - first, as Prometheus computes it). */
-    uint32_t *drops = NULL;
-    if ((rc->id == PROMQL_FN_RATE || rc->id == PROMQL_FN_INCREASE) && r->nf > 1) {
-        drops = pq_alloc(q, r->nf * sizeof *drops);
-        for (uint32_t k = 1; k < r->nf; k++)
-            drops[k] = drops[k - 1] + (r->fv[k] < r->fv[k - 1]);
-    }
+    uint32_t *drops = counter_drops(q, rc, r);
     struct promql_hist **sh = stats && r->nh ? pq_alloc(q, r->nh * sizeof *sh) : NULL;
     int64_t lo_ext = rc->anchored || rc->smoothed ? rc->lb : 0, hi_ext = rc->smoothed ? rc->lb : 0;
     for (uint32_t i = 0; i < ev->nsteps; i++) {
@@ -841,14 +889,8 @@ static void eval_series(struct pq_ev *ev, struct rcall *rc, const struct pq_raw 
     }
     pq_free(q, sh);
     pq_free(q, drops);
-    if ((rc->id == PROMQL_FN_RATE || rc->id == PROMQL_FN_INCREASE) && any_float) {
-        struct str name = pq_metric_name(r->ls);
-        if (name.len && !counter_suffix(name))
-            pq_info(q, rc->marg->pos_start,
-                    "metric might not be a counter, name does not end in "
-                    "_total/_sum/_count/_bucket: %s",
-                    pq_q(q, name));
-    }
+    if ((rc->id == PROMQL_FN_RATE || rc->id == PROMQL_FN_INCREASE) && any_float)
+        info_not_counter(q, rc, r->ls);
 }
 
 void pq_eval_range_call(struct pq_ev *ev, const struct promql_node *n, struct pq_vec *out,

@@ -275,6 +275,69 @@ static const char *parse_float_list(struct cur *c, double **out, uint32_t *n)
     return NULL;
 }
 
+static const char *parse_hint(struct cur *c, uint8_t *hint)
+{
+    static const struct {
+        const char *name;
+        enum promql_hint hint;
+    } hints[] = {{"unknown", PROMQL_HINT_UNKNOWN},
+                 {"reset", PROMQL_HINT_RESET},
+                 {"not_reset", PROMQL_HINT_NOT_RESET},
+                 {"gauge", PROMQL_HINT_GAUGE}};
+    const char *s = c->p;
+    while (c->p < c->end && (isalpha((unsigned char)*c->p) || *c->p == '_'))
+        c->p++;
+    size_t l = (size_t)(c->p - s);
+    for (size_t i = 0; i < sizeof hints / sizeof hints[0]; i++)
+        if (l == strlen(hints[i].name) && !strncmp(s, hints[i].name, l)) {
+            *hint = (uint8_t)hints[i].hint;
+            return NULL;
+        }
+    return "bad counter_reset_hint";
+}
+
+/* One "key:value" of a {{...}} histogram; the key is k[0..kl). */
+static const char *parse_hist_field(struct cur *c, struct promql_hist *h, const char *k, size_t kl,
+                                    bool *hint_set)
+{
+#define KEY(s) (kl == strlen(s) && !strncmp(k, s, kl))
+    if (KEY("buckets"))
+        return parse_float_list(c, &h->p, &h->p_len);
+    if (KEY("n_buckets"))
+        return parse_float_list(c, &h->n, &h->n_len);
+    if (KEY("custom_values")) {
+        double *list = NULL;
+        const char *err = parse_float_list(c, &list, &h->ncustom);
+        h->custom = list;
+        return err;
+    }
+    if (KEY("counter_reset_hint")) {
+        *hint_set = true;
+        return parse_hint(c, &h->hint);
+    }
+    double v;
+    if (!scan_number(c, &v))
+        return "bad histogram number";
+    if (KEY("schema"))
+        h->schema = (int32_t)v;
+    else if (KEY("sum"))
+        h->sum = v;
+    else if (KEY("count"))
+        h->count = v;
+    else if (KEY("z_bucket"))
+        h->zero_count = v;
+    else if (KEY("z_bucket_w"))
+        h->zero_threshold = v;
+    else if (KEY("offset"))
+        h->p_off = (int32_t)v;
+    else if (KEY("n_offset"))
+        h->n_off = (int32_t)v;
+    else
+        return "unknown histogram key";
+    return NULL;
+#undef KEY
+}
+
 static const char *parse_hist(struct cur *c, struct promql_hist **out, bool *hint_set)
 {
     struct promql_hist *h = promql_hist_new(c->a, 0, 0);
@@ -293,62 +356,9 @@ static const char *parse_hist(struct cur *c, struct promql_hist **out, bool *hin
         if (c->p >= c->end || *c->p != ':')
             return "expected ':' in histogram";
         c->p++;
-#define KEY(s) (kl == strlen(s) && !strncmp(k, s, kl))
-        double v;
-        uint32_t n;
-        double *list;
-        const char *err = NULL;
-        if (KEY("buckets") || KEY("n_buckets") || KEY("custom_values")) {
-            err = parse_float_list(c, &list, &n);
-            if (err)
-                return err;
-            if (KEY("buckets")) {
-                h->p = list;
-                h->p_len = n;
-            } else if (KEY("n_buckets")) {
-                h->n = list;
-                h->n_len = n;
-            } else {
-                h->custom = list;
-                h->ncustom = n;
-            }
-        } else if (KEY("counter_reset_hint")) {
-            const char *s = c->p;
-            while (c->p < c->end && isalpha((unsigned char)*c->p) + (*c->p == '_'))
-                c->p++;
-            size_t l = (size_t)(c->p - s);
-            *hint_set = true;
-            if (l == 7 && !strncmp(s, "unknown", 7))
-                h->hint = PROMQL_HINT_UNKNOWN;
-            else if (l == 5 && !strncmp(s, "reset", 5))
-                h->hint = PROMQL_HINT_RESET;
-            else if (l == 9 && !strncmp(s, "not_reset", 9))
-                h->hint = PROMQL_HINT_NOT_RESET;
-            else if (l == 5 && !strncmp(s, "gauge", 5))
-                h->hint = PROMQL_HINT_GAUGE;
-            else
-                return "bad counter_reset_hint";
-        } else {
-            if (!scan_number(c, &v))
-                return "bad histogram number";
-            if (KEY("schema"))
-                h->schema = (int32_t)v;
-            else if (KEY("sum"))
-                h->sum = v;
-            else if (KEY("count"))
-                h->count = v;
-            else if (KEY("z_bucket"))
-                h->zero_count = v;
-            else if (KEY("z_bucket_w"))
-                h->zero_threshold = v;
-            else if (KEY("offset"))
-                h->p_off = (int32_t)v;
-            else if (KEY("n_offset"))
-                h->n_off = (int32_t)v;
-            else
-                return "unknown histogram key";
-        }
-#undef KEY
+        const char *err = parse_hist_field(c, h, k, kl, hint_set);
+        if (err)
+            return err;
     }
     *out = h;
     return NULL;
