@@ -36,6 +36,7 @@ void logstore_config_init(struct logstore_config *c)
     c->block_filter = true;
     wal_config_init(&c->wal);
     c->cut_streams_per_tick = 4096;
+    c->select_open_chunks_max = 512;
     c->retention_interval_ms = 60 * 1000;
     c->retry_interval_ms = 60 * 1000;
 }
@@ -44,9 +45,9 @@ static bool config_valid(const struct logstore_config *c)
 {
     return c->block_range_ms > 0 && c->ooo_window_ms >= 0 && c->chunk_target_bytes > 0 &&
            c->head_block_bytes > 0 && c->block_chunk_bytes > 0 && c->cut_streams_per_tick > 0 &&
-           c->retention_interval_ms > 0 && c->retry_interval_ms >= 0 &&
-           c->max_block_range_ms >= 0 && c->block_zstd_level >= 0 && c->block_zstd_level <= 19 &&
-           (c->n_retention_rules == 0 || c->retention_rules) &&
+           c->select_open_chunks_max > 0 && c->retention_interval_ms > 0 &&
+           c->retry_interval_ms >= 0 && c->max_block_range_ms >= 0 && c->block_zstd_level >= 0 &&
+           c->block_zstd_level <= 19 && (c->n_retention_rules == 0 || c->retention_rules) &&
            (c->n_tenant_limits == 0 || c->tenant_limits);
 }
 

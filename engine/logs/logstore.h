@@ -41,8 +41,8 @@
  * thread, a snapshot (stream labels + immutable chunk bytes) goes to the background thread, which
  * merges each stream's chunks (dedup, time order) into envelope chunks of block_chunk_bytes
  * (zstd, trigram filter) and writes a block; the block list is swapped, the head truncated (once no
- * select is open: selects read the head without copying), idle streams removed, the WAL rolled and
- * checkpointed (streams alive, entries at or after the cut). Then compaction
+ * select is open: a select keeps reading the head chunks it started with), idle streams removed,
+ * the WAL rolled and checkpointed (streams alive, entries at or after the cut). Then compaction
  * (engine/tsdb/compact.h) and retention: by age overall, and per stream selector (rules: highest
  * priority wins, on a tie the shortest period, otherwise retention_ms — Loki's rule): a block whose
  * oldest data of some stream is past that stream's retention is rewritten without that stream's
@@ -108,6 +108,9 @@ struct logstore_config {
     bool block_filter;           /* trigram filters in block chunks (true) */
     struct wal_config wal;
     uint32_t cut_streams_per_tick; /* streams snapshotted per tick during a cut (4096) */
+    /* Block chunks one select holds decompressed at once (512, ~256 KiB each); beyond it the one
+     * needed last is released and decompressed again when its turn comes. */
+    uint32_t select_open_chunks_max;
     int64_t retention_interval_ms; /* how often retention runs without other changes (60 s) */
     int64_t retry_interval_ms;     /* back-off after a failed background job (60 s) */
     bool verify_blocks_on_open;
@@ -243,7 +246,8 @@ struct logstore_entry {
 struct logstore_select_stats {
     uint64_t streams;             /* streams selected */
     uint64_t chunks;              /* block chunks overlapping the range */
-    uint64_t chunks_opened;       /* block chunks decompressed */
+    uint64_t chunks_opened;       /* block chunk decompressions (reopened ones included) */
+    uint64_t chunks_parked;       /* open chunks released to stay within the cap */
     uint64_t chunks_skipped_hint; /* block chunks a line hint ruled out */
     uint64_t bytes_decompressed;  /* block chunk payload bytes inflated */
     uint64_t head_entries;        /* entries read from the head */

@@ -76,6 +76,8 @@ enum { SRC_BLOCK, SRC_HEAD };
 struct src {
     uint8_t kind;
     bool opened;
+    bool parked;      /* a block chunk released to bound memory; reopened at its position */
+    uint32_t same_ts; /* entries of this source at ts before the current one */
     uint32_t stream, order;
     int64_t key;
     struct ls_bchunk *ch;
@@ -105,6 +107,7 @@ struct logstore_iter {
     size_t heap_n, heap_cap;
     struct src *free_srcs;
     struct dec *free_decs;
+    uint32_t n_decs_held, decs_max; /* decoders held by open block chunks, and the cap */
     struct head_src *heads;
     bool returned; /* heap[0] holds the entry returned last: advance it first */
     struct logstore_entry cur;
@@ -164,12 +167,8 @@ static void sift_down(struct logstore_iter *it, size_t i)
     }
 }
 
-static int heap_push(struct logstore_iter *it, struct src *s)
+static void sift_up(struct logstore_iter *it, size_t i)
 {
-    if (grow(&it->heap, &it->heap_cap, it->heap_n + 1, sizeof *it->heap))
-        return ERR_NOMEM;
-    size_t i = it->heap_n++;
-    it->heap[i] = s;
     while (i > 0) {
         size_t p = (i - 1) / 2;
         if (!before(it, it->heap[i], it->heap[p]))
@@ -179,6 +178,14 @@ static int heap_push(struct logstore_iter *it, struct src *s)
         it->heap[p] = t;
         i = p;
     }
+}
+
+static int heap_push(struct logstore_iter *it, struct src *s)
+{
+    if (grow(&it->heap, &it->heap_cap, it->heap_n + 1, sizeof *it->heap))
+        return ERR_NOMEM;
+    it->heap[it->heap_n++] = s;
+    sift_up(it, it->heap_n - 1);
     return 0;
 }
 
@@ -205,12 +212,19 @@ static struct src *src_new(struct logstore_iter *it, uint8_t kind, uint32_t stre
     return s;
 }
 
+static void dec_put(struct logstore_iter *it, struct src *s)
+{
+    if (!s->dec)
+        return;
+    s->dec->next_free = it->free_decs;
+    it->free_decs = s->dec;
+    s->dec = NULL;
+    it->n_decs_held--;
+}
+
 static void src_free(struct logstore_iter *it, struct src *s)
 {
-    if (s->dec) {
-        s->dec->next_free = it->free_decs;
-        it->free_decs = s->dec;
-    }
+    dec_put(it, s);
     s->next_free = it->free_srcs;
     it->free_srcs = s;
 }
@@ -241,18 +255,42 @@ static int push_next_chunk(struct logstore_iter *it, struct sel_stream *ss, uint
     return heap_push(it, s);
 }
 
+/* Releases the decoder of the open block chunk whose next entry is needed last (the latest key
+ * in the query's direction); it is reopened and repositioned when it reaches the top again. */
+static void park_one(struct logstore_iter *it)
+{
+    size_t v = 0;
+    for (size_t i = 0; i < it->heap_n; i++) {
+        const struct src *s = it->heap[i];
+        if (s->kind != SRC_BLOCK || !s->dec)
+            continue;
+        if (!v || (it->dir == LOGSTORE_FORWARD ? s->key > it->heap[v - 1]->key
+                                               : s->key < it->heap[v - 1]->key))
+            v = i + 1;
+    }
+    if (!v)
+        return;
+    struct src *s = it->heap[v - 1];
+    dec_put(it, s);
+    s->opened = false;
+    s->parked = true;
+    sift_up(it, v - 1); /* unopened sorts before opened at an equal key */
+    it->st.chunks_parked++;
+}
+
 static struct dec *dec_get(struct logstore_iter *it)
 {
+    if (it->n_decs_held >= it->decs_max)
+        park_one(it);
     struct dec *d = it->free_decs;
     if (d) {
         it->free_decs = d->next_free;
-        return d;
+    } else if ((d = calloc(1, sizeof *d)) != NULL) {
+        logblock_dec_init(&d->d);
+        logchunk_iter_init(&d->it);
+        buf_init(&d->scratch);
     }
-    if (!(d = calloc(1, sizeof *d)))
-        return NULL;
-    logblock_dec_init(&d->d);
-    logchunk_iter_init(&d->it);
-    buf_init(&d->scratch);
+    it->n_decs_held += d != NULL;
     return d;
 }
 
@@ -279,6 +317,21 @@ static bool src_load(struct src *s)
     s->md = e->md;
     s->n_md = e->md_count;
     return true;
+}
+
+/* Moves a freshly opened chunk to its first entry, or a reopened (parked) one back to where it
+ * was: the first entry at its timestamp in the query's direction, then same_ts entries on (the
+ * chunk is immutable, so this is the same entry). */
+static bool position(const struct logstore_iter *it, struct src *s)
+{
+    struct logchunk_iter *ci = &s->dec->it;
+    if (!s->parked)
+        return logchunk_iter_next(ci);
+    s->parked = false;
+    bool ok = logchunk_iter_seek(ci, it->dir == LOGSTORE_FORWARD ? s->ts : s->ts + 1);
+    for (uint32_t k = 0; ok && k < s->same_ts; k++)
+        ok = logchunk_iter_next(ci);
+    return ok;
 }
 
 /* Reads, checks and decompresses the chunk. 1: positioned on its first entry; 0: nothing in range
@@ -311,16 +364,20 @@ static int open_block_src(struct logstore_iter *it, struct src *s)
     logchunk_iter_open_reader(&s->dec->it, &s->dec->r, it->start, it->end,
                               it->dir == LOGSTORE_FORWARD ? LOGCHUNK_FORWARD : LOGCHUNK_BACKWARD);
     s->opened = true;
-    return logchunk_iter_next(&s->dec->it) ? src_load(s)
-           : logchunk_iter_err(&s->dec->it)
-               ? chunk_fault(ch, logchunk_iter_err(&s->dec->it), BLOCKINDEX_CHUNK_HEAD_BYTES)
-               : 0;
+    if (position(it, s))
+        return src_load(s);
+    rc = logchunk_iter_err(&s->dec->it);
+    return rc ? chunk_fault(ch, rc, BLOCKINDEX_CHUNK_HEAD_BYTES) : 0;
 }
 
 static int advance_block_src(struct src *s)
 {
-    if (logchunk_iter_next(&s->dec->it))
-        return src_load(s);
+    int64_t prev = s->ts;
+    if (logchunk_iter_next(&s->dec->it)) {
+        src_load(s);
+        s->same_ts = s->ts == prev ? s->same_ts + 1 : 0;
+        return 1;
+    }
     int rc = logchunk_iter_err(&s->dec->it);
     return rc ? chunk_fault(s->ch, rc, BLOCKINDEX_CHUNK_HEAD_BYTES) : 0;
 }
@@ -447,7 +504,7 @@ static int open_top(struct logstore_iter *it)
     struct src *s = heap_pop(it);
     int rc;
     if (s->kind == SRC_BLOCK) {
-        rc = push_next_chunk(it, &it->streams[s->stream], s->stream);
+        rc = s->parked ? 0 : push_next_chunk(it, &it->streams[s->stream], s->stream);
         if (!rc)
             rc = open_block_src(it, s);
     } else {
@@ -698,6 +755,7 @@ int logstore_select(struct logstore *ls, const struct matcher *ms, size_t n, int
     it->end = end_ns;
     it->dir = dir;
     it->visible_ms = ls->head.visible_ms;
+    it->decs_max = ls->cfg.select_open_chunks_max;
     ls->open_iters++;
     int rc = hint ? copy_needles(it, hint) : 0;
     if (!rc && start_ns < end_ns)

@@ -263,6 +263,52 @@ static void test_checkpoint_large_records(void **state)
     lt_teardown(&x);
 }
 
+static void bounded_cfg(struct logstore_config *c)
+{
+    cut_cfg(c);
+    c->select_open_chunks_max = 3;
+}
+
+/* More overlapping block chunks than a select may hold decompressed: chunks are released and
+ * reopened at their position; the merged result is unchanged. */
+static void test_select_bounded(void **state)
+{
+    (void)state;
+    struct lt x;
+    lt_setup(&x, bounded_cfg);
+    feed(&x, 8, T0, T0 + 6 * LT_MIN_NS);
+    lt_settle(&x, (T0 + 6 * LT_MIN_NS) / 1000000);
+    for (int dir = 0; dir < 2; dir++) {
+        struct matcher m;
+        lt_matcher(&m, MATCHER_RE, "k", ".+");
+        struct logstore_iter *it;
+        assert_int_equal(logstore_select(x.ls, &m, 1, T0, T0 + 6 * LT_MIN_NS, dir, NULL, &it), 0);
+        long n = 0;
+        int64_t count[8] = {0};
+        while (logstore_iter_next(it) == 1) {
+            const struct logstore_entry *e = logstore_iter_at(it);
+            uint32_t k = (uint32_t)strtoul(e->labels[2].value.ptr, NULL, 10);
+            /* per stream: every second, in order */
+            int64_t want = dir ? T0 + (359 - count[k]) * LT_SEC_NS : T0 + count[k] * LT_SEC_NS;
+            assert_int_equal(e->ts_ns, want);
+            char line[128];
+            lt_line(line, sizeof line, k, e->ts_ns);
+            assert_true(str_eq_cstr(e->line, line));
+            count[k]++;
+            n++;
+        }
+        assert_int_equal(logstore_iter_err(it), 0);
+        assert_int_equal(n, 8 * 360);
+        struct logstore_select_stats ss;
+        logstore_iter_stats(it, &ss);
+        assert_true(ss.chunks_parked > 0);
+        assert_true(ss.chunks_opened > ss.chunks);
+        logstore_iter_close(it);
+        matcher_deinit(&m);
+    }
+    lt_teardown(&x);
+}
+
 /* ---- blocks written by hand: two overlapping blocks holding the same entries ---- */
 
 struct one_set {
@@ -419,6 +465,7 @@ int main(void)
         cmocka_unit_test(test_idle_finish),
         cmocka_unit_test(test_checkpoint_large_records),
         cmocka_unit_test(test_overlapping_blocks),
+        cmocka_unit_test(test_select_bounded),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
