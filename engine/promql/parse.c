@@ -1003,13 +1003,16 @@ static struct promql_node *dur_paren(struct promql_parser *p)
     return wrap_paren(p, e, lp.pos, tok_end(&rp));
 }
 
+static int dur_prec(enum promql_tok t);
+
 static struct promql_node *dexpr_primary(struct promql_parser *p)
 {
     switch (peek_type(p)) {
     case PROMQL_T_ADD:
     case PROMQL_T_SUB: {
         struct promql_token sign = advance(p);
-        return apply_unary_dur(p, sign, parse_dexpr(p, PREC_POW));
+        /* the operand takes '^' (duration precedence 3) but nothing looser: -2 ^ 2 is -(2 ^ 2) */
+        return apply_unary_dur(p, sign, parse_dexpr(p, dur_prec(PROMQL_T_POW)));
     }
     case PROMQL_T_NUMBER:
     case PROMQL_T_DURATION: return dur_literal(p);
