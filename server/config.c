@@ -311,6 +311,49 @@ static int set_mesh_timeout(struct server_config *c, const char *v, char *err, s
     return set_dur(&c->ingest.mesh_full_timeout_ns, v, err, n);
 }
 
+static int set_query_timeout(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_ms(&c->query.timeout_ms, v, false, err, n);
+}
+
+static int set_query_lookback(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_ms(&c->query.lookback_ms, v, false, err, n);
+}
+
+static int set_query_samples(struct server_config *c, const char *v, char *err, size_t n)
+{
+    uint64_t x;
+    int rc = set_count(&x, v, 1, INT64_MAX, err, n);
+    if (!rc)
+        c->query.max_samples = (int64_t)x;
+    return rc;
+}
+
+static int set_query_series(struct server_config *c, const char *v, char *err, size_t n)
+{
+    uint64_t x;
+    int rc = set_count(&x, v, 1, INT64_MAX, err, n);
+    if (!rc)
+        c->query.max_series = (int64_t)x;
+    return rc;
+}
+
+static int set_query_workers(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_u32(&c->query.workers, v, 1, 256, err, n);
+}
+
+static int set_query_queue(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_u32(&c->query.queue_max, v, 1, 1000000, err, n);
+}
+
+static int set_query_pairs(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_u32(&c->query.stats_pairs_max, v, 1, 100000000, err, n);
+}
+
 struct setting {
     const char *key;
     setter set;
@@ -374,6 +417,21 @@ static const struct setting settings[] = {
     {"ingest.mesh-full-timeout", set_mesh_timeout, "DURATION",
      "how long a write waits for room on a full cross-shard queue before it gets 503\n"
      "        (default 1s)"},
+    {"query.timeout", set_query_timeout, "DURATION",
+     "longest a query may run; a request's timeout parameter can only shorten it; over it\n"
+     "        the answer is 503 errorType timeout (default 2m)"},
+    {"query.max-samples", set_query_samples, "N",
+     "samples a query may hold in memory at once; beyond it 422 (default 50000000)"},
+    {"query.max-series", set_query_series, "N",
+     "series one selection (or /api/v1/series) may return; beyond it 422 (default 10000000)"},
+    {"query.max-concurrency", set_query_workers, "N",
+     "query threads per shard: queries evaluated at once by each shard (default 2)"},
+    {"query.max-queued", set_query_queue, "N",
+     "queries waiting for a query thread per shard; beyond it 503 (default 256)"},
+    {"query.lookback-delta", set_query_lookback, "DURATION",
+     "how far back an instant vector selector looks for a sample (default 5m)"},
+    {"query.max-stats-pairs", set_query_pairs, "N",
+     "label pairs one shard may report for /api/v1/status/tsdb (default 1000000)"},
 };
 
 void config_init(struct server_config *c)
@@ -394,6 +452,7 @@ void config_init(struct server_config *c)
     c->default_tenant = strdup(INGEST_DEFAULT_TENANT);
     tsdb_config_init(&c->tsdb);
     ingest_config_default(&c->ingest);
+    query_config_default(&c->query);
 }
 
 void config_deinit(struct server_config *c)

@@ -17,6 +17,7 @@
 #include "base/log.h"
 #include "engine/tsdb/tsdb.h"
 #include "server/ingest.h"
+#include "server/query.h"
 
 #define CONFIG_LISTEN_MAX 8
 
@@ -37,6 +38,7 @@ struct server_config {
     char *default_tenant;        /* tenant of requests without X-Scope-OrgID */
     struct tsdb_config tsdb;     /* per shard: WAL, OOO window, retention, block range */
     struct ingest_config ingest; /* validation limits, tenant series limit, metadata */
+    struct query_config query;   /* query threads, timeout, samples and series limits */
 };
 
 void config_init(struct server_config *c); /* defaults */

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/assert.h"
+#include "server/api_prom.h"
 #include "server/api_write.h"
 #include "server/handlers.h"
 #include "server/http/encoding.h"
@@ -27,6 +28,16 @@ const struct route server_routes[] = {
     {HTTP_GET,  "/metrics",                        handler_metrics,         TEXT,  0,     0,       0},
     /* Prometheus HTTP API (api-contract §2.2); /api/v1/status/flags is deliberately absent */
     {HTTP_GET,  "/api/v1/status/buildinfo",        handler_prom_buildinfo,  PROM,  0,     0,       0},
+    {HTTP_GET|HTTP_POST, "/api/v1/query",        handler_prom_query,      PROM,  0,     0,       0},
+    {HTTP_GET|HTTP_POST, "/api/v1/query_range",  handler_prom_query_range, PROM,  0,     0,       0},
+    {HTTP_GET|HTTP_POST, "/api/v1/series",       handler_prom_series,     PROM,  0,     0,       0},
+    {HTTP_GET|HTTP_POST, "/api/v1/labels",       handler_prom_labels,     PROM,  0,     0,       0},
+    {HTTP_GET|HTTP_POST, "/api/v1/label/<name>/values", handler_prom_label_values, PROM, 0, 0,     0},
+    {HTTP_GET|HTTP_POST, "/api/v1/metadata",     handler_prom_metadata,   PROM,  0,     0,       0},
+    {HTTP_GET|HTTP_POST, "/api/v1/query_exemplars", handler_prom_query_exemplars, PROM, 0, 0,    0},
+    {HTTP_GET|HTTP_POST, "/api/v1/format_query", handler_prom_format_query, PROM, 0,     0,       0},
+    {HTTP_GET|HTTP_POST, "/api/v1/rules",        handler_prom_rules,      PROM,  0,     0,       0},
+    {HTTP_GET,  "/api/v1/status/tsdb",             handler_prom_tsdb_status, PROM, 0,     0,       0},
     /* Prometheus remote write 1.0/2.0 (api-contract §1): plain-text errors, snappy bodies only */
     {HTTP_POST, "/api/v1/write",                   handler_remote_write,    TEXT,  NOGZ,  SNAPPY,  0},
     {HTTP_POST, "/api/v1/push",                    handler_remote_write,    TEXT,  NOGZ,  SNAPPY,  0},

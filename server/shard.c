@@ -20,6 +20,7 @@
 #include "server/conn.h"
 #include "server/http/encoding.h"
 #include "server/ingest.h"
+#include "server/query.h"
 #include "server/server.h"
 
 #define TICK_MAX_NS     250000000LL
@@ -122,6 +123,8 @@ static void mesh_handle(struct shard *sh, struct mesh_msg *m)
 {
     if (sh->ingest && ingest_on_message(sh->ingest, m))
         return;
+    if (sh->query && query_on_message(sh->query, m))
+        return;
     if (m->type == SHARD_MSG_PING && (m->flags & MESH_MSG_REPLY)) {
         struct shard_ping *p = (struct shard_ping *)m;
         log_debug("mesh round trip", LOG_UINT("peer", m->from),
@@ -186,11 +189,15 @@ static bool before_wait(struct loop *l, void *arg)
         mesh_drain(sh);
     if (sh->ingest && sh->mesh)
         ingest_shard_poll(sh->ingest, clock_mono_ns());
+    /* query work: answer finished jobs, send fan-outs, one bounded step of owner cursors */
+    bool query_busy = sh->query && query_shard_poll(sh->query);
     if (sh->tsdb)
         tsdb_flush(sh->tsdb);
     if (!sh->mesh)
         return true;
     mesh_flush(sh->mesh, sh->id);
+    if (query_busy)
+        return false; /* more owner steps to take: do not block */
     return mesh_prepare_sleep(sh->mesh, sh->id);
 }
 
@@ -217,6 +224,8 @@ static bool work_left(struct shard *sh)
     if (atomic_load(&sh->srv->shards_quiesced) < sh->srv->nshards)
         return true;
     if (sh->ingest && !ingest_shard_idle(sh->ingest))
+        return true;
+    if (sh->query && !query_shard_idle(sh->query))
         return true;
     return sh->mesh && (!sh->mesh_ping_ok || !mesh_flushed(sh->mesh, sh->id));
 }
@@ -343,6 +352,12 @@ static int attach_mesh(struct shard *sh)
     return rc;
 }
 
+/* A query thread has work for the loop (query_shard_poll). */
+static void query_wake(void *arg)
+{
+    shard_wake(arg);
+}
+
 /* Opens <data-dir>/shard-NNN (WAL replay included) and the ingest state over it. */
 static int open_storage(struct shard *sh)
 {
@@ -360,6 +375,13 @@ static int open_storage(struct shard *sh)
     if (rc)
         return rc;
     ingest_shard_attach_tsdb(sh->ingest, sh->tsdb);
+    if (sh->mesh) {
+        rc = query_shard_create(&cfg->query, sh->id, sh->srv->nshards, sh->mesh, query_wake, sh,
+                                &sh->query);
+        if (rc)
+            return rc;
+        query_shard_attach(sh->query, sh->tsdb, sh->ingest);
+    }
     log_info("shard storage open", LOG_STR("dir", dir),
              LOG_F64("open_ms", (double)(clock_mono_ns() - t0) / 1e6));
     return 0;
@@ -368,6 +390,8 @@ static int open_storage(struct shard *sh)
 /* After the loop ended: flush and close the TSDB (running the loop for its last WAL writes). */
 static void close_storage(struct shard *sh)
 {
+    query_shard_destroy(sh->query); /* first: its cursors read the TSDB and ingest metadata */
+    sh->query = NULL;
     if (sh->tsdb) {
         loop_set_before_wait(&sh->loop, tsdb_before_wait, sh->tsdb);
         int64_t t0 = clock_mono_ns();

@@ -32,6 +32,7 @@ struct server;
 struct conn;
 struct tsdb;
 struct ingest_shard;
+struct query_shard;
 struct mesh;
 struct http_gzip;
 
@@ -87,6 +88,7 @@ struct shard {
     bool mesh_ping_ok;
     struct tsdb *tsdb;           /* this shard's metrics TSDB */
     struct ingest_shard *ingest; /* remote-write pipeline (accepting and owner side) */
+    struct query_shard *query;   /* query threads, fan-outs, owner cursors (server/query.h) */
     bool quiesced;               /* stopping, no connections left (counted in the server) */
 };
 
