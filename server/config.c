@@ -151,6 +151,7 @@ static int set_body(struct server_config *c, const char *v, char *err, size_t n)
     if (config_parse_bytes(v, &c->max_body_bytes) || c->max_body_bytes == 0)
         return errf(err, n, "bad size '%s' (bytes, or with KiB/MiB/GiB)", v);
     c->ingest.body_bytes_max = c->max_body_bytes;
+    c->logingest.body_bytes_max = c->max_body_bytes;
     return 0;
 }
 
@@ -354,6 +355,57 @@ static int set_query_pairs(struct server_config *c, const char *v, char *err, si
     return set_u32(&c->query.stats_pairs_max, v, 1, 100000000, err, n);
 }
 
+/* ---- Loki push limits ---- */
+
+static int set_loki_line(struct server_config *c, const char *v, char *err, size_t n)
+{
+    if (config_parse_bytes(v, &c->logingest.line_bytes_max))
+        return errf(err, n, "bad size '%s' (bytes, or with KiB/MiB; 0: no limit)", v);
+    return 0;
+}
+
+static int set_loki_streams(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_count(&c->logingest.streams_per_tenant_max, v, 0, UINT32_MAX, err, n);
+}
+
+static int set_loki_rate(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_count(&c->logingest.rate_lines_per_s, v, 0, 1000000000000ull, err, n);
+}
+
+static int set_loki_burst(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_count(&c->logingest.burst_lines, v, 1, 1000000000000ull, err, n);
+}
+
+static int set_loki_old(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_ms(&c->logingest.reject_old_ms, v, true, err, n);
+}
+
+static int set_loki_grace(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_ms(&c->logingest.creation_grace_ms, v, true, err, n);
+}
+
+static int set_loki_labels(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_u32(&c->logingest.labels_per_stream_max, v, 0, 10000, err, n);
+}
+
+static int set_loki_md_entries(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_u32(&c->logingest.structured_metadata_entries_max, v, 0, 1000000, err, n);
+}
+
+static int set_loki_md_bytes(struct server_config *c, const char *v, char *err, size_t n)
+{
+    if (config_parse_bytes(v, &c->logingest.structured_metadata_bytes_max))
+        return errf(err, n, "bad size '%s' (bytes, or with KiB/MiB; 0: no limit)", v);
+    return 0;
+}
+
 struct setting {
     const char *key;
     setter set;
@@ -432,6 +484,30 @@ static const struct setting settings[] = {
      "how far back an instant vector selector looks for a sample (default 5m)"},
     {"query.max-stats-pairs", set_query_pairs, "N",
      "label pairs one shard may report for /api/v1/status/tsdb (default 1000000)"},
+    {"limits.loki.max-line-size", set_loki_line, "SIZE",
+     "longest log line; longer entries are rejected with 400 \"max entry size ... exceeded\"\n"
+     "        and the rest of the push is stored (default 256KiB; 0: no limit)"},
+    {"limits.loki.max-streams-per-tenant", set_loki_streams, "N",
+     "live log streams per tenant; entries of new streams beyond it get 429. Each shard\n"
+     "        enforces its share, N / shards (default 5000; 0: no limit)"},
+    {"limits.loki.ingestion-rate", set_loki_rate, "LINES",
+     "log lines per second per tenant; each shard refills its own token bucket with\n"
+     "        LINES / shards; a push over it gets 429 + Retry-After (default 100000; 0: no limit)"},
+    {"limits.loki.ingestion-burst", set_loki_burst, "LINES",
+     "token bucket size per tenant for the ingestion rate, split across shards like it\n"
+     "        (default 200000)"},
+    {"limits.loki.reject-old-samples-max-age", set_loki_old, "DURATION",
+     "log entries older than this are rejected with 400 \"timestamp too old\"\n"
+     "        (default 7d; 0: accept any age)"},
+    {"limits.loki.creation-grace-period", set_loki_grace, "DURATION",
+     "log entries newer than now + this are rejected with 400 \"timestamp too new\"\n"
+     "        (default 10m; 0: accept any future time)"},
+    {"limits.loki.max-label-names-per-stream", set_loki_labels, "N",
+     "labels a log stream may have (default 15; 0: no limit)"},
+    {"limits.loki.max-structured-metadata-entries", set_loki_md_entries, "N",
+     "structured metadata pairs per log entry (default 128; 0: no limit)"},
+    {"limits.loki.max-structured-metadata-bytes", set_loki_md_bytes, "SIZE",
+     "structured metadata bytes (names + values) per log entry (default 64KiB; 0: no limit)"},
 };
 
 void config_init(struct server_config *c)
@@ -453,6 +529,7 @@ void config_init(struct server_config *c)
     tsdb_config_init(&c->tsdb);
     ingest_config_default(&c->ingest);
     query_config_default(&c->query);
+    logingest_config_default(&c->logingest);
 }
 
 void config_deinit(struct server_config *c)

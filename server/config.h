@@ -18,6 +18,7 @@
 #include "engine/tsdb/tsdb.h"
 #include "server/ingest.h"
 #include "server/query.h"
+#include "server/logingest.h"
 
 #define CONFIG_LISTEN_MAX 8
 
@@ -39,6 +40,8 @@ struct server_config {
     struct tsdb_config tsdb;     /* per shard: WAL, OOO window, retention, block range */
     struct ingest_config ingest; /* validation limits, tenant series limit, metadata */
     struct query_config query;   /* query threads, timeout, samples and series limits */
+    /* Loki push: line, stream, label, metadata, age and rate limits */
+    struct logingest_config logingest;
 };
 
 void config_init(struct server_config *c); /* defaults */

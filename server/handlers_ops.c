@@ -10,6 +10,7 @@
 #include "server/handlers.h"
 #include "server/http/response.h"
 #include "server/ingest.h"
+#include "server/logingest.h"
 #include "server/metrics.h"
 #include "server/server.h"
 #include "server/shard.h"
@@ -68,6 +69,15 @@ void handler_metrics(struct http_exchange *x)
             dbs[i] = srv->shards[i]->tsdb;
         }
         rc = ingest_metrics_render(x->body_out, ing, dbs, n);
+    }
+    if (rc == 0) {
+        struct logingest_shard *lis[256];
+        struct logstore *lss[256];
+        for (uint32_t i = 0; i < n; i++) {
+            lis[i] = srv->shards[i]->logingest;
+            lss[i] = srv->shards[i]->logs;
+        }
+        rc = logingest_metrics_render(x->body_out, lis, lss, n);
     }
     if (rc != 0) {
         http_reply_error(x, 500, "out of memory");

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/assert.h"
+#include "server/api_loki_push.h"
 #include "server/api_prom.h"
 #include "server/api_write.h"
 #include "server/handlers.h"
@@ -17,6 +18,7 @@
 #define TEXT   ROUTE_STYLE_TEXT
 #define NOGZ   ROUTE_NO_GZIP
 #define SNAPPY HTTP_CODING_SNAPPY
+#define LOKI   (HTTP_CODING_GZIP | HTTP_CODING_DEFLATE | HTTP_CODING_SNAPPY)
 
 /* clang-format off */
 const struct route server_routes[] = {
@@ -41,6 +43,8 @@ const struct route server_routes[] = {
     /* Prometheus remote write 1.0/2.0 (api-contract §1): plain-text errors, snappy bodies only */
     {HTTP_POST, "/api/v1/write",                   handler_remote_write,    TEXT,  NOGZ,  SNAPPY,  0},
     {HTTP_POST, "/api/v1/push",                    handler_remote_write,    TEXT,  NOGZ,  SNAPPY,  0},
+    /* Loki push (api-contract §3): JSON (gzip/deflate) or snappy protobuf, plain-text errors */
+    {HTTP_POST, "/loki/api/v1/push",               handler_loki_push,       TEXT,  NOGZ,  LOKI,    0},
     /* Loki HTTP API (api-contract §4.3) */
     {HTTP_GET,  "/loki/api/v1/status/buildinfo",   handler_loki_buildinfo,  TEXT,  0,     0,       0},
 };

@@ -15,12 +15,14 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "engine/logs/logstore.h"
 #include "engine/shard/mesh.h"
 #include "engine/tsdb/tsdb.h"
 #include "server/conn.h"
 #include "server/http/encoding.h"
 #include "server/ingest.h"
 #include "server/query.h"
+#include "server/logingest.h"
 #include "server/server.h"
 
 #define TICK_MAX_NS     250000000LL
@@ -125,6 +127,8 @@ static void mesh_handle(struct shard *sh, struct mesh_msg *m)
         return;
     if (sh->query && query_on_message(sh->query, m))
         return;
+    if (sh->logingest && logingest_on_message(sh->logingest, m))
+        return;
     if (m->type == SHARD_MSG_PING && (m->flags & MESH_MSG_REPLY)) {
         struct shard_ping *p = (struct shard_ping *)m;
         log_debug("mesh round trip", LOG_UINT("peer", m->from),
@@ -189,10 +193,14 @@ static bool before_wait(struct loop *l, void *arg)
         mesh_drain(sh);
     if (sh->ingest && sh->mesh)
         ingest_shard_poll(sh->ingest, clock_mono_ns());
+    if (sh->logingest && sh->mesh)
+        logingest_shard_poll(sh->logingest, clock_mono_ns());
     /* query work: answer finished jobs, send fan-outs, one bounded step of owner cursors */
     bool query_busy = sh->query && query_shard_poll(sh->query);
     if (sh->tsdb)
         tsdb_flush(sh->tsdb);
+    if (sh->logs)
+        logstore_flush(sh->logs);
     if (!sh->mesh)
         return true;
     mesh_flush(sh->mesh, sh->id);
@@ -227,6 +235,8 @@ static bool work_left(struct shard *sh)
         return true;
     if (sh->query && !query_shard_idle(sh->query))
         return true;
+    if (sh->logingest && !logingest_shard_idle(sh->logingest))
+        return true;
     return sh->mesh && (!sh->mesh_ping_ok || !mesh_flushed(sh->mesh, sh->id));
 }
 
@@ -245,6 +255,9 @@ static void check_stopped(struct shard *sh)
     if (overdue && sh->ingest && !ingest_shard_idle(sh->ingest))
         log_warn("grace period over with ingest work in flight",
                  LOG_UINT("requests", ingest_shard_inflight(sh->ingest)));
+    if (overdue && sh->logingest && !logingest_shard_idle(sh->logingest))
+        log_warn("grace period over with log push work in flight",
+                 LOG_UINT("requests", logingest_shard_inflight(sh->logingest)));
     loop_stop(&sh->loop);
 }
 
@@ -304,6 +317,8 @@ static void on_tick(struct loop *l, struct loop_op *op, int res, uint32_t flags)
         snapshot_mesh(sh);
     if (sh->tsdb)
         tsdb_tick(sh->tsdb, clock_real_ms());
+    if (sh->logs)
+        logstore_tick(sh->logs, clock_real_ms());
     if (sh->stopping && clock_mono_ns() > sh->grace_deadline_ns && sh->nconns > 0) {
         log_warn("grace period over, closing connections", LOG_UINT("open", sh->nconns));
         conn_abort_all(sh);
@@ -352,6 +367,31 @@ static int attach_mesh(struct shard *sh)
     return rc;
 }
 
+/* Opens <shard dir>/logs (WAL replay included) with the Loki push limits and the server's WAL
+ * fsync mode, and the log ingest state over it. */
+static int open_logs(struct shard *sh, const char *shard_dir)
+{
+    const struct server_config *cfg = sh->srv->cfg;
+    uint32_t n = sh->srv->nshards;
+    char dir[4096 + 8];
+    snprintf(dir, sizeof dir, "%s/logs", shard_dir);
+    struct logstore_config lcfg;
+    logstore_config_init(&lcfg);
+    lcfg.wal.fsync = cfg->tsdb.wal.fsync; /* --wal.fsync applies to both WALs */
+    logingest_logstore_limits(&cfg->logingest, n, &lcfg);
+    int rc = logstore_open(dir, &lcfg, &sh->loop, &sh->logs);
+    if (rc) {
+        log_error("cannot open the shard's log store", LOG_STR("dir", dir), LOG_ERR(rc));
+        sh->logs = NULL;
+        return rc;
+    }
+    rc = logingest_shard_create(&cfg->logingest, sh->id, n, sh->mesh, &sh->logingest);
+    if (rc)
+        return rc;
+    logingest_shard_attach_logstore(sh->logingest, sh->logs);
+    return 0;
+}
+
 /* A query thread has work for the loop (query_shard_poll). */
 static void query_wake(void *arg)
 {
@@ -382,6 +422,8 @@ static int open_storage(struct shard *sh)
             return rc;
         query_shard_attach(sh->query, sh->tsdb, sh->ingest);
     }
+    if ((rc = open_logs(sh, dir)) != 0)
+        return rc;
     log_info("shard storage open", LOG_STR("dir", dir),
              LOG_F64("open_ms", (double)(clock_mono_ns() - t0) / 1e6));
     return 0;
@@ -392,6 +434,13 @@ static void close_storage(struct shard *sh)
 {
     query_shard_destroy(sh->query); /* first: its cursors read the TSDB and ingest metadata */
     sh->query = NULL;
+    if (sh->logs) {
+        loop_set_before_wait(&sh->loop, logstore_before_wait, sh->logs);
+        logstore_close(sh->logs);
+        sh->logs = NULL;
+    }
+    logingest_shard_destroy(sh->logingest);
+    sh->logingest = NULL;
     if (sh->tsdb) {
         loop_set_before_wait(&sh->loop, tsdb_before_wait, sh->tsdb);
         int64_t t0 = clock_mono_ns();

@@ -33,6 +33,8 @@ struct conn;
 struct tsdb;
 struct ingest_shard;
 struct query_shard;
+struct logstore;
+struct logingest_shard;
 struct mesh;
 struct http_gzip;
 
@@ -90,6 +92,10 @@ struct shard {
     struct ingest_shard *ingest; /* remote-write pipeline (accepting and owner side) */
     struct query_shard *query;   /* query threads, fan-outs, owner cursors (server/query.h) */
     bool quiesced;               /* stopping, no connections left (counted in the server) */
+    /* this shard's log store (<shard dir>/logs) and the Loki push pipeline (accepting and owner
+     * side) over it */
+    struct logstore *logs;
+    struct logingest_shard *logingest;
 };
 
 /* Allocates a shard that will serve the given listening fds (taking ownership of them). */
