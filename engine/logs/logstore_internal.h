@@ -159,14 +159,25 @@ void ls_head_note_ts(struct ls_head *h, int64_t ts);
 struct ls_mcur {
     struct logchunk_iter it;
     struct logchunk_reader r;
+    int64_t bound; /* its first entry in the merge's direction is not earlier than this */
     bool live;
 };
 
+struct ls_mstart {
+    int64_t bound;
+    uint32_t idx;
+};
+
 /* A k-way merge of log chunk iterators in time order (ties: cursor order) that drops an entry
- * equal (ts, line, metadata) to one already returned with the same timestamp. */
+ * equal (ts, line, metadata) to one already returned with the same timestamp. Cursors start only
+ * when the merge reaches their first timestamp and give their buffers back at their end, so
+ * disjoint chunks are decoded one at a time. */
 struct ls_merge {
     struct ls_mcur *c;
     size_t n, cap;
+    struct ls_mstart *order; /* cursors by bound: they start in this order */
+    struct ls_mcur **live;   /* started cursors holding an entry */
+    size_t n_live, next_start, cap_plan;
     enum logchunk_dir dir;
     int64_t mint, maxt;
     const struct logchunk_entry *cur; /* the current entry, after ls_merge_next returned 1 */
