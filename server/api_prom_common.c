@@ -13,7 +13,7 @@
 #include "server/exchange.h"
 #include "server/server.h"
 #include "server/shard.h"
-#include "server/validate.h"
+#include "server/tenant.h"
 
 /* ---- replies (shard thread) ---- */
 
@@ -69,33 +69,6 @@ void prom_req_free(struct prom_req *r)
     http_params_deinit(&r->params);
     buf_deinit(&r->out);
     free(r);
-}
-
-static struct str trim(struct str s)
-{
-    while (s.len && (s.ptr[0] == ' ' || s.ptr[0] == '\t'))
-        s.ptr++, s.len--;
-    while (s.len && (s.ptr[s.len - 1] == ' ' || s.ptr[s.len - 1] == '\t'))
-        s.len--;
-    return s;
-}
-
-bool prom_tenant(struct http_exchange *x, struct str *tenant)
-{
-    struct str t = trim(http_header(x, "x-scope-orgid"));
-    if (t.len == 0) {
-        *tenant = str_from_cstr(x->srv->cfg->default_tenant);
-        return true;
-    }
-    const char *why = validate_tenant(t);
-    if (why) {
-        char msg[256];
-        snprintf(msg, sizeof msg, "invalid X-Scope-OrgID: %s", why);
-        prom_reply_error(x, PROM_ERR_BAD_DATA, msg);
-        return false;
-    }
-    *tenant = t;
-    return true;
 }
 
 /* ---- parameters ---- */
@@ -251,7 +224,7 @@ void prom_req_start(struct prom_req *r, int64_t timeout_ms)
 {
     struct http_exchange *x = r->x;
     struct str tenant;
-    if (!prom_tenant(x, &tenant)) {
+    if (!tenant_from_request(x, &tenant)) {
         prom_req_free(r);
         return;
     }

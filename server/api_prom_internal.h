@@ -52,9 +52,6 @@ bool prom_param_limit(struct prom_req *r, int64_t *limit);
 bool prom_param_matchers(struct prom_req *r, bool required, const char *param_name);
 struct query_matchsets prom_req_matchsets(const struct prom_req *r);
 
-/* The tenant (X-Scope-OrgID, or the default); answers 400 and returns false when invalid. */
-bool prom_tenant(struct http_exchange *x, struct str *tenant);
-
 /* Starts r's job on the exchange's shard with the given timeout (0: the configured one). On
  * failure answers (503 when the queue is full) and frees r. */
 void prom_req_start(struct prom_req *r, int64_t timeout_ms);
