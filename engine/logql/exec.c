@@ -346,6 +346,22 @@ static void sort_labels(struct label *l, uint8_t *cats, size_t n)
 /* The output label set, sorted, with duplicate names removed (the first kept). */
 static int build_result(struct logql_pipeline *p, struct str line, struct logql_result *out)
 {
+    out->line = line;
+    if (lq_lb_unchanged(&p->lb)) { /* the stream labels as they came (sorted, unique) */
+        if (p->lb.n_base > p->cats_cap) {
+            uint8_t *c = realloc(p->cats, p->lb.n_base);
+            if (!c)
+                return ERR_NOMEM;
+            p->cats = c;
+            p->cats_cap = p->lb.n_base;
+        }
+        if (p->lb.n_base)
+            memset(p->cats, LOGQL_CAT_STREAM, p->lb.n_base);
+        out->labels = p->lb.base;
+        out->cats = p->cats;
+        out->n_labels = p->lb.n_base;
+        return 0;
+    }
     if (lq_lb_collect(&p->lb, &p->out, &p->cats, &p->cats_cap) != 0)
         return ERR_NOMEM;
     size_t n = p->out.n;
@@ -358,7 +374,6 @@ static int build_result(struct logql_pipeline *p, struct str line, struct logql_
         p->cats[w++] = p->cats[i];
     }
     p->out.n = w;
-    out->line = line;
     out->labels = p->out.v;
     out->cats = p->cats;
     out->n_labels = w;

@@ -59,7 +59,8 @@ struct logql_entry {
     size_t n_meta;
 };
 
-/* The outcome of a kept entry; valid until the next call on the pipeline. */
+/* The outcome of a kept entry; valid until the next call on the pipeline (when no stage changed
+ * the labels, `labels` is the entry's own stream array). */
 struct logql_result {
     struct str line;
     const struct label *labels; /* sorted by name, unique */

@@ -51,7 +51,17 @@ struct str lq_mem_cat(struct lq_mem *m, struct str a, struct str b, bool *oom);
 struct lq_vec {
     struct label *v;
     size_t n, cap;
+    uint64_t bloom; /* lq_name_bit of every name pushed since the last reset */
 };
+
+/* A cheap 1-of-64 fingerprint of a label name (to skip most linear scans). */
+static inline uint64_t lq_name_bit(struct str s)
+{
+    unsigned h = s.len ? (unsigned)s.len * 7u + (unsigned char)s.ptr[0] * 3u +
+                             (unsigned char)s.ptr[s.len - 1]
+                       : 0;
+    return 1ull << (h & 63);
+}
 
 int lq_vec_push(struct lq_vec *v, struct str name, struct str value);
 void lq_vec_free(struct lq_vec *v);
@@ -59,6 +69,7 @@ void lq_vec_free(struct lq_vec *v);
 struct lq_strs {
     struct str *v;
     size_t n, cap;
+    uint64_t bloom;
 };
 
 struct lq_lb {

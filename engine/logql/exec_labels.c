@@ -109,6 +109,7 @@ int lq_vec_push(struct lq_vec *v, struct str name, struct str value)
         v->cap = nc;
     }
     v->v[v->n++] = (struct label){name, value};
+    v->bloom |= lq_name_bit(name);
     return 0;
 }
 
@@ -129,13 +130,22 @@ static int strs_push(struct lq_strs *s, struct str x)
         s->cap = nc;
     }
     s->v[s->n++] = x;
+    s->bloom |= lq_name_bit(x);
     return 0;
+}
+
+static inline bool name_eq(struct str a, struct str b)
+{
+    return a.len == b.len &&
+           (a.len == 0 || (a.ptr[0] == b.ptr[0] && memcmp(a.ptr, b.ptr, a.len) == 0));
 }
 
 static bool strs_has(const struct lq_strs *s, struct str x)
 {
+    if (!(s->bloom & lq_name_bit(x)))
+        return false;
     for (size_t i = 0; i < s->n; i++)
-        if (str_eq(s->v[i], x))
+        if (name_eq(s->v[i], x))
             return true;
     return false;
 }
@@ -147,9 +157,9 @@ void lq_lb_reset(struct lq_lb *lb, const struct label *base, size_t n_base)
     lb->base = base;
     lb->n_base = n_base;
     for (int c = 0; c < 3; c++)
-        lb->add[c].n = 0;
-    lb->del.n = 0;
-    lb->extracted.n = 0;
+        lb->add[c].n = 0, lb->add[c].bloom = 0;
+    lb->del.n = 0, lb->del.bloom = 0;
+    lb->extracted.n = 0, lb->extracted.bloom = 0;
     lb->err = lb->err_details = (struct str){"", 0};
     lb->oom = false;
 }
@@ -186,8 +196,10 @@ bool lq_lb_base_has(const struct lq_lb *lb, struct str name)
 
 static long vec_find(const struct lq_vec *v, struct str name)
 {
+    if (!(v->bloom & lq_name_bit(name)))
+        return -1;
     for (size_t i = 0; i < v->n; i++)
-        if (str_eq(v->v[i].name, name))
+        if (name_eq(v->v[i].name, name))
             return (long)i;
     return -1;
 }
@@ -337,6 +349,7 @@ static int collect_base(const struct lq_lb *lb, struct lq_vec *out, uint8_t **ca
 int lq_lb_collect(const struct lq_lb *lb, struct lq_vec *out, uint8_t **cats, size_t *cats_cap)
 {
     out->n = 0;
+    out->bloom = 0;
     if (collect_base(lb, out, cats, cats_cap))
         return ERR_NOMEM;
     const struct lq_vec *meta = &lb->add[LOGQL_CAT_META], *parsed = &lb->add[LOGQL_CAT_PARSED];
