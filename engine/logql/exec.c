@@ -109,10 +109,174 @@ static int prepare_stage(struct logql_pipeline *p, struct lq_stage *st, char *er
     }
 }
 
+/* ---- Loki's parser hints ---- */
+
+static bool match_all(const struct logql_label_filter *f)
+{
+    const struct matcher *m = f->matcher;
+    return f->kind == LOGQL_LF_STRING && m && m->type == MATCHER_RE &&
+           (m->value.len == 0 || str_eq_cstr(m->value, ".*") || str_eq_cstr(m->value, "(.*)"));
+}
+
+/* appendLabelHints: the name, and without `_extracted` when it has that suffix. */
+static int add_hint_name(struct lq_strs *out, struct str n)
+{
+    static const struct str suffix = STR_LIT("_extracted");
+    if (n.len == 0 || lq_strs_has(out, n))
+        goto stripped;
+    if (lq_strs_push(out, n))
+        return ERR_NOMEM;
+stripped:
+    if (n.len > suffix.len && memcmp(n.ptr + n.len - suffix.len, suffix.ptr, suffix.len) == 0) {
+        struct str b = {n.ptr, n.len - suffix.len};
+        if (!lq_strs_has(out, b) && lq_strs_push(out, b))
+            return ERR_NOMEM;
+    }
+    return 0;
+}
+
+static int filter_names(const struct logql_label_filter *f, struct lq_strs *out)
+{
+    if (f->kind == LOGQL_LF_AND || f->kind == LOGQL_LF_OR) {
+        int rc = filter_names(f->left, out);
+        return rc ? rc : filter_names(f->right, out);
+    }
+    return match_all(f) ? 0 : add_hint_name(out, f->name);
+}
+
+static int tmpl_list_names(const struct logql_tmpl_list *l, struct lq_strs *out);
+
+/* Go's listNodeFieldsFromPipe: field names in commands and parenthesized pipelines. */
+static int tmpl_pipe_names(const struct logql_tmpl_pipe *pipe, struct lq_strs *out)
+{
+    for (size_t c = 0; pipe && c < pipe->n_cmds; c++)
+        for (size_t a = 0; a < pipe->cmds[c]->n_args; a++) {
+            const struct logql_tmpl_arg *arg = pipe->cmds[c]->args[a];
+            int rc = 0;
+            if (arg->kind == LOGQL_TA_FIELD)
+                for (size_t f = 0; f < arg->n_fields && !rc; f++)
+                    rc = add_hint_name(out, arg->fields[f]);
+            else if (arg->kind == LOGQL_TA_PIPE && arg->n_fields == 0)
+                rc = tmpl_pipe_names(arg->pipe, out);
+            if (rc)
+                return rc;
+        }
+    return 0;
+}
+
+static int tmpl_list_names(const struct logql_tmpl_list *l, struct lq_strs *out)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        const struct logql_tmpl_node *n = l->nodes[i];
+        int rc = 0;
+        if (n->kind == LOGQL_TN_ACTION || n->kind == LOGQL_TN_IF || n->kind == LOGQL_TN_WITH ||
+            n->kind == LOGQL_TN_RANGE)
+            rc = tmpl_pipe_names(n->pipe, out);
+        if (!rc && n->kind != LOGQL_TN_ACTION)
+            rc = tmpl_list_names(&n->list, out) || tmpl_list_names(&n->else_list, out);
+        if (rc)
+            return ERR_NOMEM;
+    }
+    return 0;
+}
+
+/* The stages' RequiredLabelNames (label filters, line_format and label_format read labels). */
+static int stage_names(const struct logql_pipeline *p, struct lq_strs *out)
+{
+    int rc = 0;
+    for (size_t i = 0; i < p->n_stages && !rc; i++) {
+        const struct logql_stage *s = p->stages[i].ast;
+        switch (p->stages[i].op) {
+        case LQ_OP_LABEL_FILTER: rc = filter_names(s->filter, out); break;
+        case LQ_OP_LINE_FORMAT: rc = s->tmpl ? tmpl_list_names(&s->tmpl->root, out) : 0; break;
+        case LQ_OP_LABEL_FORMAT:
+            for (size_t k = 0; k < s->n_fmts && !rc; k++)
+                rc = s->fmts[k].rename ? add_hint_name(out, s->fmts[k].value)
+                     : s->fmts[k].tmpl ? tmpl_list_names(&s->fmts[k].tmpl->root, out)
+                                       : 0;
+            break;
+        default: break;
+        }
+    }
+    for (size_t i = 0; p->unwrap && i < p->unwrap->n_post && !rc; i++)
+        rc = filter_names(p->unwrap->post[i], out);
+    return rc;
+}
+
+/* Loki's NewParserHint for the sample extractors (see logql_pipeline_opts). Sets required,
+ * skip_parsers and preserve_error; returns whether label-filter hints apply. */
+static int metric_hints(struct logql_pipeline *p, bool *filters)
+{
+    const struct logql_pipeline_opts *o = &p->opts;
+    struct lq_strs h = {0};
+    int rc = stage_names(p, &h);
+    bool without = o->without;
+    size_t n_groups = o->n_groups;
+    for (size_t i = 0; i < o->n_groups && !rc; i++)
+        rc = add_hint_name(&h, o->groups[i]);
+    if (p->unwrap && (o->n_groups == 0 || o->without)) {
+        without = true; /* the unwrapped label is grouped away */
+        n_groups++;
+    }
+    if (p->unwrap && !rc)
+        rc = add_hint_name(&h, p->unwrap->label);
+    *filters = true;
+    if (!rc && o->no_labels) {
+        if (h.n == 0)
+            p->skip_parsers = true;
+        else
+            p->required = h, h = (struct lq_strs){0};
+    } else if (!rc && !(without || n_groups == 0)) {
+        p->required = h, h = (struct lq_strs){0};
+        *filters = false;
+    }
+    p->preserve_error = lq_strs_has(&p->required, STR_LIT(LQ_ERROR_LABEL));
+    free(h.v);
+    return rc;
+}
+
+bool lq_should_extract(const struct logql_pipeline *p, struct str name)
+{
+    return p->required.n == 0 || lq_strs_has(&p->required, name);
+}
+
+bool lq_should_extract_prefix(const struct logql_pipeline *p, struct str prefix)
+{
+    for (size_t i = 0; i < p->required.n; i++)
+        if (p->required.v[i].len >= prefix.len &&
+            memcmp(p->required.v[i].ptr, prefix.ptr, prefix.len) == 0)
+            return true;
+    return p->required.n == 0;
+}
+
+bool lq_all_extracted(const struct logql_pipeline *p)
+{
+    if (p->required.n == 0 || p->lb.extracted.n < p->required.n)
+        return false;
+    for (size_t i = 0; i < p->required.n; i++)
+        if (!lq_lb_extracted(&p->lb, p->required.v[i]))
+            return false;
+    return true;
+}
+
+void lq_parse_err(struct logql_pipeline *p, const char *err, struct str details)
+{
+    lq_lb_set_err(&p->lb, err, details);
+    if (p->preserve_error)
+        lq_lb_set(&p->lb, LOGQL_CAT_PARSED, STR_LIT("__preserve_error__"), STR_LIT("true"));
+}
+
 /* Loki's parser hints: single-label filter stages (not and/or) in stage order, and a lone
  * unwrap post-filter. A match-all regex filter is no stage in Loki and gives no hint. */
 static int collect_hints(struct logql_pipeline *p)
 {
+    bool filters = true;
+    int rc = p->opts.metric ? metric_hints(p, &filters) : 0;
+    if (rc)
+        return rc;
+    p->skip_parsers |= !p->opts.metric && p->opts.no_labels;
+    if (!filters)
+        return 0;
     size_t cap = p->n_stages + 1;
     p->hints = arena_alloc(&p->arena, cap * sizeof *p->hints);
     if (!p->hints)
@@ -123,11 +287,7 @@ static int collect_hints(struct logql_pipeline *p)
             f = p->stages[i].ast->filter;
         else if (i == p->n_stages && p->unwrap && p->unwrap->n_post == 1)
             f = p->unwrap->post[0];
-        if (!f || f->kind == LOGQL_LF_AND || f->kind == LOGQL_LF_OR)
-            continue;
-        const struct matcher *m = f->matcher;
-        if (f->kind == LOGQL_LF_STRING && m && m->type == MATCHER_RE &&
-            (m->value.len == 0 || str_eq_cstr(m->value, ".*") || str_eq_cstr(m->value, "(.*)")))
+        if (!f || f->kind == LOGQL_LF_AND || f->kind == LOGQL_LF_OR || match_all(f))
             continue;
         p->hints[p->n_hints++] = (struct lq_hint){f->name, f};
     }
@@ -283,6 +443,7 @@ void logql_pipeline_destroy(struct logql_pipeline *p)
     lq_vec_free(&p->snap);
     free(p->cats);
     lq_tx_destroy(p->tx);
+    free(p->required.v);
     logql_regex_md_free(p->md);
     buf_deinit(&p->tmp);
     arena_deinit(&p->arena);
@@ -307,16 +468,16 @@ bool lq_parsed_set(struct logql_pipeline *p, struct str name, struct str value)
 
 static bool run_stage(struct logql_pipeline *p, struct lq_stage *st, struct str *line)
 {
-    bool parse = !p->opts.no_labels;
+#define parse() (!lq_no_labels(p))
     switch (st->op) {
     case LQ_OP_FILTER: return logql_filter_eval(&p->sh->sets[st->set], &p->fsc, *line);
-    case LQ_OP_JSON: return !parse || lq_stage_json(p, st, *line);
-    case LQ_OP_JSON_EXPR: return !parse || lq_stage_json_expr(p, st, *line);
-    case LQ_OP_LOGFMT: return !parse || lq_stage_logfmt(p, st, *line);
-    case LQ_OP_LOGFMT_EXPR: return !parse || lq_stage_logfmt_expr(p, st, *line);
-    case LQ_OP_REGEXP: return lq_stage_regexp(p, st, *line);
-    case LQ_OP_PATTERN: return !parse || lq_stage_pattern(p, st, *line);
-    case LQ_OP_UNPACK: return !parse || lq_stage_unpack(p, st, line);
+    case LQ_OP_JSON: return !parse() || lq_stage_json(p, st, *line);
+    case LQ_OP_JSON_EXPR: return !parse() || lq_stage_json_expr(p, st, *line);
+    case LQ_OP_LOGFMT: return !parse() || lq_stage_logfmt(p, st, *line);
+    case LQ_OP_LOGFMT_EXPR: return !parse() || lq_stage_logfmt_expr(p, st, *line);
+    case LQ_OP_REGEXP: return lq_stage_regexp(p, st, *line); /* Loki's has no NoLabels check */
+    case LQ_OP_PATTERN: return !parse() || lq_stage_pattern(p, st, *line);
+    case LQ_OP_UNPACK: return !parse() || lq_stage_unpack(p, st, line);
     case LQ_OP_LABEL_FILTER: return lq_stage_label_filter(p, st->ast->filter);
     case LQ_OP_LINE_FORMAT: return lq_stage_line_format(p, st, line);
     case LQ_OP_LABEL_FORMAT: return lq_stage_label_format(p, st, *line);
@@ -324,6 +485,7 @@ static bool run_stage(struct logql_pipeline *p, struct lq_stage *st, struct str 
     case LQ_OP_DROP: return lq_stage_drop(p, st);
     case LQ_OP_KEEP: return lq_stage_keep(p, st);
     }
+#undef parse
     return true;
 }
 

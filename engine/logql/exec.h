@@ -41,11 +41,20 @@ enum logql_label_cat {
     LOGQL_CAT_PARSED = 2,
 };
 
-/* Optional compile settings (metric queries use them the way Loki's parser hints do). */
+/* Optional compile settings. A metric query passes what its aggregations need, and the parsers
+ * then follow Loki's parser hints for sample extraction (NewParserHint): with a grouping `by
+ * (a, b)` only the labels the query reads (a, b, the unwrap label, labels read by filters and
+ * formats) are extracted, and a parser stops once it has them all; with `no_labels` and nothing
+ * read, parser stages do not run at all (so they cannot fail either). Without `metric` the
+ * pipeline behaves as a log query (everything is extracted). */
 struct logql_pipeline_opts {
-    /* No label of the result is needed (`sum(count_over_time({..} | json [1m]))`): parser stages
-     * are skipped entirely, as Loki skips them (so they cannot fail either). */
+    bool metric;
+    /* No label of the result is needed (`sum(count_over_time({..} | json [1m]))`). */
     bool no_labels;
+    /* The grouping applied to the samples: `by (groups)` or, with without, `without (groups)`. */
+    const struct str *groups;
+    size_t n_groups;
+    bool without;
 };
 
 /* One entry. stream and meta are label sets sorted by name with unique names (base/str.h);

@@ -72,6 +72,9 @@ struct lq_strs {
     uint64_t bloom;
 };
 
+int lq_strs_push(struct lq_strs *s, struct str x);
+bool lq_strs_has(const struct lq_strs *s, struct str x);
+
 struct lq_lb {
     const struct label *base; /* stream labels, sorted */
     size_t n_base;
@@ -187,7 +190,11 @@ struct logql_pipeline {
     size_t n_stages;
     struct lq_hint *hints;
     size_t n_hints;
-    bool prefilter_first; /* stages[0] is the pre-filter */
+    /* Loki's parser hints for metric queries (see logql_pipeline_opts) */
+    struct lq_strs required; /* labels to extract; empty: all */
+    bool skip_parsers;       /* noLabels without required labels */
+    bool preserve_error;     /* __error__ is required: parse errors add __preserve_error__ */
+    bool prefilter_first;    /* stages[0] is the pre-filter */
     bool filters_only;
     /* run-time state */
     struct lq_mem mem;
@@ -234,6 +241,16 @@ void lq_stage_line_format_prepare(struct lq_stage *st);
 bool lq_parsed_set(struct logql_pipeline *p, struct str name, struct str value);
 /* Loki's ShouldContinueParsingLine: runs the first single-label filter on `name`, if any. */
 bool lq_hint_ok(struct logql_pipeline *p, struct str name);
+/* Loki's ParserHint: ShouldExtract, ShouldExtractPrefix, AllRequiredExtracted, NoLabels. */
+bool lq_should_extract(const struct logql_pipeline *p, struct str name);
+bool lq_should_extract_prefix(const struct logql_pipeline *p, struct str prefix);
+bool lq_all_extracted(const struct logql_pipeline *p);
+static inline bool lq_no_labels(const struct logql_pipeline *p)
+{
+    return p->skip_parsers || lq_all_extracted(p);
+}
+/* addErrLabel: the error, its details when not empty, and __preserve_error__ when required. */
+void lq_parse_err(struct logql_pipeline *p, const char *err, struct str details);
 /* A JSON string token's decoded value (borrowed when it has no escapes). */
 struct str lq_json_string(struct logql_pipeline *p, struct str raw, unsigned flags);
 

@@ -119,7 +119,7 @@ void lq_vec_free(struct lq_vec *v)
     memset(v, 0, sizeof *v);
 }
 
-static int strs_push(struct lq_strs *s, struct str x)
+int lq_strs_push(struct lq_strs *s, struct str x)
 {
     if (s->n == s->cap) {
         size_t nc = s->cap ? 2 * s->cap : 16;
@@ -140,7 +140,7 @@ static inline bool name_eq(struct str a, struct str b)
            (a.len == 0 || (a.ptr[0] == b.ptr[0] && memcmp(a.ptr, b.ptr, a.len) == 0));
 }
 
-static bool strs_has(const struct lq_strs *s, struct str x)
+bool lq_strs_has(const struct lq_strs *s, struct str x)
 {
     if (!(s->bloom & lq_name_bit(x)))
         return false;
@@ -220,7 +220,7 @@ bool lq_lb_get(const struct lq_lb *lb, struct str name, struct str *value, int *
             return true;
         }
     }
-    if (strs_has(&lb->del, name))
+    if (lq_strs_has(&lb->del, name))
         return false;
     const struct label *l = base_find(lb, name);
     if (l && l->value.len) {
@@ -261,8 +261,8 @@ void lq_lb_set(struct lq_lb *lb, enum logql_label_cat cat, struct str name, stru
     }
     if (lq_vec_push(&lb->add[cat], name, value))
         lb->oom = true;
-    if (cat == LOGQL_CAT_PARSED && !strs_has(&lb->extracted, name) &&
-        strs_push(&lb->extracted, name))
+    if (cat == LOGQL_CAT_PARSED && !lq_strs_has(&lb->extracted, name) &&
+        lq_strs_push(&lb->extracted, name))
         lb->oom = true;
 }
 
@@ -270,13 +270,13 @@ void lq_lb_del(struct lq_lb *lb, struct str name)
 {
     for (int c = 0; c < 3; c++)
         vec_remove(&lb->add[c], name);
-    if (strs_push(&lb->del, name))
+    if (lq_strs_push(&lb->del, name))
         lb->oom = true;
 }
 
 bool lq_lb_extracted(const struct lq_lb *lb, struct str name)
 {
-    return strs_has(&lb->extracted, name);
+    return lq_strs_has(&lb->extracted, name);
 }
 
 struct str lq_lb_dedup_name(struct lq_lb *lb, struct str name)
@@ -334,7 +334,7 @@ static int collect_base(const struct lq_lb *lb, struct lq_vec *out, uint8_t **ca
 {
     for (size_t i = 0; i < lb->n_base; i++) {
         struct label l = lb->base[i];
-        if (strs_has(&lb->del, l.name) || vec_find(&lb->add[LOGQL_CAT_META], l.name) >= 0 ||
+        if (lq_strs_has(&lb->del, l.name) || vec_find(&lb->add[LOGQL_CAT_META], l.name) >= 0 ||
             vec_find(&lb->add[LOGQL_CAT_PARSED], l.name) >= 0)
             continue;
         long k = vec_find(&lb->add[LOGQL_CAT_STREAM], l.name);

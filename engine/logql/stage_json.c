@@ -131,9 +131,9 @@ static bool json_error(struct logql_pipeline *p, const struct jsonr *r, int rc)
 {
     if (rc == ERR_NOMEM)
         p->lb.oom = true;
-    lq_lb_set_err(&p->lb, LQ_ERR_JSON,
-                  rc == ERR_CORRUPT && jsonr_err(r) == 0 ? STR_LIT("Malformed object")
-                                                         : json_err_details(p, r));
+    lq_parse_err(p, LQ_ERR_JSON,
+                 rc == ERR_CORRUPT && jsonr_err(r) == 0 ? STR_LIT("Malformed object")
+                                                        : json_err_details(p, r));
     return true;
 }
 
@@ -161,10 +161,16 @@ bool lq_stage_json(struct logql_pipeline *p, struct lq_stage *st, struct str lin
         if ((t = jsonr_next(r)) < 0)
             return json_error(p, r, t);
         if (t == JSONR_OBJ_BEGIN) {
-            f->stack[depth++] = (uint32_t)prefix;
             p->flat_name.len = prefix;
             if (append_part(&p->flat_name, key) != 0)
                 p->lb.oom = true;
+            struct str pre = {(const char *)p->flat_name.data, p->flat_name.len};
+            if (!lq_should_extract_prefix(p, pre)) { /* no required label below */
+                if ((t = jsonr_skip(r, NULL)) < 0)
+                    return json_error(p, r, t);
+                continue;
+            }
+            f->stack[depth++] = (uint32_t)prefix;
             prefix = p->flat_name.len;
             continue;
         }
@@ -177,13 +183,15 @@ bool lq_stage_json(struct logql_pipeline *p, struct lq_stage *st, struct str lin
             continue;
         bool skip;
         struct str name = leaf_name(p, prefix, key, depth == 0, &skip);
-        if (skip || lq_lb_extracted(&p->lb, name))
-            continue;
-        struct str v = leaf_value(p, r, t);
-        if (t == JSONR_STRING || t == JSONR_NUMBER)
-            v = keep_str(p, line, v);
-        if (!lq_parsed_set(p, name, v))
-            return false;
+        if (!skip && lq_should_extract(p, name) && !lq_lb_extracted(&p->lb, name)) {
+            struct str v = leaf_value(p, r, t);
+            if (t == JSONR_STRING || t == JSONR_NUMBER)
+                v = keep_str(p, line, v);
+            if (!lq_parsed_set(p, name, v))
+                return false;
+        }
+        if (lq_all_extracted(p))
+            return true; /* Loki stops once every required label is there */
     }
 }
 
@@ -250,7 +258,7 @@ bool lq_stage_json_expr(struct logql_pipeline *p, struct lq_stage *st, struct st
         return true;
     char c0 = line.ptr[0];
     if (c0 != '"' && c0 != '{' && c0 != '[') {
-        p->lb.err = STR_LIT(LQ_ERR_JSON);
+        lq_parse_err(p, LQ_ERR_JSON, (struct str){"", 0});
         return true;
     }
     bool missing = false;
@@ -264,7 +272,7 @@ bool lq_stage_json_expr(struct logql_pipeline *p, struct lq_stage *st, struct st
             continue;
         }
         if (t < 0) {
-            lq_lb_set_err(&p->lb, LQ_ERR_JSON, json_err_details(p, &r));
+            lq_parse_err(p, LQ_ERR_JSON, json_err_details(p, &r));
             missing = true;
             continue;
         }
@@ -311,7 +319,7 @@ static int unpack_read(struct logql_pipeline *p, struct str line, struct str *en
             continue;
         }
         key = lq_lb_dedup_name(&p->lb, key);
-        if (lq_lb_extracted(&p->lb, key))
+        if (!lq_should_extract(p, key) || lq_lb_extracted(&p->lb, key))
             continue;
         struct str name = lq_sanitize_key(&p->mem, key, &p->lb.oom);
         if (lq_vec_push(&p->pending, name, lq_fix_utf8(&p->mem, val, &p->lb.oom)))
@@ -325,7 +333,7 @@ bool lq_stage_unpack(struct logql_pipeline *p, struct lq_stage *st, struct str *
     if (line->len == 0)
         return true;
     if (line->ptr[0] != '{') {
-        lq_lb_set_err(&p->lb, LQ_ERR_JSON, STR_LIT("expecting json object(6), but it is not"));
+        lq_parse_err(p, LQ_ERR_JSON, STR_LIT("expecting json object(6), but it is not"));
         return true;
     }
     p->pending.n = 0;
@@ -335,7 +343,7 @@ bool lq_stage_unpack(struct logql_pipeline *p, struct lq_stage *st, struct str *
     if (rc == ERR_NOMEM)
         p->lb.oom = true;
     if (rc) {
-        lq_lb_set_err(&p->lb, LQ_ERR_JSON, STR_LIT("malformed JSON object"));
+        lq_parse_err(p, LQ_ERR_JSON, STR_LIT("malformed JSON object"));
         return true;
     }
     if (!packed)

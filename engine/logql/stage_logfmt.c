@@ -272,17 +272,19 @@ bool lq_stage_logfmt(struct logql_pipeline *p, struct lq_stage *st, struct str l
         if (key.len == 0)
             continue;
         key = lq_lb_dedup_name(&p->lb, key);
-        if (lq_lb_extracted(&p->lb, key))
+        if (!lq_should_extract(p, key) || lq_lb_extracted(&p->lb, key))
             continue;
         struct str val = lq_fix_utf8(&p->mem, d.value, &p->lb.oom);
         if (!ast->keep_empty && val.len == 0)
             continue;
         if (!lq_parsed_set(p, key, val))
             return false;
+        if (lq_all_extracted(p))
+            break;
     }
     p->lb.oom |= d.oom;
     if (ast->strict && d.err) {
-        lq_lb_set_err(&p->lb, LQ_ERR_LOGFMT, err_details(p, &d));
+        lq_parse_err(p, LQ_ERR_LOGFMT, err_details(p, &d));
         return lq_hint_ok(p, STR_LIT(LQ_ERROR_LABEL));
     }
     return true;
@@ -313,7 +315,7 @@ static bool logfmt_expr_pair(struct logql_pipeline *p, const struct logql_stage 
     if (key.len == 0)
         return true;
     bool id = is_id(ast, key);
-    if (!id && lq_lb_extracted(&p->lb, key))
+    if (!id && (!lq_should_extract(p, key) || lq_lb_extracted(&p->lb, key)))
         return true;
     struct str val = has_rune_error(d->value) ? (struct str){"", 0} : d->value;
     long e = expr_by_key(ast, key);
@@ -325,11 +327,11 @@ static bool logfmt_expr_pair(struct logql_pipeline *p, const struct logql_stage 
         return true;
     if (lq_lb_base_has(&p->lb, key) || lq_lb_has_in(&p->lb, key, LOGQL_CAT_META)) {
         key = lq_mem_cat(&p->mem, key, STR_LIT("_extracted"), &p->lb.oom);
-        if (lq_lb_extracted(&p->lb, key))
+        if (lq_lb_extracted(&p->lb, key) || !lq_should_extract(p, key))
             return false;
     }
     lq_lb_set(&p->lb, LOGQL_CAT_PARSED, key, val);
-    return true;
+    return !lq_all_extracted(p);
 }
 
 bool lq_stage_logfmt_expr(struct logql_pipeline *p, struct lq_stage *st, struct str line)
@@ -353,6 +355,6 @@ bool lq_stage_logfmt_expr(struct logql_pipeline *p, struct lq_stage *st, struct 
     }
     p->lb.oom |= d.oom;
     if (ast->strict && d.err)
-        lq_lb_set_err(&p->lb, LQ_ERR_LOGFMT, err_details(p, &d));
+        lq_parse_err(p, LQ_ERR_LOGFMT, err_details(p, &d));
     return true;
 }

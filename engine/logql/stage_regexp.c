@@ -18,7 +18,7 @@ bool lq_stage_regexp(struct logql_pipeline *p, struct lq_stage *st, struct str l
         if (key.len == 0)
             continue;
         key = lq_lb_dedup_name(&p->lb, key);
-        if (lq_lb_extracted(&p->lb, key))
+        if (!lq_should_extract(p, key) || lq_lb_extracted(&p->lb, key))
             continue;
         size_t a = st->spans[2 * g], b = st->spans[2 * g + 1];
         struct str v = a == SIZE_MAX ? (struct str){"", 0} : (struct str){line.ptr + a, b - a};
@@ -41,7 +41,7 @@ bool lq_stage_pattern(struct logql_pipeline *p, struct lq_stage *st, struct str 
             continue;
         struct str key = lq_lb_dedup_name(&p->lb, nd->text);
         struct str v = st->caps[k++];
-        if (lq_lb_extracted(&p->lb, key))
+        if (lq_lb_extracted(&p->lb, key) || !lq_should_extract(p, key))
             continue;
         if (!lq_parsed_set(p, key, v))
             return false;

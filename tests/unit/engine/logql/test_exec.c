@@ -562,6 +562,77 @@ static void test_no_labels_opt(void **state)
     logql_query_destroy(q);
 }
 
+/* Runs a range aggregation's pipeline with metric options; returns the kept flag and fills
+ * `got` with `name=value ` pairs of the output. */
+static int metric_run(const char *query, bool no_labels, const char *group, bool without,
+                      const char *line, char *got, size_t cap)
+{
+    struct logql_query *q;
+    char err[256];
+    assert_int_equal(logql_parse(str_from_cstr(query), &q, err, sizeof err), 0);
+    struct str g = str_from_cstr(group ? group : "");
+    struct logql_pipeline_opts o = {.metric = true,
+                                    .no_labels = no_labels,
+                                    .groups = &g,
+                                    .n_groups = group ? 1 : 0,
+                                    .without = without};
+    struct logql_pipeline *p;
+    assert_int_equal(logql_pipeline_compile_expr(q->root, &o, &p, err, sizeof err), 0);
+    struct label l = {STR_LIT("app"), STR_LIT("a")};
+    struct logql_entry e = {.line = str_from_cstr(line), .stream = &l, .n_stream = 1};
+    struct logql_result res;
+    int kept = logql_pipeline_process(p, &e, 0, &res);
+    size_t w = 0;
+    got[0] = 0;
+    for (size_t i = 0; kept == 1 && i < res.n_labels && w < cap; i++)
+        if (!str_eq_cstr(res.labels[i].name, "__error_details__"))
+            w += (size_t)snprintf(got + w, cap - w, "%.*s=%.*s ", (int)res.labels[i].name.len,
+                                  res.labels[i].name.ptr, (int)res.labels[i].value.len,
+                                  res.labels[i].value.ptr);
+    logql_pipeline_destroy(p);
+    logql_query_destroy(q);
+    return kept;
+}
+
+static void test_metric_hints(void **state)
+{
+    (void)state;
+    char got[512];
+    const char *cq = "count_over_time({app=\"a\"} | json [1m])";
+    /* by (level): only level is extracted, and parsing stops once it is there */
+    assert_int_equal(
+        metric_run(cq, false, "level", false, "{\"level\":\"x\",\"z\":1,", got, sizeof got), 1);
+    assert_string_equal(got, "app=a level=x ");
+    /* without grouping every label is extracted (and the broken tail is an error) */
+    assert_int_equal(
+        metric_run(cq, false, NULL, false, "{\"level\":\"x\",\"z\":1,", got, sizeof got), 1);
+    assert_string_equal(got, "__error__=JSONParserErr app=a level=x z=1 ");
+    /* nothing needed: the parser does not even run */
+    assert_int_equal(metric_run(cq, true, NULL, false, "not json", got, sizeof got), 1);
+    assert_string_equal(got, "app=a ");
+    /* nothing needed but a filter reads status: only status, and the filter applies */
+    const char *fq = "count_over_time({app=\"a\"} | logfmt | status=\"500\" [1m])";
+    assert_int_equal(metric_run(fq, true, NULL, false, "status=500 x=1", got, sizeof got), 1);
+    assert_string_equal(got, "app=a status=500 ");
+    assert_int_equal(metric_run(fq, true, NULL, false, "status=200 x=1", got, sizeof got), 0);
+    /* an unwrap keeps its label among the required ones */
+    const char *uq = "sum_over_time({app=\"a\"} | logfmt | unwrap v [1m])";
+    assert_int_equal(metric_run(uq, false, "k", false, "k=1 v=2 z=3", got, sizeof got), 1);
+    assert_string_equal(got, "app=a k=1 v=2 ");
+    /* grouping by __error__ preserves parse errors */
+    assert_int_equal(metric_run(cq, false, "__error__", false, "nope", got, sizeof got), 1);
+    assert_string_equal(got, "__error__=JSONParserErr __preserve_error__=true app=a ");
+    /* a required name ending in _extracted also asks for the plain name */
+    assert_int_equal(
+        metric_run(cq, false, "app_extracted", false, "{\"app\":\"j\",\"q\":1}", got, sizeof got),
+        1);
+    assert_string_equal(got, "app=a app_extracted=j ");
+    /* label_format and line_format templates read labels */
+    const char *tq = "count_over_time({app=\"a\"} | logfmt | label_format n=`{{.b}}` [1m])";
+    assert_int_equal(metric_run(tq, false, "n", false, "b=1 c=2", got, sizeof got), 1);
+    assert_string_equal(got, "app=a b=1 n=1 ");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -573,6 +644,7 @@ int main(void)
         cmocka_unit_test(test_categories),   cmocka_unit_test(test_hints),
         cmocka_unit_test(test_unwrap),       cmocka_unit_test(test_prefilter),
         cmocka_unit_test(test_reuse),        cmocka_unit_test(test_no_labels_opt),
+        cmocka_unit_test(test_metric_hints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
