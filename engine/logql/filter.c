@@ -5,6 +5,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <hs/hs.h>
 #include <pcre2.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,13 +61,32 @@ bool logql_regex_jit_unsafe(struct str go)
     return false;
 }
 
+/* Bounds the work of one match (PCRE2 backtracks where Go's engine is linear); a match that
+ * hits the limit counts as no match. Read-only once made, so threads share it. */
+static pcre2_match_context *g_mctx;
+static pthread_once_t g_mctx_once = PTHREAD_ONCE_INIT;
+
+static void mctx_init(void)
+{
+    g_mctx = pcre2_match_context_create(NULL);
+    if (g_mctx) {
+        pcre2_set_match_limit(g_mctx, 1000000);
+        pcre2_set_depth_limit(g_mctx, 10000);
+    }
+}
+
 bool logql_regex_exec(const struct logql_regex *re, struct str s, size_t start, bool nojit,
                       void **md, size_t *spans, size_t n_pairs)
 {
-    if (!*md && !(*md = pcre2_match_data_create(65, NULL)))
+    if (*md && pcre2_get_ovector_count(*md) < n_pairs) {
+        pcre2_match_data_free(*md);
+        *md = NULL;
+    }
+    if (!*md && !(*md = pcre2_match_data_create(n_pairs > 65 ? (uint32_t)n_pairs : 65, NULL)))
         return false;
+    pthread_once(&g_mctx_once, mctx_init);
     int rc = pcre2_match(re->code, (PCRE2_SPTR)(s.ptr ? s.ptr : ""), s.len, start,
-                         nojit ? PCRE2_NO_JIT : 0, *md, NULL);
+                         nojit ? PCRE2_NO_JIT : 0, *md, g_mctx);
     if (rc < 0)
         return false;
     PCRE2_SIZE *ov = pcre2_get_ovector_pointer(*md);

@@ -6,9 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define PCRE2_CODE_UNIT_WIDTH 8
-#include <pcre2.h>
-
 #include "base/error.h"
 #include "engine/logql/exec_tmpl.h"
 #include "engine/logql/filter.h"
@@ -39,7 +36,7 @@ struct lq_tx {
     struct buf scratch;
     struct tx_re re[TX_RE_CACHE];
     size_t n_re, next_re;
-    pcre2_match_data *md;
+    void *md; /* PCRE2 match data */
     char msg[512];
 };
 
@@ -78,8 +75,7 @@ void lq_tx_destroy(struct lq_tx *tx)
         return;
     for (size_t i = 0; i < tx->n_re; i++)
         re_free(&tx->re[i]);
-    if (tx->md)
-        pcre2_match_data_free(tx->md);
+    logql_regex_md_free(tx->md);
     free(tx->vars);
     buf_deinit(&tx->scratch);
     free(tx);
@@ -165,25 +161,15 @@ bool lq_tx_regex_at(struct lq_tctx *c, const struct logql_regex *re, struct str 
                     size_t *a, size_t *b, size_t *groups, size_t n_groups)
 {
     struct lq_tx *tx = c->tx;
-    if (!tx->md && !(tx->md = pcre2_match_data_create(64, NULL)))
-        return false;
     bool nojit = false;
     for (size_t i = 0; i < tx->n_re; i++)
         if (&tx->re[i].re == re)
             nojit = tx->re[i].nojit;
-    int rc = pcre2_match(re->code, (PCRE2_SPTR)(s.ptr ? s.ptr : ""), s.len, from,
-                         nojit ? PCRE2_NO_JIT : 0, tx->md, NULL);
-    if (rc < 0)
+    size_t whole[2], *g = n_groups ? groups : whole;
+    if (!logql_regex_exec(re, s, from, nojit, &tx->md, g, n_groups ? n_groups : 1))
         return false;
-    PCRE2_SIZE *ov = pcre2_get_ovector_pointer(tx->md);
-    uint32_t avail = pcre2_get_ovector_count(tx->md);
-    *a = ov[0];
-    *b = ov[1];
-    for (size_t i = 0; i < n_groups; i++) {
-        bool set = i < avail && (rc == 0 || i < (size_t)rc) && ov[2 * i] != PCRE2_UNSET;
-        groups[2 * i] = set ? ov[2 * i] : SIZE_MAX;
-        groups[2 * i + 1] = set ? ov[2 * i + 1] : SIZE_MAX;
-    }
+    *a = g[0];
+    *b = g[1];
     return true;
 }
 

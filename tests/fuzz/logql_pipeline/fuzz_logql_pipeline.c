@@ -2,7 +2,8 @@
  * (which may hold more newlines). When the query parses and has a pipeline, it is compiled and
  * the line runs through it twice (the second run reuses scratch memory and must give the same
  * outcome), through a clone, and through the pre-filter, which must never drop a line the
- * pipeline keeps. Results must be sorted label sets with unique names. */
+ * pipeline keeps. Results must be sorted label sets with unique names. Range aggregations run
+ * with metric options (parser hints) chosen by the input length. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,7 +53,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (logql_parse((struct str){(const char *)data, qlen}, &q, err, sizeof err) != 0)
         return 0;
     struct logql_pipeline *p = NULL;
-    if (logql_pipeline_compile_expr(q->root, NULL, &p, err, sizeof err) != 0) {
+    static const struct str groups[] = {{"level", 5}, {"status", 6}};
+    struct logql_pipeline_opts o = {.metric = q->root->kind == LOGQL_EXPR_RANGE_AGG,
+                                    .no_labels = size & 1,
+                                    .groups = groups,
+                                    .n_groups = (size >> 1) % 3,
+                                    .without = size & 8};
+    if (logql_pipeline_compile_expr(q->root, &o, &p, err, sizeof err) != 0) {
         logql_query_destroy(q);
         return 0;
     }
