@@ -24,7 +24,7 @@ void logstore_config_init(struct logstore_config *c)
     c->ooo_window_ms = 3600LL * 1000;
     c->retention_ms = 30LL * 24 * 3600 * 1000;
     c->line_bytes_max = 256 * 1024;
-    c->streams_per_tenant_max = 0;
+    c->streams_per_tenant_max = 100000;
     c->reject_old_ms = 7LL * 24 * 3600 * 1000;
     c->creation_grace_ms = 10LL * 60 * 1000;
     c->chunk_target_bytes = 1536 * 1024;

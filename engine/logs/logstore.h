@@ -92,9 +92,10 @@ struct logstore_config {
     int64_t retention_ms;   /* default retention by age (30 d); < 0: keep forever */
     const struct logstore_retention_rule *retention_rules; /* borrowed */
     size_t n_retention_rules;
-    int64_t max_block_range_ms;      /* largest compacted block; 0: 10% of retention, <= 31 d */
-    uint64_t line_bytes_max;         /* default per-tenant line limit (256 KiB); 0: none */
-    uint64_t streams_per_tenant_max; /* default per-tenant live streams (0: none) */
+    int64_t max_block_range_ms; /* largest compacted block; 0: 10% of retention, <= 31 d */
+    uint64_t line_bytes_max;    /* default per-tenant line limit (256 KiB); 0: none */
+    uint64_t
+        streams_per_tenant_max; /* default live streams per tenant and shard (100000); 0: none */
     const struct logstore_tenant_limits *tenant_limits; /* borrowed */
     size_t n_tenant_limits;
     int64_t reject_old_ms;       /* entries older than now - this are refused (7 d); 0: off */

@@ -526,6 +526,8 @@ void ls_head_finish_idle(struct logstore *ls, int64_t now_ms)
     uint32_t i = ls->cyc.idle_next % h->id_limit;
     for (uint32_t k = 0; k < IDLE_STREAMS_PER_TICK && k < h->id_limit; k++) {
         struct ls_stream *st = h->by_id[i];
+        if (st && st->last_append_ms == INT64_MIN)
+            st->last_append_ms = now_ms; /* appended before the first tick (replay): from now */
         if (st && (st->main.inited || st->late.inited) &&
             st->last_append_ms <= now_ms - ls->cfg.chunk_idle_ms) {
             if (ls_stream_finish_before(ls, st, INT64_MAX) == 0) {

@@ -355,17 +355,26 @@ static int block_expiry(struct block *b, const struct logstore_config *cfg, int6
     struct buf scratch = BUF_INIT;
     uint32_t n_syms;
     const struct str *syms = block_symbols(b, &n_syms);
-    struct label lbuf[64];
+    struct label *lbuf = NULL;
+    size_t cap = 0;
     *next = INT64_MAX;
     *due = false;
     int rc = 0;
     for (uint32_t id = 0; id < block_n_series(b) && !rc; id++) {
         if ((rc = block_series_read(b, id, &scratch, &ser)) != 0)
             break;
-        size_t n = ser.n_labels < 64 ? ser.n_labels : 64;
-        for (size_t i = 0; i < n; i++)
+        if (ser.n_labels > cap) {
+            struct label *p = realloc(lbuf, ser.n_labels * sizeof *p);
+            if (!p) {
+                rc = ERR_NOMEM;
+                break;
+            }
+            lbuf = p;
+            cap = ser.n_labels;
+        }
+        for (size_t i = 0; i < ser.n_labels; i++)
             lbuf[i] = (struct label){syms[ser.refs[2 * i]], syms[ser.refs[2 * i + 1]]};
-        int64_t period = ls_retention_for(cfg, lbuf, n);
+        int64_t period = ls_retention_for(cfg, lbuf, ser.n_labels);
         if (period <= 0)
             continue;
         for (size_t i = 0; i < ser.n_chunks; i++) {
@@ -374,6 +383,7 @@ static int block_expiry(struct block *b, const struct logstore_config *cfg, int6
             *next = at < *next ? at : *next;
         }
     }
+    free(lbuf);
     blockindex_series_deinit(&ser);
     buf_deinit(&scratch);
     return rc;

@@ -1,6 +1,6 @@
 /* engine/logs/logstore kill -9 safety: a fork()ed child appends batches (4 streams, one entry per
  * stream and second of data time, an out-of-order entry every 7th batch and a re-sent duplicate
- * every 5th) on its own loop, ticks the maintenance cycle with a 1-minute block range and 16 KiB
+ * every 5th) on its own loop, ticks the maintenance cycle with a 5-minute block range and 16 KiB
  * WAL segments so head cuts, checkpoints and compactions run all the time, and reports every
  * acknowledged batch through a pipe; the parent SIGKILLs it at a random moment, reopens the store
  * and finds every acknowledged entry with its exact line (no entry twice, none with a wrong
@@ -26,15 +26,15 @@ enum { ROUNDS = 24, STREAMS = 4, OOO_EVERY = 7, DUP_EVERY = 5 };
 static void crash_config(struct lt *x, enum wal_fsync mode)
 {
     lt_config(x, &x->cfg);
-    x->cfg.block_range_ms = 60 * 1000;
-    x->cfg.ooo_window_ms = 30 * 1000;
+    x->cfg.block_range_ms = 5 * 60 * 1000;
+    x->cfg.ooo_window_ms = 60 * 1000;
     x->cfg.wal.fsync = mode;
     x->cfg.wal.segment_size_bytes = 16 * 1024;
     x->cfg.cut_streams_per_tick = 2;
     x->cfg.chunk_target_bytes = 2048;
     x->cfg.head_block_bytes = 512;
     x->cfg.block_chunk_bytes = 1024;
-    x->cfg.max_block_range_ms = 9 * 60 * 1000;
+    x->cfg.max_block_range_ms = 45 * 60 * 1000;
 }
 
 static int64_t seq_ts(uint32_t seq)

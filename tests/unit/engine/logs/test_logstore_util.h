@@ -152,10 +152,11 @@ static inline void lt_wait_acks(struct lt *x, int want)
     assert_int_equal(x->acks, want);
 }
 
-/* Ticks (now fixed) until the maintenance cycle is idle (20 s at most). */
+/* Ticks (now fixed) until the maintenance cycle is idle (60 s at most: every cut waits for
+ * fsyncs). */
 static inline void lt_settle(struct lt *x, int64_t now_ms)
 {
-    int64_t deadline = clock_mono_ns() + 20000000000LL;
+    int64_t deadline = clock_mono_ns() + 60000000000LL;
     for (;;) {
         logstore_tick(x->ls, now_ms);
         if (logstore_maintenance_idle(x->ls))
