@@ -178,6 +178,52 @@ static void test_metadata(void **state)
     lt_teardown(&x);
 }
 
+/* Label sets and metadata larger than the replay's starting buffers survive a restart. */
+static void test_wide_replay(void **state)
+{
+    (void)state;
+    struct lt x;
+    lt_setup(&x, NULL);
+    enum { NL = 70, NMD = 100 };
+    char names[NL][8], vals[NMD][8];
+    struct label l[NL], md[NMD];
+    for (int i = 0; i < NL; i++) {
+        snprintf(names[i], sizeof names[i], "l%02d", i);
+        l[i] = (struct label){str_from_cstr(names[i]), STR_LIT("v")};
+    }
+    for (int i = 0; i < NMD; i++) {
+        snprintf(vals[i], sizeof vals[i], "m%03d", i);
+        md[i] = (struct label){str_from_cstr(vals[i]), str_from_cstr(vals[i])};
+    }
+    struct logstore_entry_in e[3] = {{T0, STR_LIT("first"), NULL, 0},
+                                     {T0 + 1, STR_LIT("wide"), md, NMD},
+                                     {T0 + 2, STR_LIT("last"), md, 1}};
+    struct logstore_stream_in in = {l, NL, hash_labels(l, NL), e, 3};
+    assert_int_equal(lt_append_in(&x, &in, 1).accepted, 3);
+    lt_reopen(&x);
+    struct matcher m;
+    lt_matcher(&m, MATCHER_EQ, "l69", "v");
+    struct logstore_iter *it;
+    assert_int_equal(logstore_select(x.ls, &m, 1, T0, T0 + 10, LOGSTORE_FORWARD, NULL, &it), 0);
+    int n = 0;
+    while (logstore_iter_next(it) == 1) {
+        const struct logstore_entry *a = logstore_iter_at(it);
+        assert_int_equal(a->n_labels, NL);
+        assert_int_equal(a->n_md, n == 1 ? NMD : n == 2 ? 1 : 0);
+        if (n == 1)
+            assert_true(str_eq_cstr(a->md[99].value, "m099"));
+        n++;
+    }
+    assert_int_equal(n, 3);
+    logstore_iter_close(it);
+    matcher_deinit(&m);
+    struct logstore_stats st;
+    logstore_stats_get(x.ls, &st);
+    assert_int_equal(st.replay_entries, 3);
+    assert_int_equal(st.replay_streams, 1);
+    lt_teardown(&x);
+}
+
 static void limits_cfg(struct logstore_config *c)
 {
     static const struct logstore_tenant_limits tl[] = {{"t1", 10, 1}};
@@ -393,11 +439,12 @@ static void test_labels(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_roundtrip),  cmocka_unit_test(test_ooo_dups),
-        cmocka_unit_test(test_late_chunk), cmocka_unit_test(test_metadata),
-        cmocka_unit_test(test_limits),     cmocka_unit_test(test_too_old_new),
-        cmocka_unit_test(test_too_new),    cmocka_unit_test(test_backpressure),
-        cmocka_unit_test(test_restart),    cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_roundtrip),   cmocka_unit_test(test_ooo_dups),
+        cmocka_unit_test(test_late_chunk),  cmocka_unit_test(test_metadata),
+        cmocka_unit_test(test_limits),      cmocka_unit_test(test_too_old_new),
+        cmocka_unit_test(test_too_new),     cmocka_unit_test(test_backpressure),
+        cmocka_unit_test(test_restart),     cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_wide_replay),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
