@@ -538,10 +538,37 @@ static int emit(struct lq_tctx *c, const void *p, size_t n)
     return buf_append(c->out, p, n);
 }
 
+/* The label map as Go prints a map[string]string: map[a:1 b:2], keys sorted (last value of a
+ * repeated name wins, as in the map). */
+static int print_map(struct lq_tctx *c, struct buf *b)
+{
+    int rc = buf_append_str(b, "map[");
+    struct str prev = {NULL, 0};
+    for (size_t k = 0; k < c->n_labels && !rc; k++) {
+        const struct label *best = NULL; /* the smallest name above prev */
+        for (size_t i = 0; i < c->n_labels; i++) {
+            const struct label *l = &c->labels[i];
+            if (prev.ptr && str_cmp(l->name, prev) <= 0)
+                continue; /* printed already */
+            if (!best || str_cmp(l->name, best->name) <= 0)
+                best = l; /* the smallest; a later duplicate replaces an earlier one */
+        }
+        if (!best)
+            break;
+        if (k)
+            rc = buf_append_u8(b, ' ');
+        if (!rc)
+            rc = buf_append(b, best->name.ptr, best->name.len) || buf_append_u8(b, ':') ||
+                 buf_append(b, best->value.ptr, best->value.len);
+        prev = best->name;
+    }
+    return rc ? rc : buf_append_u8(b, ']');
+}
+
 static int emit_value(struct lq_tctx *c, const struct lq_tv *v)
 {
     size_t before = c->out->len;
-    int rc = lq_tv_print(c->out, v, false);
+    int rc = v->k == LQ_TV_MAP ? print_map(c, c->out) : lq_tv_print(c->out, v, false);
     if (!rc && c->out->len > TX_MAX_OUTPUT) {
         c->out->len = before;
         return lq_tx_fail(c, "output larger than %d bytes", TX_MAX_OUTPUT);

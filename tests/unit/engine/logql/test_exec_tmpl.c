@@ -259,6 +259,8 @@ static void test_control(void **state)
            "\"d\" (fromJson \"{}\") }}",
            kv, "d1dd");
     expect("{{ slice \"abcdef\" 1 3 }}{{ slice \"abc\" 1 }}", kv, "bcbc");
+    const char *const two[] = {"b", "2", "a", "1", NULL};
+    expect("{{ . }}|{{ $.a }}|{{ with $x := . }}{{ $x.b }}{{ end }}", two, "map[a:1 b:2]|1|2");
     expect("{{/* a comment */}}{{- \" trimmed \" -}} x", kv, " trimmed x");
     /* errors */
     fails("{{ .a.b }}", kv);
