@@ -2,6 +2,7 @@
  * formatting and parsing, and the time functions Loki offers (now, date, toDate, toDateInZone,
  * unixEpoch, unixEpochMillis, unixEpochNanos, unixToTime, __timestamp__). All times are UTC. */
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -341,109 +342,98 @@ static bool parse_tz(struct str v, size_t *i, const struct chunk *ch, struct par
     return true;
 }
 
+/* Numeric elements: digits, range, and the field they set. */
+struct numspec {
+    enum std std;
+    int min_digits, max_digits;
+    int64_t lo, hi;
+    size_t off; /* of an int in struct parsed */
+};
+
+static const struct numspec numspecs[] = {
+    {STD_NUM_MONTH, 1, 2, 1, 12, offsetof(struct parsed, month)},
+    {STD_ZERO_MONTH, 2, 2, 1, 12, offsetof(struct parsed, month)},
+    {STD_DAY, 1, 2, 1, 31, offsetof(struct parsed, day)},
+    {STD_UNDER_DAY, 1, 2, 1, 31, offsetof(struct parsed, day)},
+    {STD_ZERO_DAY, 2, 2, 1, 31, offsetof(struct parsed, day)},
+    {STD_UNDER_YEARDAY, 1, 3, 1, 366, offsetof(struct parsed, yday)},
+    {STD_ZERO_YEARDAY, 3, 3, 1, 366, offsetof(struct parsed, yday)},
+    {STD_HOUR, 2, 2, 0, 23, offsetof(struct parsed, hour)},
+    {STD_HOUR12, 1, 2, 0, 12, offsetof(struct parsed, hour)},
+    {STD_ZERO_HOUR12, 2, 2, 0, 12, offsetof(struct parsed, hour)},
+    {STD_MINUTE, 1, 2, 0, 59, offsetof(struct parsed, min)},
+    {STD_ZERO_MINUTE, 2, 2, 0, 59, offsetof(struct parsed, min)},
+    {STD_SECOND, 1, 2, 0, 59, offsetof(struct parsed, sec)},
+    {STD_ZERO_SECOND, 2, 2, 0, 59, offsetof(struct parsed, sec)},
+};
+
+static bool parse_num_elem(struct str v, size_t *i, const struct numspec *ns, struct parsed *p)
+{
+    if (ns->std == STD_UNDER_DAY && *i < v.len && v.ptr[*i] == ' ')
+        (*i)++;
+    while (ns->std == STD_UNDER_YEARDAY && *i < v.len && v.ptr[*i] == ' ')
+        (*i)++;
+    int64_t x;
+    if (!num(v, i, ns->min_digits, ns->max_digits, &x) || x < ns->lo || x > ns->hi)
+        return false;
+    *(int *)((char *)p + ns->off) = (int)x;
+    /* a fractional second may follow even when the layout has none */
+    if ((ns->std == STD_SECOND || ns->std == STD_ZERO_SECOND) && *i + 1 < v.len &&
+        v.ptr[*i] == '.' && v.ptr[*i + 1] >= '0' && v.ptr[*i + 1] <= '9')
+        return parse_frac(v, i, p, 0);
+    return true;
+}
+
+static bool parse_ampm(struct str v, size_t *i, struct parsed *p)
+{
+    if (*i + 2 > v.len)
+        return false;
+    if (strncasecmp(v.ptr + *i, "PM", 2) == 0)
+        p->pm = 1;
+    else if (strncasecmp(v.ptr + *i, "AM", 2) == 0)
+        p->pm = 0;
+    else
+        return false;
+    *i += 2;
+    return true;
+}
+
 static bool parse_elem(struct str v, size_t *i, const struct chunk *ch, struct parsed *p)
 {
     int64_t x = 0;
     int k;
+    for (size_t n = 0; n < sizeof numspecs / sizeof numspecs[0]; n++)
+        if (numspecs[n].std == ch->std)
+            return parse_num_elem(v, i, &numspecs[n], p);
     switch (ch->std) {
     case STD_LONG_MONTH:
-        if (!name_match(v, i, month_names, 12, 0, &k))
-            return false;
-        p->month = k + 1;
-        return true;
     case STD_MONTH:
-        if (!name_match(v, i, month_names, 12, 3, &k))
+        if (!name_match(v, i, month_names, 12, ch->std == STD_MONTH ? 3 : 0, &k))
             return false;
         p->month = k + 1;
         return true;
     case STD_LONG_WEEKDAY: return name_match(v, i, day_names, 7, 0, &k);
     case STD_WEEKDAY: return name_match(v, i, day_names, 7, 3, &k);
-    case STD_NUM_MONTH:
-    case STD_ZERO_MONTH:
-        if (!num(v, i, ch->std == STD_ZERO_MONTH ? 2 : 1, 2, &x) || x < 1 || x > 12)
-            return false;
-        p->month = (int)x;
-        return true;
-    case STD_UNDER_DAY:
-        if (*i < v.len && v.ptr[*i] == ' ')
-            (*i)++;
-        /* fall through */
-    case STD_DAY:
-    case STD_ZERO_DAY:
-        if (!num(v, i, ch->std == STD_ZERO_DAY ? 2 : 1, 2, &x) || x < 1 || x > 31)
-            return false;
-        p->day = (int)x;
-        return true;
-    case STD_UNDER_YEARDAY:
-        while (*i < v.len && v.ptr[*i] == ' ')
-            (*i)++;
-        /* fall through */
-    case STD_ZERO_YEARDAY:
-        if (!num(v, i, ch->std == STD_ZERO_YEARDAY ? 3 : 1, 3, &x) || x < 1 || x > 366)
-            return false;
-        p->yday = (int)x;
-        return true;
-    case STD_HOUR:
-        if (!num(v, i, 2, 2, &x) || x > 23)
-            return false;
-        p->hour = (int)x;
-        return true;
-    case STD_HOUR12:
-    case STD_ZERO_HOUR12:
-        if (!num(v, i, ch->std == STD_ZERO_HOUR12 ? 2 : 1, 2, &x) || x < 0 || x > 12)
-            return false;
-        p->hour = (int)x;
-        return true;
-    case STD_MINUTE:
-    case STD_ZERO_MINUTE:
-        if (!num(v, i, ch->std == STD_ZERO_MINUTE ? 2 : 1, 2, &x) || x > 59)
-            return false;
-        p->min = (int)x;
-        return true;
-    case STD_SECOND:
-    case STD_ZERO_SECOND:
-        if (!num(v, i, ch->std == STD_ZERO_SECOND ? 2 : 1, 2, &x) || x > 59)
-            return false;
-        p->sec = (int)x;
-        /* a fractional second may follow even when the layout has none */
-        if (*i + 1 < v.len && v.ptr[*i] == '.' && v.ptr[*i + 1] >= '0' && v.ptr[*i + 1] <= '9')
-            return parse_frac(v, i, p, 0);
-        return true;
     case STD_LONG_YEAR:
-        if (!num(v, i, 4, 4, &x))
-            return false;
-        p->year = x;
-        return true;
     case STD_YEAR:
-        if (!num(v, i, 2, 2, &x))
+        if (!num(v, i, ch->std == STD_YEAR ? 2 : 4, ch->std == STD_YEAR ? 2 : 4, &x))
             return false;
-        p->year = x >= 69 ? 1900 + x : 2000 + x;
+        p->year = ch->std == STD_LONG_YEAR ? x : x >= 69 ? 1900 + x : 2000 + x;
         return true;
     case STD_PM:
-    case STD_pm:
-        if (*i + 2 > v.len)
-            return false;
-        if (strncasecmp(v.ptr + *i, "PM", 2) == 0)
-            p->pm = 1;
-        else if (strncasecmp(v.ptr + *i, "AM", 2) == 0)
-            p->pm = 0;
-        else
-            return false;
-        *i += 2;
-        return true;
+    case STD_pm: return parse_ampm(v, i, p);
     case STD_TZ: {
-        size_t s = *i;
+        size_t s0 = *i;
         while (*i < v.len && v.ptr[*i] >= 'A' && v.ptr[*i] <= 'Z')
             (*i)++;
-        return *i - s >= 3;
+        return *i - s0 >= 3;
     }
     case STD_ISO8601_TZ:
     case STD_NUM_TZ: return parse_tz(v, i, ch, p);
     case STD_FRAC0: return parse_frac(v, i, p, ch->arg);
-    case STD_FRAC9: return parse_frac(v, i, p, -1) || true;
-    case STD_NONE: return true;
+    case STD_FRAC9: (void)parse_frac(v, i, p, -1); return true;
+    default: return true;
     }
-    return false;
 }
 
 bool lq_time_parse(struct str layout, struct str value, int64_t *sec, int32_t *nsec)
