@@ -17,6 +17,7 @@ struct promql_ast;
  * `out` (the whole success body) or the error fields; done (shard thread) replies and frees. */
 struct prom_req {
     struct http_exchange *x;
+    struct query_job *job; /* once started (query_job_cancel when the client goes away) */
     struct http_params params;
     void (*run)(struct prom_req *r, struct query_job *j);
     void (*free_extra)(struct prom_req *r); /* endpoint state; NULL: none */

@@ -727,6 +727,16 @@ static void test_head_stats(void **state)
     assert_int_equal(t.hs.memory_by_name[0].value, 8 * (8 + 1 + 2 + 1) + 4 * (8 + 1 + 4 + 1));
     assert_int_equal(t.hs.memory_by_name[1].value, 96);
     tjob_deinit(&t);
+    /* a tenant without series: zeros, empty lists, and the empty head's time bounds */
+    struct tjob e = {.tenant = "nobody", .limit = 10};
+    start(&w, 0, &e, run_stats, 0);
+    world_run(&w, &e.done);
+    assert_int_equal(e.rc, 0);
+    assert_int_equal(e.hs.num_series, 0);
+    assert_int_equal(e.hs.num_label_pairs, 0);
+    assert_true(e.hs.min_time_ms == INT64_MAX && e.hs.max_time_ms == INT64_MIN);
+    assert_int_equal(e.hs.n_by_metric + e.hs.n_by_pair + e.hs.n_memory_by_name, 0);
+    tjob_deinit(&e);
     world_deinit(&w);
 }
 
