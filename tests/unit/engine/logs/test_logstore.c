@@ -185,7 +185,7 @@ static void test_wide_replay(void **state)
     struct lt x;
     lt_setup(&x, NULL);
     enum { NL = 70, NMD = 100 };
-    char names[NL][8], vals[NMD][8];
+    char names[NL][16], vals[NMD][16];
     struct label l[NL], md[NMD];
     for (int i = 0; i < NL; i++) {
         snprintf(names[i], sizeof names[i], "l%02d", i);
