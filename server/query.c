@@ -18,8 +18,9 @@
 #include "engine/tsdb/tsdb.h"
 #include "server/query_internal.h"
 
-#define QUERY_THREAD_NICE 5 /* below the shard threads: ingest keeps the CPU under a heavy query   \
-                             */
+#define QUERY_THREAD_NICE                                                                          \
+    5 /* below the shard threads: ingest keeps the CPU under a heavy query                         \
+       */
 
 void query_config_default(struct query_config *c)
 {
