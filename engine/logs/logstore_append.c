@@ -213,29 +213,14 @@ static int admit(struct logstore *ls, const struct logstore_stream_in *in, size_
 
 /* ---- applying ---- */
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return ERR_NOMEM;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 static int reserve_scratch(struct logstore *ls, const struct logstore_stream_in *in, size_t n)
 {
     uint64_t count;
     (void)entries_bound(in, n, &count);
     ls->n_new = ls->n_acc = 0;
-    int rc = grow((void **)&ls->new_streams, &ls->cap_new, n, sizeof *ls->new_streams);
+    int rc = ls_grow((void **)&ls->new_streams, &ls->cap_new, n, sizeof *ls->new_streams);
     if (!rc)
-        rc = grow((void **)&ls->acc, &ls->cap_acc, (size_t)count, sizeof *ls->acc);
+        rc = ls_grow((void **)&ls->acc, &ls->cap_acc, (size_t)count, sizeof *ls->acc);
     return rc;
 }
 

@@ -10,12 +10,12 @@
 #include "base/log.h"
 #include "engine/logs/logstore_internal.h"
 
-static int grow(void *pp, size_t *cap, size_t need, size_t elem)
+int ls_grow(void *pp, size_t *cap, size_t need, size_t elem)
 {
     void **p = pp;
     if (need <= *cap)
         return 0;
-    size_t c = *cap ? *cap : 8;
+    size_t c = *cap ? *cap : 16;
     while (c < need)
         c *= 2;
     void *q = realloc(*p, c * elem);
@@ -140,7 +140,7 @@ static int writer_finish(struct logstore *ls, struct ls_stream *st, struct ls_wr
         return ERR_NOMEM;
     if (st->n_chunks == st->cap_chunks) {
         size_t cap = st->cap_chunks;
-        if (grow(&st->chunks, &cap, (size_t)st->n_chunks + 1, sizeof *st->chunks)) {
+        if (ls_grow(&st->chunks, &cap, (size_t)st->n_chunks + 1, sizeof *st->chunks)) {
             free(c);
             return ERR_NOMEM;
         }
@@ -328,7 +328,7 @@ static int id_take(struct ls_head *h, uint32_t want, uint32_t *id)
     }
     if (want >= h->cap_ids) {
         size_t cap = h->cap_ids, old = h->cap_ids;
-        if (grow(&h->by_id, &cap, (size_t)want + 1, sizeof *h->by_id))
+        if (ls_grow(&h->by_id, &cap, (size_t)want + 1, sizeof *h->by_id))
             return ERR_NOMEM;
         memset(h->by_id + old, 0, (cap - old) * sizeof *h->by_id);
         h->cap_ids = (uint32_t)cap;
@@ -570,7 +570,7 @@ static void stream_recompute_span(struct ls_stream *st)
 
 static int pending_push(struct ls_head *h, uint32_t id)
 {
-    return grow(&h->pending_ids, &h->cap_pending, h->n_pending + 1, sizeof *h->pending_ids)
+    return ls_grow(&h->pending_ids, &h->cap_pending, h->n_pending + 1, sizeof *h->pending_ids)
                ? ERR_NOMEM
                : (h->pending_ids[h->n_pending++] = id, 0);
 }
@@ -618,7 +618,7 @@ void ls_head_recycle_ids(struct logstore *ls)
 {
     struct ls_head *h = &ls->head;
     if (!h->n_pending ||
-        grow(&h->free_ids, &h->cap_free, h->n_free + h->n_pending, sizeof *h->free_ids))
+        ls_grow(&h->free_ids, &h->cap_free, h->n_free + h->n_pending, sizeof *h->free_ids))
         return;
     memcpy(h->free_ids + h->n_free, h->pending_ids, h->n_pending * sizeof *h->free_ids);
     h->n_free += h->n_pending;

@@ -52,6 +52,10 @@ static inline int64_t ls_range_start(int64_t t_ms, int64_t range_ms)
     return ls_floor_div(t_ms, range_ms) * range_ms;
 }
 
+/* Grows the array *pp (capacity *cap elements of elem bytes, doubling) to hold need. 0 or
+ * ERR_NOMEM (unchanged). */
+int ls_grow(void *pp, size_t *cap, size_t need, size_t elem);
+
 /* 64-bit identity of an entry for duplicate detection: (ts, line, metadata in order). */
 uint64_t ls_entry_key(int64_t ts, struct str line, const struct label *md, size_t n_md);
 

@@ -9,22 +9,6 @@
 #include "engine/logs/logstore_internal.h"
 #include "engine/tsdb/block_internal.h"
 
-static int grow(void *pp, size_t *cap, size_t need, size_t elem)
-{
-    void **p = pp;
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return ERR_NOMEM;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 static bool block_overlaps(const struct block *b, int64_t start_ns, int64_t end_ns)
 {
     const struct blockindex_meta *m = block_meta(b);
@@ -64,7 +48,7 @@ struct collect {
 
 static int add_item(struct collect *c, struct item it)
 {
-    if (grow(&c->items, &c->cap, c->n + 1, sizeof *c->items))
+    if (ls_grow(&c->items, &c->cap, c->n + 1, sizeof *c->items))
         return ERR_NOMEM;
     c->items[c->n++] = it;
     return 0;
@@ -93,7 +77,7 @@ static int collect_series(struct block *b, const struct blockindex_series *ser, 
         const struct blockindex_chunk *ch = &ser->chunks[i];
         if (ch->maxt_ms < lo || ch->mint_ms > hi || ch->encoding != CHUNK_LOG)
             continue;
-        if (grow(&c->raw, &c->cap_raw, c->n_raw + 1, sizeof *c->raw))
+        if (ls_grow(&c->raw, &c->cap_raw, c->n_raw + 1, sizeof *c->raw))
             return ERR_NOMEM;
         c->raw[c->n_raw++] = (struct ls_bchunk){b, *ch, 0};
     }
@@ -249,7 +233,7 @@ static int append_strs(struct str **v, size_t *n, size_t *cap, const struct str 
 {
     if (!k)
         return 0;
-    if (grow(v, cap, *n + k, sizeof **v))
+    if (ls_grow(v, cap, *n + k, sizeof **v))
         return ERR_NOMEM;
     memcpy(*v + *n, add, k * sizeof *add);
     *n += k;

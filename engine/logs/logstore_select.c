@@ -120,22 +120,6 @@ struct logstore_iter {
     struct logstore_select_stats st;
 };
 
-static int grow(void *pp, size_t *cap, size_t need, size_t elem)
-{
-    void **p = pp;
-    if (need <= *cap)
-        return 0;
-    size_t c = *cap ? *cap : 16;
-    while (c < need)
-        c *= 2;
-    void *q = realloc(*p, c * elem);
-    if (!q)
-        return ERR_NOMEM;
-    *p = q;
-    *cap = c;
-    return 0;
-}
-
 /* ---- the heap ------------------------------------------------------------------------------- */
 
 static bool before(const struct logstore_iter *it, const struct src *a, const struct src *b)
@@ -182,7 +166,7 @@ static void sift_up(struct logstore_iter *it, size_t i)
 
 static int heap_push(struct logstore_iter *it, struct src *s)
 {
-    if (grow(&it->heap, &it->heap_cap, it->heap_n + 1, sizeof *it->heap))
+    if (ls_grow(&it->heap, &it->heap_cap, it->heap_n + 1, sizeof *it->heap))
         return ERR_NOMEM;
     it->heap[it->heap_n++] = s;
     sift_up(it, it->heap_n - 1);
@@ -413,8 +397,8 @@ static int head_gather(struct logstore_iter *it, struct head_src *h)
 
 static int head_copy(struct head_src *h, const struct logchunk_entry *e)
 {
-    if (grow(&h->e, &h->cap, h->n + 1, sizeof *h->e) ||
-        grow(&h->md, &h->cap_md, h->n_md + e->md_count, sizeof *h->md))
+    if (ls_grow(&h->e, &h->cap, h->n + 1, sizeof *h->e) ||
+        ls_grow(&h->md, &h->cap_md, h->n_md + e->md_count, sizeof *h->md))
         return ERR_NOMEM;
     struct hb_ent *x = &h->e[h->n++];
     *x = (struct hb_ent){e->ts_ns, h->bytes.len, (uint32_t)e->line.len, (uint32_t)h->n_md,
@@ -564,7 +548,7 @@ static int is_dup(struct logstore_iter *it, const struct src *s, bool *dup)
         *dup = it->grp[i] == k;
     if (*dup)
         return 0;
-    if (grow(&it->grp, &it->cap_grp, it->n_grp + 1, sizeof *it->grp))
+    if (ls_grow(&it->grp, &it->cap_grp, it->n_grp + 1, sizeof *it->grp))
         return ERR_NOMEM;
     it->grp[it->n_grp++] = k;
     return 0;
