@@ -18,9 +18,8 @@
 #include "engine/tsdb/tsdb.h"
 #include "server/query_internal.h"
 
-#define QUERY_THREAD_NICE                                                                          \
-    5 /* below the shard threads: ingest keeps the CPU under a heavy query                         \
-       */
+/* Query threads run below the shard threads: ingest keeps the CPU under a heavy query. */
+#define QUERY_THREAD_NICE 5
 
 void query_config_default(struct query_config *c)
 {
