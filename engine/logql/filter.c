@@ -541,6 +541,23 @@ static void hs_drop(struct logql_filter_set *s, struct hs_list *l, size_t k)
     l->n--;
 }
 
+/* The byte-mode twin of the database (same ids); left NULL when a pattern needs UTF-8 mode to
+ * compile at all. */
+static void build_ascii_db(struct logql_filter_set *s, struct hs_list *l)
+{
+    for (size_t i = 0; i < l->n; i++) {
+        l->flags[i] &= ~(unsigned)HS_FLAG_UTF8;
+        l->ids[i] = (unsigned)i;
+    }
+    hs_database_t *db = NULL;
+    hs_compile_error_t *ce = NULL;
+    if (hs_compile_multi((const char *const *)l->exprs, l->flags, l->ids, (unsigned)l->n,
+                         HS_MODE_BLOCK, NULL, &db, &ce) == HS_SUCCESS)
+        s->db_ascii = db;
+    else
+        hs_free_compile_error(ce);
+}
+
 int logql_filter_set_build(struct logql_filter_set *s, char *err, size_t err_size)
 {
     struct hs_list l = {0};
@@ -569,6 +586,8 @@ int logql_filter_set_build(struct logql_filter_set *s, char *err, size_t err_siz
     s->any_utf8 = false;
     for (size_t i = 0; i < s->n_terms; i++)
         s->any_utf8 |= s->terms[i].hs_id >= 0 && s->terms[i].hs_utf8;
+    if (rc == 0 && s->any_utf8)
+        build_ascii_db(s, &l);
     hs_list_free(&l);
     return rc;
 }
@@ -577,6 +596,8 @@ void logql_filter_set_deinit(struct logql_filter_set *s)
 {
     if (s->db)
         hs_free_database(s->db);
+    if (s->db_ascii)
+        hs_free_database(s->db_ascii);
     free(s->terms);
     free(s->clauses);
     memset(s, 0, sizeof *s);
@@ -584,9 +605,10 @@ void logql_filter_set_deinit(struct logql_filter_set *s)
 
 int logql_filter_scratch_prepare(struct logql_filter_scratch *sc, const struct logql_filter_set *s)
 {
-    if (s->db) {
+    for (int k = 0; k < 2; k++) {
+        void *db = k ? s->db_ascii : s->db;
         hs_scratch_t *h = sc->hs;
-        if (hs_alloc_scratch(s->db, &h) != HS_SUCCESS)
+        if (db && hs_alloc_scratch(db, &h) != HS_SUCCESS)
             return ERR_NOMEM;
         sc->hs = h;
     }
@@ -612,6 +634,26 @@ void logql_filter_scratch_deinit(struct logql_filter_scratch *sc)
 }
 
 /* ---- evaluation ---- */
+
+static bool is_ascii(struct str s)
+{
+    const uint8_t *p = (const uint8_t *)s.ptr;
+    uint64_t acc = 0;
+    size_t i = 0;
+    for (; i + 32 <= s.len; i += 32) {
+        uint64_t w[4];
+        memcpy(w, p + i, 32);
+        acc |= w[0] | w[1] | w[2] | w[3];
+    }
+    for (; i + 8 <= s.len; i += 8) {
+        uint64_t w;
+        memcpy(&w, p + i, 8);
+        acc |= w;
+    }
+    for (; i < s.len; i++)
+        acc |= p[i];
+    return !(acc & 0x8080808080808080ull);
+}
 
 static int on_match(unsigned id, unsigned long long from, unsigned long long to, unsigned flags,
                     void *ctx)
@@ -677,10 +719,16 @@ bool logql_filter_eval(const struct logql_filter_set *s, struct logql_filter_scr
     const uint64_t *bits = NULL;
     int valid = -1;
     sc->fixed.len = 0;
-    if (s->db && (!s->any_utf8 || (valid = logql_utf8_valid(line)))) {
+    const hs_database_t *db = s->db;
+    if (db && s->any_utf8) {
+        if (s->db_ascii && is_ascii(line))
+            db = s->db_ascii, valid = 1;
+        else if (!(valid = logql_utf8_valid(line)))
+            db = NULL;
+    }
+    if (db) {
         memset(sc->bits, 0, sc->n_words * sizeof *sc->bits);
-        if (hs_scan(s->db, line.ptr, (unsigned)line.len, 0, sc->hs, on_match, sc->bits) ==
-            HS_SUCCESS)
+        if (hs_scan(db, line.ptr, (unsigned)line.len, 0, sc->hs, on_match, sc->bits) == HS_SUCCESS)
             bits = sc->bits;
     }
     for (size_t c = 0; c < s->n_clauses; c++) {

@@ -6,8 +6,9 @@
  * syntax into hyperscan syntax with Go's meaning (`$` is the end of the text, `\s` excludes \v,
  * `.` is a UTF-8 character); a pattern the translation or hyperscan does not accept runs on PCRE2
  * (its logql_regex from the AST). Patterns that need UTF-8 mode are only scanned by hyperscan on
- * valid UTF-8 lines; on other lines PCRE2 decides on a copy with U+FFFD for each invalid byte, as
- * Go reads them (literal filters always compare bytes).
+ * valid UTF-8 lines (ASCII-only lines use a byte-mode copy of the database, which is faster and
+ * means the same there); on other lines PCRE2 decides on a copy with U+FFFD for each invalid byte,
+ * as Go reads them (literal filters always compare bytes).
  *
  * Loki's simplifications are kept: `|= ""` and `|~ ""`/`|~ ".*"` match everything and vanish from
  * `or` chains (Loki's or-builder drops a match-all leg), a negated match-all filter keeps nothing,
@@ -60,6 +61,8 @@ struct logql_filter_set {
     void *db;          /* hs_database_t *, NULL when no term uses hyperscan */
     unsigned n_hs;     /* distinct hyperscan patterns (bits) */
     bool any_utf8;     /* some hyperscan pattern is in UTF-8 mode */
+    void *db_ascii;    /* with any_utf8: the same patterns in byte mode, for ASCII-only lines
+                        * (where both modes agree); NULL when one does not compile so */
     bool always_false; /* a clause can never pass */
 };
 
