@@ -77,6 +77,7 @@ bool lq_strs_has(const struct lq_strs *s, struct str x);
 
 struct lq_lb {
     const struct label *base; /* stream labels, sorted */
+    uint64_t base_bloom;      /* lq_name_bit of the base names */
     size_t n_base;
     struct lq_vec add[3]; /* by enum logql_label_cat */
     struct lq_strs del;

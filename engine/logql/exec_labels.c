@@ -156,6 +156,9 @@ void lq_lb_reset(struct lq_lb *lb, const struct label *base, size_t n_base)
 {
     lb->base = base;
     lb->n_base = n_base;
+    lb->base_bloom = 0;
+    for (size_t i = 0; i < n_base; i++)
+        lb->base_bloom |= lq_name_bit(base[i].name);
     for (int c = 0; c < 3; c++)
         lb->add[c].n = 0, lb->add[c].bloom = 0;
     lb->del.n = 0, lb->del.bloom = 0;
@@ -175,6 +178,8 @@ void lq_lb_deinit(struct lq_lb *lb)
 
 static const struct label *base_find(const struct lq_lb *lb, struct str name)
 {
+    if (!(lb->base_bloom & lq_name_bit(name)))
+        return NULL;
     size_t lo = 0, hi = lb->n_base;
     while (lo < hi) {
         size_t mid = (lo + hi) / 2;
