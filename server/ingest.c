@@ -158,48 +158,23 @@ uint32_t ingest_shard_inflight(const struct ingest_shard *s)
 
 /* ---- mesh ---- */
 
-static void retry_push(struct ingest_shard *s, struct ingest_part *p, int64_t now_ns)
+static void part_expired(void *arg, struct meshq_item *it)
 {
-    p->retry_next = NULL;
-    p->retry_since_ns = now_ns;
-    if (s->retry_tail)
-        s->retry_tail->retry_next = p;
-    else
-        s->retry_head = p;
-    s->retry_tail = p;
+    struct ingest_shard *s = arg;
+    struct ingest_part *p = (struct ingest_part *)it->msg;
+    log_warn("mesh lane full too long, refusing write", LOG_UINT("owner", p->owner));
+    p->rc = ERR_FULL;
+    ingest_part_returned(s, p);
 }
 
 bool ingest_shard_poll(struct ingest_shard *s, int64_t now_ns)
 {
-    struct ingest_part *p = s->retry_head, *keep_head = NULL, *keep_tail = NULL;
-    s->retry_head = s->retry_tail = NULL;
-    while (p) {
-        struct ingest_part *next = p->retry_next;
-        p->retry_next = NULL;
-        if (mesh_send(s->mesh, s->self, p->owner, &p->hdr) == 0) {
-            /* sent */
-        } else if (now_ns - p->retry_since_ns > s->cfg.mesh_full_timeout_ns) {
-            log_warn("mesh lane full too long, refusing write", LOG_UINT("owner", p->owner));
-            p->rc = ERR_FULL;
-            ingest_part_returned(s, p);
-        } else {
-            metric_add(&s->stats.mesh_full_retries, 1);
-            if (keep_tail)
-                keep_tail->retry_next = p;
-            else
-                keep_head = p;
-            keep_tail = p;
-        }
-        p = next;
-    }
-    /* parts queued by ingest_part_returned callbacks meanwhile go after the kept ones */
-    if (keep_head) {
-        keep_tail->retry_next = s->retry_head;
-        if (!s->retry_head)
-            s->retry_tail = keep_tail;
-        s->retry_head = keep_head;
-    }
-    return s->retry_head != NULL;
+    if (!meshq_waiting(&s->retry))
+        return false;
+    uint32_t kept = meshq_poll(&s->retry, s->mesh, s->self, now_ns, s->cfg.mesh_full_timeout_ns,
+                               part_expired, s);
+    metric_add(&s->stats.mesh_full_retries, kept);
+    return meshq_waiting(&s->retry);
 }
 
 bool ingest_on_message(struct ingest_shard *s, struct mesh_msg *msg)
@@ -457,9 +432,7 @@ void ingest_req_dispatch(struct ingest_req *r, ingest_done_fn done, void *arg)
             continue;
         }
         ASSERT(s->mesh); /* a shard without a mesh may split for other shards, not send */
-        if (s->retry_head || mesh_send(s->mesh, s->self, p->owner, &p->hdr) != 0) {
-            retry_push(s, p, now); /* keeps the order behind parts already waiting */
-        }
+        meshq_send(&s->retry, s->mesh, s->self, p->owner, &p->hdr, &p->retry, now);
     }
     if (--r->pending == 0)
         finish(r);

@@ -56,6 +56,7 @@
 #include "base/str.h"
 #include "engine/shard/mesh.h"
 #include "engine/tsdb/tsdb.h"
+#include "server/meshq.h"
 #include "server/metrics.h"
 #include "server/validate.h"
 
@@ -195,8 +196,7 @@ struct ingest_part {
     char limited_reason[VALIDATE_REASON_MAX];
     struct tsdb_append_result res;
     /* accepting shard: waiting for mesh space */
-    struct ingest_part *retry_next;
-    int64_t retry_since_ns;
+    struct meshq_item retry;
 };
 
 struct ingest_req;

@@ -37,7 +37,7 @@ struct ingest_shard {
     uint32_t npool;
     uint32_t inflight;      /* our requests not yet answered */
     uint32_t owner_pending; /* parts of any shard applied here, waiting for durability */
-    struct ingest_part *retry_head, *retry_tail;
+    struct meshq retry; /* parts waiting for mesh space */
     struct tsdb_series_in *scratch; /* owner: series kept after the tenant limit */
     size_t scratch_cap;
     struct buf body; /* ingest_shard_body_buf */
