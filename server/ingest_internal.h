@@ -37,7 +37,8 @@ struct ingest_shard {
     uint32_t npool;
     uint32_t inflight;      /* our requests not yet answered */
     uint32_t owner_pending; /* parts of any shard applied here, waiting for durability */
-    struct meshq retry; /* parts waiting for mesh space */
+    /* parts waiting for mesh space */
+    struct meshq retry;
     struct tsdb_series_in *scratch; /* owner: series kept after the tenant limit */
     size_t scratch_cap;
     struct buf body; /* ingest_shard_body_buf */
