@@ -70,8 +70,10 @@ int lq_tx_fail(struct lq_tctx *c, const char *fmt, ...) __attribute__((format(pr
 struct lq_mem *lq_tx_mem(struct lq_tctx *c);
 struct str lq_tx_line(struct lq_tctx *c);
 int64_t lq_tx_ts(struct lq_tctx *c);
-/* Scratch string building: returns a buffer emptied for the caller, kept per execution. */
+/* Scratch string building: returns a buffer emptied for the caller, kept per executor (no
+ * allocation once warm). buf2 is a second one for helpers that run while buf is in use. */
 struct buf *lq_tx_buf(struct lq_tctx *c);
+struct buf *lq_tx_buf2(struct lq_tctx *c);
 /* A string value copied into entry memory. */
 int lq_tx_str(struct lq_tctx *c, const void *p, size_t n, struct lq_tv *out);
 

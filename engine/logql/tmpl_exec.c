@@ -33,7 +33,7 @@ struct tx_re {
 struct lq_tx {
     struct tx_var *vars;
     size_t n_vars, cap_vars;
-    struct buf scratch;
+    struct buf scratch, scratch2;
     struct tx_re re[TX_RE_CACHE];
     size_t n_re, next_re;
     void *md; /* PCRE2 match data */
@@ -78,6 +78,7 @@ void lq_tx_destroy(struct lq_tx *tx)
     logql_regex_md_free(tx->md);
     free(tx->vars);
     buf_deinit(&tx->scratch);
+    buf_deinit(&tx->scratch2);
     free(tx);
 }
 
@@ -112,6 +113,12 @@ struct buf *lq_tx_buf(struct lq_tctx *c)
 {
     buf_reset(&c->tx->scratch);
     return &c->tx->scratch;
+}
+
+struct buf *lq_tx_buf2(struct lq_tctx *c)
+{
+    buf_reset(&c->tx->scratch2);
+    return &c->tx->scratch2;
 }
 
 int lq_tx_str(struct lq_tctx *c, const void *p, size_t n, struct lq_tv *out)

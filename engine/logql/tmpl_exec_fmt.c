@@ -183,6 +183,7 @@ struct spec {
     bool minus, plus, sharp, zero, space;
     int width, prec; /* -1: none */
     char verb;
+    struct buf *tmp; /* scratch for one formatted operand */
 };
 
 static int pad(struct buf *b, const struct spec *s, const char *p, size_t n)
@@ -251,10 +252,8 @@ static int fmt_c_dbl(struct buf *b, const struct spec *s, const char *conv, doub
 static int fmt_string(struct buf *b, const struct spec *s, struct str str)
 {
     if (s->verb == 'q') {
-        struct buf q = BUF_INIT;
-        int rc = logql_quote(&q, str) || pad(b, s, (const char *)q.data, q.len);
-        buf_deinit(&q);
-        return rc;
+        buf_reset(s->tmp);
+        return logql_quote(s->tmp, str) || pad(b, s, (const char *)s->tmp->data, s->tmp->len);
     }
     if (s->verb == 'x' || s->verb == 'X') {
         int rc = 0;
@@ -329,13 +328,12 @@ static int fmt_float(struct buf *b, const struct spec *s, double v)
     case 'g':
     case 'G':
         if (s->prec < 0) {
-            struct buf t = BUF_INIT;
-            int rc = logql_fmt_float_v(&t, v);
+            buf_reset(s->tmp);
+            int rc = logql_fmt_float_v(s->tmp, v);
             if (!rc && s->plus && v >= 0)
                 rc = buf_append_u8(b, '+');
             if (!rc)
-                rc = pad(b, s, (const char *)t.data, t.len);
-            buf_deinit(&t);
+                rc = pad(b, s, (const char *)s->tmp->data, s->tmp->len);
             return rc;
         }
         return fmt_c_dbl(b, s, s->verb == 'G' ? "G" : "g", v);
@@ -363,9 +361,8 @@ static int fmt_arg(struct buf *b, const struct spec *s, const struct lq_tv *v)
         break;
     default:
         if (s->verb == 'v' || s->verb == 's' || v->k == LQ_TV_TIME) {
-            struct buf t = BUF_INIT;
-            rc = lq_tv_print(&t, v, true) || pad(b, s, (const char *)t.data, t.len);
-            buf_deinit(&t);
+            buf_reset(s->tmp);
+            rc = lq_tv_print(s->tmp, v, true) || pad(b, s, (const char *)s->tmp->data, s->tmp->len);
         }
         break;
     }
@@ -417,7 +414,6 @@ static void parse_spec(struct str f, size_t *i, struct spec *s, const struct lq_
 int lq_tv_sprintf(struct lq_tctx *c, struct buf *b, struct str f, const struct lq_tv *args,
                   size_t n)
 {
-    (void)c;
     size_t argi = 0;
     int rc = 0;
     for (size_t i = 0; i < f.len && !rc;) {
@@ -431,6 +427,7 @@ int lq_tv_sprintf(struct lq_tctx *c, struct buf *b, struct str f, const struct l
         i++;
         struct spec s;
         parse_spec(f, &i, &s, args, n, &argi);
+        s.tmp = lq_tx_buf2(c);
         if (i >= f.len) {
             rc = buf_append_str(b, "%!(NOVERB)");
             break;

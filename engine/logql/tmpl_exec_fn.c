@@ -574,17 +574,14 @@ static int fn_b64dec(struct lq_tctx *c, struct lq_tv *a, size_t n, struct lq_tv 
     size_t rem = s.len % 4;
     if (rem != 0 && rem != 1 && buf_append(in, "===", 4 - rem))
         return ERR_NOMEM;
-    struct buf out = BUF_INIT;
+    struct buf *out = lq_tx_buf2(c);
     size_t bad = 0;
-    int rc = b64_decode(&out, (struct str){(const char *)in->data, in->len}, &bad);
+    int rc = b64_decode(out, (struct str){(const char *)in->data, in->len}, &bad);
     if (rc == 1) {
-        out.len = 0;
-        rc = buf_printf(&out, "illegal base64 data at input byte %zu", bad);
+        out->len = 0;
+        rc = buf_printf(out, "illegal base64 data at input byte %zu", bad);
     }
-    if (!rc)
-        rc = lq_tx_str(c, out.data, out.len, ret);
-    buf_deinit(&out);
-    return rc;
+    return rc ? rc : lq_tx_str(c, out->data, out->len, ret);
 }
 
 static bool url_unreserved(unsigned char ch)
@@ -702,26 +699,25 @@ static int regex_replace(struct lq_tctx *c, struct lq_tv *a, bool literal, struc
         return ERR_INVALID;
     struct str s = a[1].s, repl = a[2].s;
     size_t groups[2 * 65], ng = re->n_groups + 1 < 65 ? re->n_groups + 1 : 65;
-    struct buf out = BUF_INIT;
+    struct buf *out = lq_tx_buf(c);
     size_t last = 0, pos = 0, ma, mb;
     int rc = 0;
     while (!rc && pos <= s.len && lq_tx_regex_at(c, re, s, pos, &ma, &mb, groups, ng)) {
-        rc = buf_append(&out, s.ptr + last, ma - last);
+        rc = buf_append(out, s.ptr + last, ma - last);
         if (!rc && (mb > last || ma == 0))
-            rc = literal ? buf_append(&out, repl.ptr, repl.len) : expand(&out, repl, s, re, groups);
+            rc = literal ? buf_append(out, repl.ptr, repl.len) : expand(out, repl, s, re, groups);
         last = mb;
         size_t w = 1;
         if (pos < s.len)
             (void)rune_at(s, pos, &w);
         pos = pos + w > mb ? pos + w : mb;
-        if (out.len > TX_MAX_STRING)
+        if (out->len > TX_MAX_STRING)
             rc = ERR_LIMIT;
     }
     if (!rc)
-        rc = buf_append(&out, s.ptr + last, s.len - last);
+        rc = buf_append(out, s.ptr + last, s.len - last);
     if (!rc)
-        rc = lq_tx_str(c, out.data, out.len, ret);
-    buf_deinit(&out);
+        rc = lq_tx_str(c, out->data, out->len, ret);
     return rc == ERR_LIMIT ? lq_tx_fail(c, "string too long") : rc;
 }
 
@@ -830,31 +826,30 @@ static int eval_args(struct lq_tctx *c, struct lq_tv *a, size_t n, struct buf *b
 
 static int fn_html(struct lq_tctx *c, struct lq_tv *a, size_t n, struct lq_tv *ret)
 {
-    struct buf in = BUF_INIT;
-    int rc = eval_args(c, a, n, &in);
+    struct buf *inb = lq_tx_buf2(c);
+    int rc = eval_args(c, a, n, inb);
     struct buf *b = lq_tx_buf(c);
-    for (size_t i = 0; i < in.len && !rc; i++) {
-        switch (in.data[i]) {
+    for (size_t i = 0; i < inb->len && !rc; i++) {
+        switch (inb->data[i]) {
         case '"': rc = buf_append_str(b, "&#34;"); break;
         case '\'': rc = buf_append_str(b, "&#39;"); break;
         case '&': rc = buf_append_str(b, "&amp;"); break;
         case '<': rc = buf_append_str(b, "&lt;"); break;
         case '>': rc = buf_append_str(b, "&gt;"); break;
         case 0: rc = buf_append_str(b, "\xef\xbf\xbd"); break;
-        default: rc = buf_append_u8(b, in.data[i]); break;
+        default: rc = buf_append_u8(b, inb->data[i]); break;
         }
     }
-    buf_deinit(&in);
     return rc || ret_str(c, b, ret);
 }
 
 static int fn_js(struct lq_tctx *c, struct lq_tv *a, size_t n, struct lq_tv *ret)
 {
-    struct buf in = BUF_INIT;
-    int rc = eval_args(c, a, n, &in);
+    struct buf *inb = lq_tx_buf2(c);
+    int rc = eval_args(c, a, n, inb);
     struct buf *b = lq_tx_buf(c);
-    for (size_t i = 0; i < in.len && !rc; i++) {
-        uint8_t ch = in.data[i];
+    for (size_t i = 0; i < inb->len && !rc; i++) {
+        uint8_t ch = inb->data[i];
         if (ch == '\\' || ch == '\'' || ch == '"')
             rc = buf_append_u8(b, '\\') || buf_append_u8(b, ch);
         else if (ch == '<' || ch == '>' || ch == '&' || ch == '=' || ch < ' ')
@@ -862,18 +857,16 @@ static int fn_js(struct lq_tctx *c, struct lq_tv *a, size_t n, struct lq_tv *ret
         else
             rc = buf_append_u8(b, ch);
     }
-    buf_deinit(&in);
     return rc || ret_str(c, b, ret);
 }
 
 static int fn_urlquery(struct lq_tctx *c, struct lq_tv *a, size_t n, struct lq_tv *ret)
 {
-    struct buf in = BUF_INIT;
-    int rc = eval_args(c, a, n, &in);
+    struct buf *inb = lq_tx_buf2(c);
+    int rc = eval_args(c, a, n, inb);
     struct buf *b = lq_tx_buf(c);
     if (!rc)
-        rc = query_escape(b, (struct str){(const char *)in.data, in.len});
-    buf_deinit(&in);
+        rc = query_escape(b, (struct str){(const char *)inb->data, inb->len});
     return rc || ret_str(c, b, ret);
 }
 

@@ -301,14 +301,12 @@ static bool pow10_u128(int k, u128 *out)
 }
 
 /* The shortest decimal that reads back as d (NewFromFloat). */
-static bool dec_from(double d, struct dec *out)
+static bool dec_from(double d, struct dec *out, struct buf *b)
 {
-    struct buf b = BUF_INIT;
-    if (logql_fmt_float_v(&b, d) != 0 || buf_cstr(&b) != 0) {
-        buf_deinit(&b);
+    buf_reset(b);
+    if (logql_fmt_float_v(b, d) != 0 || buf_cstr(b) != 0)
         return false;
-    }
-    const char *s = (const char *)b.data;
+    const char *s = (const char *)b->data;
     *out = (struct dec){.neg = *s == '-'};
     s += *s == '-';
     int frac = -1, digits = 0;
@@ -323,7 +321,6 @@ static bool dec_from(double d, struct dec *out)
         frac += frac >= 0;
     }
     out->e = (frac > 0 ? -frac : 0) + (*s == 'e' ? atoi(s + 1) : 0);
-    buf_deinit(&b);
     return digits < 36;
 }
 
@@ -412,7 +409,8 @@ static int decimal_op(struct lq_tctx *c, struct lq_tv *first, struct lq_tv *rest
 {
     double acc_f = first ? lq_tv_to_float(first) : 0;
     struct dec acc;
-    bool exact = isfinite(acc_f) && dec_from(acc_f, &acc);
+    struct buf *tmp = lq_tx_buf(c);
+    bool exact = isfinite(acc_f) && dec_from(acc_f, &acc, tmp);
     if (!isfinite(acc_f))
         return lq_tx_fail(c, "error calling decimal op: cannot create a Decimal from %g", acc_f);
     for (size_t i = 0; i < n; i++) {
@@ -422,7 +420,7 @@ static int decimal_op(struct lq_tctx *c, struct lq_tv *first, struct lq_tv *rest
             return lq_tx_fail(c, "error calling decimal op: cannot create a Decimal from %g", f);
         if (op == 3 && f == 0)
             return lq_tx_fail(c, "error calling divf: decimal division by 0");
-        if (exact && dec_from(f, &d))
+        if (exact && dec_from(f, &d, tmp))
             exact = op == 0   ? dec_add(&acc, d, false)
                     : op == 1 ? dec_add(&acc, d, true)
                     : op == 2 ? dec_mul(&acc, d)
