@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import subprocess
 import sys
 import threading
@@ -436,6 +437,56 @@ def case_metrics(binary, tool, tmp):
     assert metric(srv.port, "strata_logstore_streams") == 1
     assert metric(srv.port, "strata_logstore_head_entries") == 50
     assert srv.stop() == 0
+
+
+@case
+def case_sigterm_finishes_pushes(binary, tool, tmp):
+    """SIGTERM while pushers are busy: in-flight pushes are answered, every 204 is on disk after
+    the stop (each shard closes its log store only once no push part is in flight), exit 0."""
+    srv = start(binary, tmp, shards=2)
+    acked, stop = [], threading.Event()
+
+    def pusher(w):
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=30)
+        i = 0
+        while not stop.is_set():
+            streams = [(f'{{job="p{w}", s="{k}"}}', [(NOW + i, f"w{w} i{i}", [])])
+                       for k in range(20)]
+            try:
+                st, _, _ = push_pb(srv.port, streams, conn=conn)
+            except (OSError, http.client.HTTPException):
+                return
+            if st == 204:
+                acked.append((w, i))
+            i += 1
+
+    threads = [threading.Thread(target=pusher, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    time.sleep(1.5)
+    srv.proc.send_signal(signal.SIGTERM)
+    rc = srv.proc.wait(timeout=60)
+    stop.set()
+    for t in threads:
+        t.join()
+    srv.log.close()
+    assert rc == 0, rc
+    assert acked, "no push was acknowledged"
+    got = stored(tool, tmp)
+    for w, i in acked:
+        for k in range(20):
+            assert (NOW + i, f"w{w} i{i}", ()) in got[key(job=f"p{w}", s=str(k))], (w, i, k)
+
+
+@case
+def case_fsync_always(binary, tool, tmp):
+    """--wal.fsync always applies to the log WAL too: pushes are acknowledged after the sync."""
+    srv = start(binary, tmp, extra=("--wal.fsync", "always"))
+    for i in range(20):
+        expect(push_pb(srv.port, [('{job="sync"}', [(NOW + i, f"l{i}", [])])]), 204)
+    assert metric(srv.port, "strata_logstore_wal_fsyncs_total") >= 1
+    assert srv.stop() == 0
+    assert len(stored(tool, tmp)[key(job="sync")]) == 20
 
 
 # ---- kill -9 -----------------------------------------------------------------------------------
