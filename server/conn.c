@@ -477,8 +477,13 @@ static int prepare_body(struct conn *c, const struct route *rt)
     }
     if (coding == HTTP_CODING_UNKNOWN || !(rt->codings & coding)) {
         char msg[160];
-        snprintf(msg, sizeof msg, "unsupported Content-Encoding: %.*s",
-                 (int)(ce.len > 64 ? 64 : ce.len), ce.ptr);
+        int n = ce.len > 64 ? 64 : (int)ce.len;
+        if (rt->flags & ROUTE_CODING_400) { /* Loki's push: 400 with its wording */
+            snprintf(msg, sizeof msg, "Content-Encoding \"%.*s\" not supported", n, ce.ptr);
+            http_reply_error(x, 400, msg);
+            return -1;
+        }
+        snprintf(msg, sizeof msg, "unsupported Content-Encoding: %.*s", n, ce.ptr);
         http_reply_error(x, 415, msg);
         return -1;
     }

@@ -17,6 +17,7 @@
 #define PROM   ROUTE_STYLE_PROM
 #define TEXT   ROUTE_STYLE_TEXT
 #define NOGZ   ROUTE_NO_GZIP
+#define C400   ROUTE_CODING_400
 #define SNAPPY HTTP_CODING_SNAPPY
 #define LOKI   (HTTP_CODING_GZIP | HTTP_CODING_DEFLATE | HTTP_CODING_SNAPPY)
 
@@ -44,7 +45,7 @@ const struct route server_routes[] = {
     {HTTP_POST, "/api/v1/write",                   handler_remote_write,    TEXT,  NOGZ,  SNAPPY,  0},
     {HTTP_POST, "/api/v1/push",                    handler_remote_write,    TEXT,  NOGZ,  SNAPPY,  0},
     /* Loki push (api-contract §3): JSON (gzip/deflate) or snappy protobuf, plain-text errors */
-    {HTTP_POST, "/loki/api/v1/push",               handler_loki_push,       TEXT,  NOGZ,  LOKI,    0},
+    {HTTP_POST, "/loki/api/v1/push",               handler_loki_push,       TEXT,  NOGZ|C400, LOKI, 0},
     /* Loki HTTP API (api-contract §4.3) */
     {HTTP_GET,  "/loki/api/v1/status/buildinfo",   handler_loki_buildinfo,  TEXT,  0,     0,       0},
 };

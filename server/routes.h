@@ -27,6 +27,8 @@ enum route_style {
 
 enum route_flags {
     ROUTE_NO_GZIP = 1u << 0, /* never gzip the response */
+    ROUTE_CODING_400 =
+        1u << 1, /* an unsupported Content-Encoding is a 400 (Loki's push), not 415 */
 };
 
 struct route {
