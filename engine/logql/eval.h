@@ -1,0 +1,130 @@
+/* LogQL query evaluation: a parsed query (ast.h) plus an entry source -> a Loki query result, with
+ * Loki 3.x semantics (pkg/logql engine.go, evaluator.go, range_vector.go).
+ *
+ * Log queries (`{app="a"} |= "x" | json`) select entries with the stream selector, run the
+ * pipeline (exec.h) and keep up to `limit` entries in the query direction, grouped into streams by
+ * their output label set (or, with categorize_labels, by their stream labels only). Metric queries
+ * (range aggregations, vector aggregations, binary operations, label_replace, vector(), literals)
+ * are evaluated on the step grid start..end (inclusive); each range aggregation selects its entries
+ * once over [start - range - offset, end - offset] and slides its windows (t - range, t].
+ *
+ * The source is an interface (struct logql_source_ops) so the same evaluator runs over the log
+ * store of one shard, a cross-shard merge, or an in-memory array in tests.
+ *
+ * Ownership: everything a result points to lives in result->mem; free it with
+ * logql_eval_result_free (safe on a zeroed or already freed result). The query must stay alive
+ * during logql_eval only. Threads: logql_eval runs on the calling thread; it calls the source ops
+ * from that thread only. */
+#ifndef STRATA_ENGINE_LOGQL_EVAL_H
+#define STRATA_ENGINE_LOGQL_EVAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "base/str.h"
+#include "engine/index/matcher.h"
+#include "engine/logql/ast.h"
+#include "engine/logql/exec.h"
+
+/* What the evaluator asks the source for. */
+struct logql_select_req {
+    const struct matcher *matchers; /* the stream selector (all must match) */
+    size_t n_matchers;
+    int64_t start_ns, end_ns; /* entries with start_ns <= ts < end_ns */
+    bool backward;            /* newest first (else oldest first) */
+    /* Line hint: literals every kept line must contain (from |= filters before any line rewrite,
+     * case-sensitive, byte-wise); the source may skip lines without them, or ignore the hint. */
+    const struct str *contains;
+    size_t n_contains;
+    /* The pipeline (may be NULL): a source may call logql_pipeline_prefilter with it on raw
+     * lines. Borrowed for the iterator's life; the evaluator still runs the full pipeline. */
+    struct logql_pipeline *pipeline;
+};
+
+/* An entry source. Entries come in timestamp order of the requested direction (ties in any
+ * order, but deterministic). */
+struct logql_source_ops {
+    /* Opens an iterator: 0 or a negative error. */
+    int (*select)(void *ctx, const struct logql_select_req *req, void **iter);
+    /* 1 = *out filled (borrowed until the next call), 0 = end, negative = error (-ECANCELED,
+     * -ETIMEDOUT, ERR_NOMEM, ...). */
+    int (*next)(void *iter, struct logql_entry *out);
+    void (*close)(void *iter);
+    /* 0, or -ECANCELED / -ETIMEDOUT: polled by the evaluator in CPU-heavy loops (every ~1k
+     * entries or steps). May be NULL. */
+    int (*check)(void *ctx);
+};
+
+struct logql_eval_params {
+    int64_t start_ns, end_ns, step_ns; /* range query; instant query: start == end, step 0 */
+    bool instant;
+    int64_t interval_ns;    /* log range queries: Loki's `interval` (0 = none) */
+    uint32_t limit;         /* log queries: entries (Loki default 100) */
+    bool backward;          /* log queries: direction */
+    bool categorize_labels; /* log queries: streams by stream labels; entries carry meta+parsed */
+    int64_t max_series;     /* metric results: Loki's max_query_series (500); 0 = no limit */
+    int64_t max_entries_limit; /* Loki's max_entries_limit_per_query (5000); 0 = no limit */
+};
+
+enum logql_value_type { LOGQL_VAL_STREAMS, LOGQL_VAL_VECTOR, LOGQL_VAL_MATRIX, LOGQL_VAL_SCALAR };
+
+struct logql_out_entry {
+    int64_t ts_ns;
+    struct str line;
+    const struct label *meta; /* categorize_labels only: structured metadata */
+    size_t n_meta;
+    const struct label *parsed; /* categorize_labels only: parsed labels */
+    size_t n_parsed;
+};
+
+struct logql_out_stream {
+    const struct label *labels; /* sorted by name */
+    size_t n_labels;
+    struct logql_out_entry *entries; /* in the query direction */
+    size_t n_entries;
+};
+
+struct logql_out_series {
+    const struct label *labels; /* sorted by name */
+    size_t n_labels;
+    int64_t *ts_ns;
+    double *v;
+    size_t n; /* vector: n == 1 */
+};
+
+struct logql_eval_stats {
+    uint64_t entries_scanned, bytes_scanned, entries_kept, series, samples;
+    int64_t exec_ns;
+};
+
+struct logql_eval_result {
+    enum logql_value_type type;
+    struct logql_out_stream *streams; /* in Loki's output order */
+    size_t n_streams;
+    struct logql_out_series *series; /* sorted by labels */
+    size_t n_series;
+    int64_t scalar_ts_ns;
+    double scalar;
+    struct logql_eval_stats stats;
+    void *mem; /* everything above lives here */
+};
+
+/* Evaluates q. Returns 0 (result in *out), ERR_INVALID with a Loki-worded message in err (e.g.
+ * "max entries limit per query exceeded, limit > max_entries_limit (x > y)", "maximum of series
+ * (500) reached for a single query"), -ECANCELED / -ETIMEDOUT (from the source), or ERR_NOMEM.
+ * On error *out is left empty (nothing to free, but logql_eval_result_free is harmless).
+ * Which endpoint accepts which kind of query (the instant endpoint refusing a log query) is the
+ * caller's check. */
+int logql_eval(const struct logql_query *q, const struct logql_eval_params *p,
+               const struct logql_source_ops *ops, void *ctx, struct logql_eval_result *out,
+               char *err, size_t err_size);
+
+void logql_eval_result_free(struct logql_eval_result *r);
+
+/* Literals every line kept by the pre-filter of sel must contain (|= "lit" filters with one term
+ * before any line rewrite). Fills up to max entries of out (pointing into the query) and returns
+ * the count. */
+size_t logql_eval_line_hint(const struct logql_selector *sel, struct str *out, size_t max);
+
+#endif
