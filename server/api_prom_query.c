@@ -252,6 +252,11 @@ static void eval_failed(struct prom_req *r, struct query_job *j, int rc, const c
     prom_fail(r, prom_error_type_of(rc), err[0] ? err : err_str(rc));
 }
 
+static int job_check(void *arg)
+{
+    return query_job_check(arg);
+}
+
 static void run_eval(struct prom_req *r, struct query_job *j)
 {
     const struct eval_extra *e = r->extra;
@@ -264,6 +269,8 @@ static void run_eval(struct prom_req *r, struct query_job *j)
     int64_t now = clock_mono_ns();
     int64_t left_ms = (query_job_deadline_ns(j) - now) / 1000000;
     o.timeout_ms = left_ms > 0 ? left_ms : 1;
+    o.cancel_check = job_check;
+    o.cancel_arg = j;
     struct promql_storage st = {.select = storage_select, .ctx = j};
     struct promql_result *res = NULL;
     char err[PROM_ERR_MAX] = "";

@@ -31,6 +31,11 @@ struct promql_engine_opts {
     int64_t timeout_ms;       /* none when 0 */
     int64_t subquery_step_ms; /* step of subqueries written without one; 1m when 0 */
     bool keep_name_early;     /* disable delayed __name__ removal (on by default) */
+    /* Polled with the timeout (between steps and series): nonzero (e.g. -ECANCELED when the
+     * client went away) stops the query with that code. NULL: never. Called on the query's
+     * thread; must be cheap and thread-safe with whatever sets the condition. */
+    int (*cancel_check)(void *arg);
+    void *cancel_arg;
     bool use_start_timestamps;
 };
 

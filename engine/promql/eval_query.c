@@ -35,6 +35,13 @@ _Noreturn void pq_nomem(struct pq_query *q)
 
 void pq_check_deadline(struct pq_query *q)
 {
+    if (q->o.cancel_check) {
+        int rc = q->o.cancel_check(q->o.cancel_arg);
+        if (rc == -ETIMEDOUT)
+            pq_fail(q, rc, "query timed out in expression evaluation");
+        if (rc)
+            pq_fail(q, rc < 0 ? rc : -ECANCELED, "query was canceled in expression evaluation");
+    }
     if (q->deadline_ns == 0)
         return;
     if (clock_mono_coarse_ns() > q->deadline_ns)

@@ -408,6 +408,36 @@ static void test_limits(void **state)
     run(f, "sum(rate(m[5m])) + sum(rate(m[5m])) + sum(rate(m[5m])) + sum(rate(m[5m]))", 0,
         11000LL * 1000, 1000, -ETIMEDOUT, err);
     assert_string_equal(err, "query timed out in expression evaluation");
+    f->o.timeout_ms = 0;
+}
+
+/* The cancel hook: polled while the query runs; its code ends the query. */
+static int cancel_after(void *arg)
+{
+    int *left = arg;
+    return --*left <= 0 ? -ECANCELED : 0;
+}
+
+static void test_cancel_hook(void **state)
+{
+    struct fx *f = *state;
+    for (int s = 0; s < 20; s++) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", s);
+        for (int i = 0; i < 100; i++)
+            add(f, "m", "s", v, i * MIN, i);
+    }
+    char err[512];
+    int left = 1000000;
+    f->o.cancel_check = cancel_after;
+    f->o.cancel_arg = &left;
+    promql_result_free(run(f, "sum(rate(m[5m]))", 0, 99 * MIN, MIN, 0, err)); /* never fires */
+    int polls = 1000000 - left;
+    assert_true(polls > 1);
+    left = polls / 2; /* fires half way through */
+    assert_null(run(f, "sum(rate(m[5m]))", 0, 99 * MIN, MIN, -ECANCELED, err));
+    assert_string_equal(err, "query was canceled in expression evaluation");
+    f->o.cancel_check = NULL;
 }
 
 /* ---- memstore ---- */
@@ -468,6 +498,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_label_replace, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_result_shapes, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_limits, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_cancel_hook, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_memstore_rules, fx_setup, fx_teardown),
         cmocka_unit_test_setup_teardown(test_memstore_hints, fx_setup, fx_teardown),
     };
