@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "engine/logs/logstore.h"
 #include "engine/tsdb/querier.h"
 #include "engine/tsdb/tsdb.h"
 #include "server/query_internal.h"
@@ -75,6 +76,86 @@ void query_shard_attach(struct query_shard *q, struct tsdb *t, struct ingest_sha
     q->ops = &tsdb_ops;
     q->store = t;
     q->ingest = ingest;
+}
+
+/* ---- the log store as the owner's log store ---- */
+
+static int ls_select(void *store, const struct matcher *ms, size_t n, int64_t start_ns,
+                     int64_t end_ns, bool backward, const struct logstore_line_hint *hint,
+                     void **it)
+{
+    return logstore_select(store, ms, n, start_ns, end_ns,
+                           backward ? LOGSTORE_BACKWARD : LOGSTORE_FORWARD, hint,
+                           (struct logstore_iter **)it);
+}
+
+static int ls_next(void *it)
+{
+    return logstore_iter_next(it);
+}
+
+static const struct logstore_entry *ls_at(void *it)
+{
+    return logstore_iter_at(it);
+}
+
+static void ls_stats(void *it, struct logstore_select_stats *out)
+{
+    logstore_iter_stats(it, out);
+}
+
+static void ls_close(void *it)
+{
+    logstore_iter_close(it);
+}
+
+/* logstore_strings and querier_strings are the same shape, both freed with free(v). */
+static int ls_names(void *store, const struct matcher *ms, size_t n, int64_t start_ns,
+                    int64_t end_ns, struct querier_strings *out)
+{
+    struct logstore_strings s = {0};
+    int rc = logstore_label_names(store, ms, n, start_ns, end_ns, &s);
+    *out = (struct querier_strings){s.v, s.n};
+    return rc;
+}
+
+static int ls_values(void *store, struct str name, const struct matcher *ms, size_t n,
+                     int64_t start_ns, int64_t end_ns, struct querier_strings *out)
+{
+    struct logstore_strings s = {0};
+    int rc = logstore_label_values(store, name, ms, n, start_ns, end_ns, &s);
+    *out = (struct querier_strings){s.v, s.n};
+    return rc;
+}
+
+static int ls_series(void *store, const struct matcher *ms, size_t n, int64_t start_ns,
+                     int64_t end_ns, struct logstore_stream_stats **out, size_t *n_out)
+{
+    return logstore_series(store, ms, n, start_ns, end_ns, out, n_out);
+}
+
+static const struct query_log_store_ops logstore_ops = {
+    .select = ls_select,
+    .next = ls_next,
+    .at = ls_at,
+    .stats = ls_stats,
+    .close = ls_close,
+    .label_names = ls_names,
+    .label_values = ls_values,
+    .series = ls_series,
+};
+
+void query_shard_attach_logs(struct query_shard *q, struct logstore *logs)
+{
+    q->log_ops = logs ? &logstore_ops : NULL;
+    q->log_store = logs;
+}
+
+void query_shard_set_log_store(struct query_shard *q, const struct query_log_store_ops *ops,
+                               void *store)
+{
+    q->log_ops = ops;
+    q->log_store = store;
 }
 
 void query_shard_set_store(struct query_shard *q, const struct query_store_ops *ops, void *store)
@@ -255,6 +336,9 @@ void query_shard_destroy(struct query_shard *q)
          * pieces of ours; leave them (the process is exiting) */
         log_warn("query state freed with work in flight", LOG_UINT("fanouts", q->nlive),
                  LOG_UINT("cursors", q->ncursors));
+        /* the log store closes next: no select of ours may stay open on it */
+        for (struct query_cursor *c = q->cursors; c; c = c->next)
+            query_log_owner_free(q, c);
         return;
     }
     struct query_job *done = q->done;

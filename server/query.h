@@ -53,6 +53,7 @@
 #include "base/buf.h"
 #include "base/str.h"
 #include "engine/index/matcher.h"
+#include "engine/logs/logstore.h"
 #include "engine/shard/mesh.h"
 #include "engine/tsdb/querier.h"
 #include "engine/tsdb/series_set.h"
@@ -63,6 +64,7 @@
 
 struct tsdb;
 struct ingest_shard;
+struct logql_source_ops;
 
 struct query_config {
     uint32_t workers;          /* query threads per shard (2) */
@@ -89,6 +91,9 @@ int query_shard_create(const struct query_config *cfg, uint32_t self, uint32_t n
                        struct query_shard **out);
 /* What the owner side reads: the shard's TSDB and (for /api/v1/metadata) its ingest state. */
 void query_shard_attach(struct query_shard *q, struct tsdb *t, struct ingest_shard *ingest);
+/* The shard's log store for the log fan-outs below (NULL or never attached: log calls see no
+ * streams on this shard). */
+void query_shard_attach_logs(struct query_shard *q, struct logstore *logs);
 /* Cancels every job, stops and joins the query threads, frees what is idle. Anything still in
  * flight with other shards (after an expired grace period) is left behind, as the process is
  * exiting. NULL: no-op. */
@@ -197,5 +202,88 @@ struct query_head_stats {
 };
 int query_head_stats(struct query_job *j, size_t limit, struct query_head_stats *out);
 void query_head_stats_free(struct query_head_stats *s);
+
+/* ---- log fan-outs (query thread, inside run; the same rules as above) ---- */
+
+/* One entry of a log selection. Everything is borrowed until the next _next() or _close(). */
+struct query_log_entry {
+    const struct label *labels; /* the stream's labels, sorted, without __tenant__ */
+    size_t n_labels;
+    int64_t ts_ns;
+    struct str line;
+    const struct label *md; /* structured metadata, in the pushed order */
+    size_t n_md;
+};
+
+/* What a selection read, over every shard (the owners' figures arrive with their final replies,
+ * so they are complete only once the iterator reached its end). */
+struct query_log_stats {
+    uint64_t entries, bytes;      /* entries returned by the iterator and their line bytes */
+    uint64_t owner_entries;       /* entries the owners sent (>= entries after an early close) */
+    uint64_t streams, chunks;     /* streams selected, block chunks overlapping the range */
+    uint64_t chunks_opened;       /* block chunk decompressions */
+    uint64_t chunks_skipped_hint; /* block chunks the line hint ruled out */
+    uint64_t bytes_decompressed;  /* block chunk bytes inflated */
+    uint64_t head_entries;        /* entries read from the heads */
+    uint64_t duplicates;          /* duplicates dropped */
+    uint32_t shards_done;         /* owners whose final reply arrived */
+};
+
+struct query_log_iter;
+
+/* Entries of the streams matching all of ms (n >= 1; the job's tenant is added) with
+ * start_ns <= ts < end_ns from every shard, merged in time order (backward: newest first; equal
+ * timestamps: streams in label order, a stream's entries in storage order), __tenant__ removed.
+ * hint (may be NULL) is pushed down to the log stores (block chunks that cannot hold a line with
+ * every literal are skipped; lines are NOT filtered by it). limit > 0: the caller reads at most
+ * that many entries, so each owner stops after `limit` (0: no bound). The iterator blocks in
+ * _next() until the owning shard's next piece arrived; owners copy entries into pieces with at
+ * most pieces_in_flight unreleased per shard, and closing the iterator early stops them. Returns 0
+ * or ERR_NOMEM / ERR_INVALID (n == 0). */
+int query_log_select(struct query_job *j, const struct matcher *ms, size_t n, int64_t start_ns,
+                     int64_t end_ns, bool backward, const struct logstore_line_hint *hint,
+                     uint64_t limit, struct query_log_iter **out);
+/* 1 = positioned on the next entry, 0 = end, or a negative error (sticky): an owner's error,
+ * -ETIMEDOUT, -ECANCELED, ERR_NOMEM. */
+int query_log_iter_next(struct query_log_iter *it);
+const struct query_log_entry *query_log_iter_at(const struct query_log_iter *it);
+void query_log_iter_stats(const struct query_log_iter *it, struct query_log_stats *out);
+/* Gives every piece back and stops the owners still working. NULL: no-op. */
+void query_log_iter_close(struct query_log_iter *it);
+
+/* Label names (name.len == 0) or the values of label `name` of the streams matching ms (n may be
+ * 0: every stream of the tenant) with data in [start_ns, end_ns), merged from every shard, sorted,
+ * unique, __tenant__ left out. Free *out with querier_strings_free. Returns 0, an owner's error,
+ * -ETIMEDOUT, -ECANCELED or ERR_NOMEM. */
+int query_log_label_names(struct query_job *j, const struct matcher *ms, size_t n, int64_t start_ns,
+                          int64_t end_ns, struct querier_strings *out);
+int query_log_label_values(struct query_job *j, struct str name, const struct matcher *ms, size_t n,
+                           int64_t start_ns, int64_t end_ns, struct querier_strings *out);
+
+/* Streams matching any of the matcher sets (each set n >= 1) with data in [start_ns, end_ns),
+ * from every shard, sorted by labels, each once (__tenant__ removed), with their statistics
+ * (chunks, entries, line bytes of the chunks overlapping the range: logstore_series). More than
+ * the configured max_series streams: ERR_LIMIT. */
+struct query_log_series {
+    struct logstore_stream_stats *v;
+    size_t n;
+    void *mem;
+};
+int query_log_series(struct query_job *j, const struct query_matchsets *ms, int64_t start_ns,
+                     int64_t end_ns, struct query_log_series *out);
+void query_log_series_free(struct query_log_series *s);
+/* Sums of query_log_series over one matcher set (Loki's /index/stats). */
+int query_log_index_stats(struct query_job *j, const struct matcher *ms, size_t n, int64_t start_ns,
+                          int64_t end_ns, struct logstore_index_stats *out);
+
+/* The LogQL entry source (engine/logql/eval.h) over query_log_select, for logql_eval on the
+ * job's query thread: ctx is a struct query_log_source (job set, stats zeroed); each select is a
+ * cross-shard selection (the line hint pushed down, structured metadata sorted by name as the
+ * pipeline wants it); check is query_job_check. stats sums the figures of every closed select. */
+struct query_log_source {
+    struct query_job *job;
+    struct query_log_stats stats;
+};
+const struct logql_source_ops *query_log_source_ops(void);
 
 #endif

@@ -252,8 +252,16 @@ static int label_strings(struct query_job *j, enum query_kind kind, struct str n
         query_spec_free(&spec);
         return rc;
     }
+    return query_gather_strings(j, &spec, out);
+}
+
+int query_gather_strings(struct query_job *j, struct query_spec *spec, struct querier_strings *out)
+{
+    out->v = NULL;
+    out->n = 0;
+    int64_t limit = spec->limit;
     struct query_gathered g;
-    rc = query_gather(j, &spec, &g);
+    int rc = query_gather(j, spec, &g);
     if (rc == 0)
         rc = strings_out(&g, limit > 0 ? limit + 1 : 0, out);
     query_gathered_done(&g);

@@ -59,6 +59,7 @@ void query_spec_free(struct query_spec *s)
     if (s->tenant_ok)
         matcher_deinit(&s->tenant_m);
     free((char *)s->name.ptr);
+    free(s->contains); /* the literals' bytes live in the same allocation */
     memset(s, 0, sizeof *s);
 }
 

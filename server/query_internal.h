@@ -21,6 +21,33 @@ enum query_kind {
     QK_VALUES,     /* label values of spec.name */
     QK_METADATA,   /* remote-write metadata (spec.name: one family, or all) */
     QK_STATS,      /* head statistics of the tenant */
+    QK_LOG_SELECT, /* log entries (query_log.c, query_log_owner.c) */
+    QK_LOG_NAMES,  /* log label names */
+    QK_LOG_VALUES, /* log label values of spec.name */
+    QK_LOG_SERIES, /* log streams with their statistics */
+};
+
+static inline bool query_kind_is_log(enum query_kind k)
+{
+    return k >= QK_LOG_SELECT;
+}
+
+/* What the owner side reads for the log kinds. The logstore-backed one is the default; tests
+ * plug in fakes. Iterators are opaque to the fan-out. */
+struct query_log_store_ops {
+    int (*select)(void *store, const struct matcher *ms, size_t n, int64_t start_ns, int64_t end_ns,
+                  bool backward, const struct logstore_line_hint *hint, void **it);
+    int (*next)(void *it); /* 1, 0, negative */
+    const struct logstore_entry *(*at)(void *it);
+    void (*stats)(void *it, struct logstore_select_stats *out);
+    void (*close)(void *it);
+    int (*label_names)(void *store, const struct matcher *ms, size_t n, int64_t start_ns,
+                       int64_t end_ns, struct querier_strings *out);
+    int (*label_values)(void *store, struct str name, const struct matcher *ms, size_t n,
+                        int64_t start_ns, int64_t end_ns, struct querier_strings *out);
+    /* *out: one allocation, free() */
+    int (*series)(void *store, const struct matcher *ms, size_t n, int64_t start_ns, int64_t end_ns,
+                  struct logstore_stream_stats **out, size_t *n_out);
 };
 
 /* What the owner side reads. The tsdb-backed one is the default; tests plug in fakes. */
@@ -52,6 +79,11 @@ struct query_spec {
     uint64_t piece_bytes;
     uint32_t pieces_in_flight;
     uint32_t stats_pairs_max;
+    /* log kinds: times in ns [start_ns, end_ns) (limit: entries per owner for QK_LOG_SELECT) */
+    int64_t start_ns, end_ns;
+    bool backward;
+    struct str *contains; /* line hint literals (owned, with their bytes) */
+    size_t n_contains;
 };
 
 struct query_fan;
@@ -69,6 +101,22 @@ struct query_req {
     /* written by the owner */
     int rc;
     uint64_t pieces, series;
+    struct logstore_select_stats lstats; /* QK_LOG_SELECT */
+};
+
+/* An entry of a QK_LOG_SELECT piece (strings in the piece arena). */
+struct query_log_pentry {
+    uint32_t stream; /* index into the piece's streams */
+    uint32_t n_md;
+    int64_t ts_ns;
+    struct str line;
+    const struct label *md;
+};
+
+/* A stream of a QK_LOG_SELECT piece: its labels without __tenant__ (in the piece arena). */
+struct query_log_pstream {
+    const struct label *labels;
+    size_t n_labels;
 };
 
 /* A row of a QK_STATS piece (strings in the piece arena). */
@@ -90,7 +138,12 @@ struct query_piece {
         struct str *strs;                  /* QK_NAMES, QK_VALUES */
         struct query_metadata_entry *meta; /* QK_METADATA */
         struct query_pair_count *pairs;    /* QK_STATS */
+        struct query_log_pentry *entries;  /* QK_LOG_SELECT (heap) */
+        struct logstore_stream_stats *sst; /* QK_LOG_SERIES (arena) */
     } u;
+    struct query_log_pstream *lstreams; /* QK_LOG_SELECT (heap2) */
+    size_t n_lstreams;
+    void *heap2;
     uint64_t samples; /* QK_SELECT: samples in the chunks */
     /* QK_STATS */
     uint64_t num_series, chunk_count;
@@ -155,6 +208,7 @@ struct query_cursor {
     uint32_t outstanding; /* pieces sent, not yet released */
     uint64_t pieces, series;
     void *stats; /* QK_STATS aggregation (query_owner.c) */
+    void *log;   /* log kinds: the owner state (query_log_owner.c) */
     struct query_cursor *prev, *next;
 };
 
@@ -167,6 +221,8 @@ struct query_shard {
     const struct query_store_ops *ops;
     void *store;
     struct ingest_shard *ingest;
+    const struct query_log_store_ops *log_ops;
+    void *log_store;
     /* owner side (shard thread) */
     struct query_cursor *cursors; /* ring order: the next to step is rr */
     struct query_cursor *rr;
@@ -229,6 +285,9 @@ struct query_gathered {
 };
 int query_gather(struct query_job *j, struct query_spec *spec, struct query_gathered *g);
 void query_gathered_done(struct query_gathered *g);
+/* query_gather of a names/values spec (taken over), the strings merged: sorted, unique, at most
+ * spec->limit + 1 when spec->limit > 0. */
+int query_gather_strings(struct query_job *j, struct query_spec *spec, struct querier_strings *out);
 /* Builds spec matchers: copies of ms' sets, each followed by the tenant matcher. */
 int query_spec_matchers(struct query_spec *s, const struct query_matchsets *ms, struct str tenant);
 
@@ -254,5 +313,20 @@ void query_piece_free(struct query_piece *p);
 
 /* For tests: replace the owner's store. */
 void query_shard_set_store(struct query_shard *q, const struct query_store_ops *ops, void *store);
+void query_shard_set_log_store(struct query_shard *q, const struct query_log_store_ops *ops,
+                               void *store);
+
+/* query_log_owner.c (owner side of the log kinds, shard thread) */
+/* One step of a log cursor; returns the budget bytes used, *done with *rc at its end. */
+size_t query_log_owner_step(struct query_shard *q, struct query_cursor *c, bool *done, int *rc);
+/* Frees the cursor's log state (closing an open iterator). */
+void query_log_owner_free(struct query_shard *q, struct query_cursor *c);
+/* Fills r->lstats before the final reply. */
+void query_log_owner_final(struct query_shard *q, struct query_cursor *c, struct query_req *r);
+
+/* query_owner.c, shared with query_log_owner.c */
+struct query_piece *query_piece_new(struct query_shard *q, struct query_cursor *c);
+void query_piece_send(struct query_shard *q, struct query_cursor *c, struct query_piece *p);
+struct str query_dup_str(struct arena *a, struct str s, size_t *bytes);
 
 #endif

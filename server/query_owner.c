@@ -46,7 +46,7 @@ static void cursor_free(struct query_shard *q, struct query_cursor *c)
     if (c->next)
         c->next->prev = c->prev;
     q->ncursors--;
-    ASSERT(!c->set && !c->stats);
+    ASSERT(!c->set && !c->stats && !c->log);
     free(c);
 }
 
@@ -69,10 +69,11 @@ void query_piece_free(struct query_piece *p)
 {
     arena_deinit(&p->arena);
     free(p->heap);
+    free(p->heap2);
     free(p);
 }
 
-static struct query_piece *piece_new(struct query_shard *q, struct query_cursor *c)
+struct query_piece *query_piece_new(struct query_shard *q, struct query_cursor *c)
 {
     struct query_piece *p = calloc(1, sizeof *p);
     if (!p)
@@ -85,7 +86,7 @@ static struct query_piece *piece_new(struct query_shard *q, struct query_cursor 
     return p;
 }
 
-static void piece_send(struct query_shard *q, struct query_cursor *c, struct query_piece *p)
+void query_piece_send(struct query_shard *q, struct query_cursor *c, struct query_piece *p)
 {
     c->outstanding++;
     c->pieces++;
@@ -114,8 +115,10 @@ static void finish(struct query_shard *q, struct query_cursor *c, int rc)
     chunk_series_set_close(c->set);
     c->set = NULL;
     stats_free(c);
-    c->finished = true;
     struct query_req *r = c->req;
+    query_log_owner_final(q, c, r);
+    query_log_owner_free(q, c);
+    c->finished = true;
     r->rc = rc;
     r->pieces = c->pieces;
     r->series = c->series;
@@ -124,7 +127,7 @@ static void finish(struct query_shard *q, struct query_cursor *c, int rc)
         cursor_free(q, c);
 }
 
-static struct str dup_str(struct arena *a, struct str s, size_t *bytes)
+struct str query_dup_str(struct arena *a, struct str s, size_t *bytes)
 {
     if (s.len == 0)
         return (struct str){"", 0};
@@ -285,8 +288,8 @@ static int copy_series(struct query_piece *p, size_t *cap, const struct chunk_se
     for (size_t i = 0; i < cs->n_labels; i++) {
         if (is_tenant(cs->labels[i].name))
             continue;
-        ls[nl].name = dup_str(&p->arena, cs->labels[i].name, &p->bytes);
-        ls[nl].value = dup_str(&p->arena, cs->labels[i].value, &p->bytes);
+        ls[nl].name = query_dup_str(&p->arena, cs->labels[i].name, &p->bytes);
+        ls[nl].value = query_dup_str(&p->arena, cs->labels[i].value, &p->bytes);
         if ((!ls[nl].name.ptr) || (!ls[nl].value.ptr))
             return ERR_NOMEM;
         nl++;
@@ -325,7 +328,7 @@ static size_t step_select(struct query_shard *q, struct query_cursor *c, bool *d
             return 0;
         }
     }
-    struct query_piece *p = piece_new(q, c);
+    struct query_piece *p = query_piece_new(q, c);
     if (!p) {
         *rc = ERR_NOMEM;
         *done = true;
@@ -347,7 +350,7 @@ static size_t step_select(struct query_shard *q, struct query_cursor *c, bool *d
     }
     size_t bytes = p->bytes;
     if (p->n > 0 && *rc == 0)
-        piece_send(q, c, p);
+        query_piece_send(q, c, p);
     else
         query_piece_free(p);
     return bytes;
@@ -358,6 +361,15 @@ static size_t step_select(struct query_shard *q, struct query_cursor *c, bool *d
 static int label_call(struct query_shard *q, const struct query_spec *s, const struct matcher *ms,
                       size_t n, struct querier_strings *out)
 {
+    if (query_kind_is_log(s->kind)) {
+        if (!q->log_ops) {
+            *out = (struct querier_strings){NULL, 0};
+            return 0;
+        }
+        if (s->kind == QK_LOG_NAMES)
+            return q->log_ops->label_names(q->log_store, ms, n, s->start_ns, s->end_ns, out);
+        return q->log_ops->label_values(q->log_store, s->name, ms, n, s->start_ns, s->end_ns, out);
+    }
     if (s->kind == QK_NAMES)
         return q->ops->label_names(q->store, ms, n, s->mint_ms, s->maxt_ms, out);
     return q->ops->label_values(q->store, s->name, ms, n, s->mint_ms, s->maxt_ms, out);
@@ -387,7 +399,7 @@ static int union_into(struct query_piece *p, struct querier_strings *in, size_t 
         for (size_t i = 0; i < k; i++)
             if (pos[i] < in[i].n && str_eq(in[i].v[pos[i]], v))
                 pos[i]++;
-        struct str c = dup_str(&p->arena, v, &p->bytes);
+        struct str c = query_dup_str(&p->arena, v, &p->bytes);
         if (!c.ptr)
             rc = ERR_NOMEM;
         else
@@ -400,7 +412,7 @@ static int union_into(struct query_piece *p, struct querier_strings *in, size_t 
 static int step_labels(struct query_shard *q, struct query_cursor *c)
 {
     const struct query_spec *s = c->spec;
-    if (s->kind == QK_VALUES && is_tenant(s->name))
+    if ((s->kind == QK_VALUES || s->kind == QK_LOG_VALUES) && is_tenant(s->name))
         return 0; /* never reveal tenants: an empty answer */
     size_t k = s->nsets ? s->nsets : 1;
     struct querier_strings *res = calloc(k, sizeof *res);
@@ -415,12 +427,12 @@ static int step_labels(struct query_shard *q, struct query_cursor *c)
             rc = label_call(q, s, s->matchers + off, s->lens[done], &res[done]);
         off += s->nsets ? s->lens[done] : 0;
     }
-    struct query_piece *p = rc ? NULL : piece_new(q, c);
+    struct query_piece *p = rc ? NULL : query_piece_new(q, c);
     if (!rc && !p)
         rc = ERR_NOMEM;
     if (!rc) {
         /* drop __tenant__ from names before the cap so it never takes a slot */
-        for (size_t i = 0; i < k && s->kind == QK_NAMES; i++)
+        for (size_t i = 0; i < k && (s->kind == QK_NAMES || s->kind == QK_LOG_NAMES); i++)
             for (size_t j = 0; j < res[i].n; j++)
                 if (is_tenant(res[i].v[j])) {
                     memmove(&res[i].v[j], &res[i].v[j + 1], (res[i].n - j - 1) * sizeof *res[i].v);
@@ -438,7 +450,7 @@ static int step_labels(struct query_shard *q, struct query_cursor *c)
         return rc;
     }
     if (p->n)
-        piece_send(q, c, p);
+        query_piece_send(q, c, p);
     else
         query_piece_free(p);
     return 0;
@@ -453,7 +465,7 @@ static int step_metadata(struct query_shard *q, struct query_cursor *c)
     if (!ing)
         return 0;
     size_t total = ingest_metadata_count(ing);
-    struct query_piece *p = piece_new(q, c);
+    struct query_piece *p = query_piece_new(q, c);
     if (!p)
         return ERR_NOMEM;
     p->u.meta = arena_alloc(&p->arena, (total ? total : 1) * sizeof *p->u.meta);
@@ -469,9 +481,9 @@ static int step_metadata(struct query_shard *q, struct query_cursor *c)
         if (!ingest_metadata_get(ing, slot->key, &md))
             continue;
         struct query_metadata_entry *e = &p->u.meta[p->n];
-        e->family = dup_str(&p->arena, slot->key, &p->bytes);
-        e->help = dup_str(&p->arena, md.help, &p->bytes);
-        e->unit = dup_str(&p->arena, md.unit, &p->bytes);
+        e->family = query_dup_str(&p->arena, slot->key, &p->bytes);
+        e->help = query_dup_str(&p->arena, md.help, &p->bytes);
+        e->unit = query_dup_str(&p->arena, md.unit, &p->bytes);
         e->type = md.type;
         if (!e->family.ptr || !e->help.ptr || !e->unit.ptr) {
             query_piece_free(p);
@@ -480,7 +492,7 @@ static int step_metadata(struct query_shard *q, struct query_cursor *c)
         p->n++;
     }
     if (p->n)
-        piece_send(q, c, p);
+        query_piece_send(q, c, p);
     else
         query_piece_free(p);
     return 0;
@@ -556,7 +568,7 @@ static int stats_send(struct query_shard *q, struct query_cursor *c)
     size_t n = strmap_len(&a->pairs);
     if (n > c->spec->stats_pairs_max)
         return ERR_LIMIT;
-    struct query_piece *p = piece_new(q, c);
+    struct query_piece *p = query_piece_new(q, c);
     if (!p)
         return ERR_NOMEM;
     p->u.pairs = arena_alloc(&p->arena, (n ? n : 1) * sizeof *p->u.pairs);
@@ -568,8 +580,8 @@ static int stats_send(struct query_shard *q, struct query_cursor *c)
     for (size_t i = 0; strmap_next(&a->pairs, &i, &slot);) {
         const struct query_pair_count *e = slot->value;
         struct query_pair_count *o = &p->u.pairs[p->n++];
-        o->name = dup_str(&p->arena, e->name, &p->bytes);
-        o->value = dup_str(&p->arena, e->value, &p->bytes);
+        o->name = query_dup_str(&p->arena, e->name, &p->bytes);
+        o->value = query_dup_str(&p->arena, e->value, &p->bytes);
         o->count = e->count;
         if (!o->name.ptr || !o->value.ptr) {
             query_piece_free(p);
@@ -580,7 +592,7 @@ static int stats_send(struct query_shard *q, struct query_cursor *c)
     p->chunk_count = a->chunks;
     p->min_time_ms = a->mint;
     p->max_time_ms = a->maxt;
-    piece_send(q, c, p);
+    query_piece_send(q, c, p);
     return 0;
 }
 
@@ -640,6 +652,8 @@ static size_t step(struct query_shard *q, struct query_cursor *c)
         switch (c->spec->kind) {
         case QK_SELECT: used = step_select(q, c, &done, &rc); break;
         case QK_STATS: used = step_stats(q, c, &done, &rc); break;
+        case QK_LOG_SELECT:
+        case QK_LOG_SERIES: used = query_log_owner_step(q, c, &done, &rc); break;
         case QK_METADATA:
             rc = step_metadata(q, c);
             done = true;

@@ -424,6 +424,8 @@ static int open_storage(struct shard *sh)
     }
     if ((rc = open_logs(sh, dir)) != 0)
         return rc;
+    if (sh->query)
+        query_shard_attach_logs(sh->query, sh->logs);
     log_info("shard storage open", LOG_STR("dir", dir),
              LOG_F64("open_ms", (double)(clock_mono_ns() - t0) / 1e6));
     return 0;

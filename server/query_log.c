@@ -1,0 +1,405 @@
+/* Fan-outs over the log stores, home side (query.h "log fan-outs"): the entry selection as an
+ * iterator that merges every shard's stream of pieces in time order (ties: stream labels), giving
+ * each piece back once read; label names and values gathered from every shard; stream statistics
+ * read shard by shard as they stream in, sorted and made unique by label set, and their sums. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/arena.h"
+#include "base/error.h"
+#include "server/query_internal.h"
+
+/* ---- the entry selection ---- */
+
+struct shard_in {
+    struct query_piece *cur;
+    size_t idx;
+    bool end;
+};
+
+struct query_log_iter {
+    struct query_job *job;
+    struct query_fan *fan;
+    uint32_t n;
+    struct shard_in *in;
+    bool started, backward;
+    int err;
+    long last; /* the shard of the current entry */
+    struct query_log_entry at;
+    uint64_t entries, bytes;
+};
+
+/* Copies the hint's literals (and their bytes) into one allocation owned by the spec. */
+static int spec_hint(struct query_spec *s, const struct logstore_line_hint *h)
+{
+    if (!h || h->n == 0)
+        return 0;
+    size_t bytes = h->n * sizeof(struct str);
+    for (size_t i = 0; i < h->n; i++)
+        bytes += h->contains[i].len;
+    s->contains = malloc(bytes);
+    if (!s->contains)
+        return ERR_NOMEM;
+    char *dst = (char *)(s->contains + h->n);
+    for (size_t i = 0; i < h->n; i++) {
+        if (h->contains[i].len)
+            memcpy(dst, h->contains[i].ptr, h->contains[i].len);
+        s->contains[i] = (struct str){dst, h->contains[i].len};
+        dst += h->contains[i].len;
+    }
+    s->n_contains = h->n;
+    return 0;
+}
+
+int query_log_select(struct query_job *j, const struct matcher *ms, size_t n, int64_t start_ns,
+                     int64_t end_ns, bool backward, const struct logstore_line_hint *hint,
+                     uint64_t limit, struct query_log_iter **out)
+{
+    if (n == 0)
+        return ERR_INVALID;
+    struct query_spec spec = {.kind = QK_LOG_SELECT,
+                              .start_ns = start_ns,
+                              .end_ns = end_ns,
+                              .backward = backward,
+                              .limit = (int64_t)(limit > INT64_MAX ? 0 : limit)};
+    const struct matcher *sets[1] = {ms};
+    size_t lens[1] = {n};
+    struct query_matchsets m = {sets, lens, 1};
+    struct query_log_iter *it = calloc(1, sizeof *it);
+    if (it)
+        it->in = calloc(j->q->nshards, sizeof *it->in);
+    int rc = it && it->in ? query_spec_matchers(&spec, &m, j->tenant) : ERR_NOMEM;
+    if (!rc)
+        rc = spec_hint(&spec, hint);
+    if (rc) {
+        query_spec_free(&spec);
+        if (it)
+            free(it->in);
+        free(it);
+        return rc;
+    }
+    it->job = j;
+    it->n = j->q->nshards;
+    it->backward = backward;
+    it->last = -1;
+    it->fan = query_fan_start(j, &spec);
+    if (!it->fan) {
+        free(it->in);
+        free(it);
+        return ERR_NOMEM;
+    }
+    *out = it;
+    return 0;
+}
+
+/* Positions shard i on its next piece (blocking); 0 or an error. */
+static int fill(struct query_log_iter *it, uint32_t i)
+{
+    struct shard_in *s = &it->in[i];
+    if (s->cur) {
+        query_fan_give_back(it->fan, s->cur);
+        s->cur = NULL;
+    }
+    struct query_piece *p;
+    int owner_rc = 0;
+    int rc = query_fan_next(it->fan, i, &p, &owner_rc);
+    if (rc == 1) {
+        s->cur = p;
+        s->idx = 0;
+        return 0;
+    }
+    s->end = true;
+    return rc == 0 ? owner_rc : rc;
+}
+
+static const struct query_log_pentry *head_of(const struct shard_in *s)
+{
+    return s->cur ? &s->cur->u.entries[s->idx] : NULL;
+}
+
+/* Does a come before b (a and b from different shards)? */
+static bool before(const struct query_log_iter *it, const struct shard_in *sa,
+                   const struct shard_in *sb)
+{
+    const struct query_log_pentry *a = head_of(sa), *b = head_of(sb);
+    if (a->ts_ns != b->ts_ns)
+        return it->backward ? a->ts_ns > b->ts_ns : a->ts_ns < b->ts_ns;
+    const struct query_log_pstream *x = &sa->cur->lstreams[a->stream];
+    const struct query_log_pstream *y = &sb->cur->lstreams[b->stream];
+    return labels_cmp(x->labels, x->n_labels, y->labels, y->n_labels) < 0;
+}
+
+static int advance(struct query_log_iter *it)
+{
+    if (!it->started) {
+        it->started = true;
+        for (uint32_t i = 0; i < it->n; i++) {
+            int rc = fill(it, i);
+            if (rc)
+                return rc;
+        }
+        return 0;
+    }
+    if (it->last < 0)
+        return 0;
+    struct shard_in *s = &it->in[it->last];
+    if (++s->idx < s->cur->n)
+        return 0;
+    return fill(it, (uint32_t)it->last);
+}
+
+int query_log_iter_next(struct query_log_iter *it)
+{
+    if (it->err)
+        return it->err;
+    int rc = advance(it);
+    if (rc)
+        return it->err = rc;
+    long best = -1;
+    for (uint32_t i = 0; i < it->n; i++)
+        if (it->in[i].cur && (best < 0 || before(it, &it->in[i], &it->in[best])))
+            best = (long)i;
+    it->last = best;
+    if (best < 0)
+        return 0;
+    const struct shard_in *s = &it->in[best];
+    const struct query_log_pentry *e = head_of(s);
+    const struct query_log_pstream *st = &s->cur->lstreams[e->stream];
+    it->at = (struct query_log_entry){st->labels, st->n_labels, e->ts_ns, e->line, e->md, e->n_md};
+    it->entries++;
+    it->bytes += e->line.len;
+    return 1;
+}
+
+const struct query_log_entry *query_log_iter_at(const struct query_log_iter *it)
+{
+    return &it->at;
+}
+
+static void add_stats(struct query_log_stats *o, const struct logstore_select_stats *s)
+{
+    o->owner_entries += s->entries;
+    o->streams += s->streams;
+    o->chunks += s->chunks;
+    o->chunks_opened += s->chunks_opened;
+    o->chunks_skipped_hint += s->chunks_skipped_hint;
+    o->bytes_decompressed += s->bytes_decompressed;
+    o->head_entries += s->head_entries;
+    o->duplicates += s->duplicates;
+}
+
+void query_log_iter_stats(const struct query_log_iter *it, struct query_log_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->entries = it->entries;
+    out->bytes = it->bytes;
+    struct query_shard *q = it->fan->q;
+    pthread_mutex_lock(&q->lock);
+    for (uint32_t i = 0; i < it->n; i++) {
+        if (!it->fan->streams[i].done)
+            continue;
+        out->shards_done++;
+        add_stats(out, &it->fan->reqs[i].lstats);
+    }
+    pthread_mutex_unlock(&q->lock);
+}
+
+void query_log_iter_close(struct query_log_iter *it)
+{
+    if (!it)
+        return;
+    for (uint32_t i = 0; i < it->n; i++)
+        if (it->in[i].cur)
+            query_fan_give_back(it->fan, it->in[i].cur);
+    query_fan_close(it->fan);
+    free(it->in);
+    free(it);
+}
+
+/* ---- label names and values ---- */
+
+static int log_strings(struct query_job *j, enum query_kind kind, struct str name,
+                       const struct matcher *ms, size_t n, int64_t start_ns, int64_t end_ns,
+                       struct querier_strings *out)
+{
+    out->v = NULL;
+    out->n = 0;
+    struct query_spec spec = {.kind = kind, .start_ns = start_ns, .end_ns = end_ns};
+    const struct matcher *sets[1] = {ms};
+    size_t lens[1] = {n};
+    struct query_matchsets m = {sets, lens, n ? 1 : 0};
+    int rc = query_spec_matchers(&spec, &m, j->tenant);
+    if (!rc && name.len) {
+        char *nb = malloc(name.len);
+        if (nb) {
+            memcpy(nb, name.ptr, name.len);
+            spec.name = (struct str){nb, name.len};
+        } else {
+            rc = ERR_NOMEM;
+        }
+    }
+    if (rc) {
+        query_spec_free(&spec);
+        return rc;
+    }
+    return query_gather_strings(j, &spec, out);
+}
+
+int query_log_label_names(struct query_job *j, const struct matcher *ms, size_t n, int64_t start_ns,
+                          int64_t end_ns, struct querier_strings *out)
+{
+    return log_strings(j, QK_LOG_NAMES, (struct str){NULL, 0}, ms, n, start_ns, end_ns, out);
+}
+
+int query_log_label_values(struct query_job *j, struct str name, const struct matcher *ms, size_t n,
+                           int64_t start_ns, int64_t end_ns, struct querier_strings *out)
+{
+    if (name.len == 0) {
+        out->v = NULL;
+        out->n = 0;
+        return 0;
+    }
+    return log_strings(j, QK_LOG_VALUES, name, ms, n, start_ns, end_ns, out);
+}
+
+/* ---- series and index statistics ---- */
+
+struct series_acc {
+    struct logstore_stream_stats *v;
+    size_t n, cap;
+    struct arena arena;
+    int64_t max;
+};
+
+static int acc_piece(struct series_acc *a, const struct query_piece *p)
+{
+    for (size_t i = 0; i < p->n; i++) {
+        if (a->max > 0 && a->n >= (size_t)a->max)
+            return ERR_LIMIT;
+        if (a->n == a->cap) {
+            size_t ncap = a->cap ? a->cap * 2 : 256;
+            void *nv = realloc(a->v, ncap * sizeof *a->v);
+            if (!nv)
+                return ERR_NOMEM;
+            a->v = nv;
+            a->cap = ncap;
+        }
+        const struct logstore_stream_stats *in = &p->u.sst[i];
+        struct label *ls = arena_alloc(&a->arena, (in->n_labels ? in->n_labels : 1) * sizeof *ls);
+        if (!ls)
+            return ERR_NOMEM;
+        size_t unused = 0;
+        for (size_t k = 0; k < in->n_labels; k++) {
+            ls[k].name = query_dup_str(&a->arena, in->labels[k].name, &unused);
+            ls[k].value = query_dup_str(&a->arena, in->labels[k].value, &unused);
+            if (!ls[k].name.ptr || !ls[k].value.ptr)
+                return ERR_NOMEM;
+        }
+        a->v[a->n] = *in;
+        a->v[a->n].labels = ls;
+        a->n++;
+    }
+    return 0;
+}
+
+static int sst_cmp(const void *x, const void *y)
+{
+    const struct logstore_stream_stats *a = x, *b = y;
+    return labels_cmp(a->labels, a->n_labels, b->labels, b->n_labels);
+}
+
+/* Reads every shard's pieces in turn (owners wait for credit meanwhile). */
+static int collect_series(struct query_job *j, struct query_fan *f, struct series_acc *a)
+{
+    int rc = 0;
+    for (uint32_t i = 0; i < j->q->nshards && rc == 0; i++) {
+        for (;;) {
+            struct query_piece *p;
+            int owner_rc = 0;
+            int r = query_fan_next(f, i, &p, &owner_rc);
+            if (r == 1) {
+                rc = acc_piece(a, p);
+                query_fan_give_back(f, p);
+                if (rc)
+                    break;
+                continue;
+            }
+            rc = r == 0 ? owner_rc : r;
+            break;
+        }
+    }
+    return rc;
+}
+
+struct series_mem {
+    struct arena arena;
+    struct logstore_stream_stats *v;
+};
+
+int query_log_series(struct query_job *j, const struct query_matchsets *ms, int64_t start_ns,
+                     int64_t end_ns, struct query_log_series *out)
+{
+    memset(out, 0, sizeof *out);
+    struct query_spec spec = {.kind = QK_LOG_SERIES, .start_ns = start_ns, .end_ns = end_ns};
+    int rc = query_spec_matchers(&spec, ms, j->tenant);
+    if (rc) {
+        query_spec_free(&spec);
+        return rc;
+    }
+    struct query_fan *f = query_fan_start(j, &spec);
+    if (!f)
+        return ERR_NOMEM;
+    struct series_acc a = {.max = j->q->cfg.max_series};
+    arena_init(&a.arena, 64 * 1024);
+    rc = collect_series(j, f, &a);
+    query_fan_close(f);
+    struct series_mem *mem = rc ? NULL : malloc(sizeof *mem);
+    if (!mem) {
+        arena_deinit(&a.arena);
+        free(a.v);
+        return rc ? rc : ERR_NOMEM;
+    }
+    if (a.n > 1)
+        qsort(a.v, a.n, sizeof *a.v, sst_cmp);
+    size_t u = 0;
+    for (size_t i = 0; i < a.n; i++)
+        if (u == 0 || sst_cmp(&a.v[u - 1], &a.v[i]) != 0)
+            a.v[u++] = a.v[i];
+    mem->arena = a.arena;
+    mem->v = a.v;
+    *out = (struct query_log_series){a.v, u, mem};
+    return 0;
+}
+
+void query_log_series_free(struct query_log_series *s)
+{
+    struct series_mem *mem = s->mem;
+    if (mem) {
+        arena_deinit(&mem->arena);
+        free(mem->v);
+        free(mem);
+    }
+    memset(s, 0, sizeof *s);
+}
+
+int query_log_index_stats(struct query_job *j, const struct matcher *ms, size_t n, int64_t start_ns,
+                          int64_t end_ns, struct logstore_index_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    const struct matcher *sets[1] = {ms};
+    size_t lens[1] = {n};
+    struct query_matchsets m = {sets, lens, 1};
+    struct query_log_series s;
+    int rc = query_log_series(j, &m, start_ns, end_ns, &s);
+    if (rc)
+        return rc;
+    out->streams = s.n;
+    for (size_t i = 0; i < s.n; i++) {
+        out->chunks += s.v[i].chunks;
+        out->entries += s.v[i].entries;
+        out->bytes += s.v[i].bytes;
+    }
+    query_log_series_free(&s);
+    return 0;
+}

@@ -1,0 +1,124 @@
+/* The LogQL entry source over the cross-shard log selection (query.h query_log_source_ops): each
+ * logql_eval select becomes a query_log_select with the evaluator's line hint pushed down; entries
+ * are handed over with their structured metadata sorted by name and unique (the pipeline's
+ * contract; the store keeps the pushed order), and each closed select adds its figures to the
+ * source's stats. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/error.h"
+#include "engine/logql/eval.h"
+#include "server/query.h"
+
+struct src_iter {
+    struct query_log_source *src;
+    struct query_log_iter *it;
+    struct label *md; /* sorted copy of the current entry's metadata */
+    size_t md_cap;
+};
+
+static int src_select(void *ctx, const struct logql_select_req *req, void **out)
+{
+    struct query_log_source *src = ctx;
+    struct src_iter *s = calloc(1, sizeof *s);
+    if (!s)
+        return ERR_NOMEM;
+    s->src = src;
+    struct logstore_line_hint h = {req->contains, req->n_contains};
+    int rc = query_log_select(src->job, req->matchers, req->n_matchers, req->start_ns, req->end_ns,
+                              req->backward, req->n_contains ? &h : NULL, 0, &s->it);
+    if (rc) {
+        free(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+static bool md_sorted(const struct label *md, size_t n)
+{
+    for (size_t i = 1; i < n; i++)
+        if (str_cmp(md[i - 1].name, md[i].name) >= 0)
+            return false;
+    return true;
+}
+
+/* Sorted by name (stable), the first of equal names kept. */
+static int md_sort(struct src_iter *s, const struct label *md, size_t n, size_t *n_out)
+{
+    if (n > s->md_cap) {
+        struct label *v = realloc(s->md, n * sizeof *v);
+        if (!v)
+            return ERR_NOMEM;
+        s->md = v;
+        s->md_cap = n;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t pos = k;
+        while (pos > 0 && str_cmp(s->md[pos - 1].name, md[i].name) > 0)
+            pos--;
+        if (pos > 0 && str_eq(s->md[pos - 1].name, md[i].name))
+            continue;
+        memmove(&s->md[pos + 1], &s->md[pos], (k - pos) * sizeof *s->md);
+        s->md[pos] = md[i];
+        k++;
+    }
+    *n_out = k;
+    return 0;
+}
+
+static int src_next(void *iter, struct logql_entry *out)
+{
+    struct src_iter *s = iter;
+    int rc = query_log_iter_next(s->it);
+    if (rc != 1)
+        return rc;
+    const struct query_log_entry *e = query_log_iter_at(s->it);
+    *out = (struct logql_entry){.ts_ns = e->ts_ns,
+                                .line = e->line,
+                                .stream = e->labels,
+                                .n_stream = e->n_labels,
+                                .meta = e->md,
+                                .n_meta = e->n_md};
+    if (e->n_md > 1 && !md_sorted(e->md, e->n_md)) {
+        if (md_sort(s, e->md, e->n_md, &out->n_meta))
+            return ERR_NOMEM;
+        out->meta = s->md;
+    }
+    return 1;
+}
+
+static void src_close(void *iter)
+{
+    struct src_iter *s = iter;
+    struct query_log_stats st;
+    query_log_iter_stats(s->it, &st);
+    struct query_log_stats *t = &s->src->stats;
+    t->entries += st.entries;
+    t->bytes += st.bytes;
+    t->owner_entries += st.owner_entries;
+    t->streams += st.streams;
+    t->chunks += st.chunks;
+    t->chunks_opened += st.chunks_opened;
+    t->chunks_skipped_hint += st.chunks_skipped_hint;
+    t->bytes_decompressed += st.bytes_decompressed;
+    t->head_entries += st.head_entries;
+    t->duplicates += st.duplicates;
+    t->shards_done += st.shards_done;
+    query_log_iter_close(s->it);
+    free(s->md);
+    free(s);
+}
+
+static int src_check(void *ctx)
+{
+    return query_job_check(((struct query_log_source *)ctx)->job);
+}
+
+static const struct logql_source_ops source_ops = {src_select, src_next, src_close, src_check};
+
+const struct logql_source_ops *query_log_source_ops(void)
+{
+    return &source_ops;
+}
