@@ -568,3 +568,147 @@ bool walrec_entries_iter_next(struct walrec_entries_iter *it)
     it->left--;
     return true;
 }
+
+/* ---- HISTOGRAMS ---- */
+
+#define HIST_ITEM_MIN 2 /* id delta, chunk length (the chunk itself is longer) */
+
+int walrec_hists_encode(struct buf *b, const struct walrec_hist *items, size_t n)
+{
+    size_t start = b->len;
+    struct histchunk_enc e;
+    histchunk_enc_init(&e, false);
+    int rc = buf_append_uvarint(b, n);
+    uint32_t prev = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        histchunk_enc_reset(&e, items[i].is_float);
+        rc = histchunk_enc_append(&e, items[i].ts_ms, items[i].h);
+        size_t len;
+        const uint8_t *c = histchunk_enc_bytes(&e, &len);
+        if (rc == 0)
+            rc = buf_append_svarint(b, (int64_t)items[i].id - (int64_t)prev);
+        if (rc == 0)
+            rc = buf_append_uvarint(b, len);
+        if (rc == 0)
+            rc = buf_append(b, c, len);
+        prev = items[i].id;
+    }
+    histchunk_enc_deinit(&e);
+    return enc_done(b, start, rc);
+}
+
+void walrec_hists_iter_init(struct walrec_hists_iter *it, const void *payload, size_t len)
+{
+    memset(it, 0, sizeof *it);
+    it->r = rd_make(payload, len);
+    it->err = read_count(&it->r, HIST_ITEM_MIN, &it->left);
+}
+
+void walrec_hists_iter_deinit(struct walrec_hists_iter *it)
+{
+    histchunk_iter_deinit(&it->hit);
+}
+
+/* Decodes the one-sample chunk of an item into it->hit. */
+static int hist_item(struct walrec_hists_iter *it, const uint8_t *c, size_t len)
+{
+    if (histchunk_count(c, len) != 1)
+        return ERR_CORRUPT;
+    /* keep the decode arrays across items */
+    struct histchunk_iter keep = it->hit;
+    histchunk_iter_init(&it->hit, c, len);
+    it->hit.spans = keep.spans;
+    it->hit.buckets = keep.buckets;
+    it->hit.custom = keep.custom;
+    it->hit.spans_cap = keep.spans_cap;
+    it->hit.buckets_cap = keep.buckets_cap;
+    it->hit.custom_cap = keep.custom_cap;
+    int rc = histchunk_iter_next(&it->hit);
+    if (rc != 1)
+        return rc == ERR_NOMEM ? rc : ERR_CORRUPT;
+    if (histchunk_iter_next(&it->hit) != 0)
+        return ERR_CORRUPT;
+    it->cur.ts_ms = histchunk_iter_t(&it->hit);
+    it->cur.is_float = it->hit.is_float;
+    it->cur.h = histchunk_iter_at(&it->hit);
+    return 0;
+}
+
+bool walrec_hists_iter_next(struct walrec_hists_iter *it)
+{
+    if (iter_end(&it->r, it->left, &it->err))
+        return false;
+    uint64_t len = 0;
+    const uint8_t *c = NULL;
+    int rc = get_id(&it->r, &it->prev_id);
+    if (rc == 0)
+        rc = rd_uvarint(&it->r, &len);
+    if (rc == 0)
+        rc = len > rd_left(&it->r) ? ERR_CORRUPT : rd_take(&it->r, (size_t)len, &c);
+    if (rc == 0)
+        rc = hist_item(it, c, (size_t)len);
+    if (rc) {
+        it->err = as_corrupt(rc);
+        return false;
+    }
+    it->cur.id = it->prev_id;
+    it->left--;
+    return true;
+}
+
+/* ---- EXEMPLARS ---- */
+
+#define EXEMPLAR_ITEM_MIN 11 /* id delta, ts delta, 8 value bytes, label count */
+
+int walrec_exemplars_encode(struct buf *b, const struct walrec_exemplar *items, size_t n)
+{
+    size_t start = b->len;
+    int rc = buf_append_uvarint(b, n);
+    uint32_t prev_id = 0;
+    int64_t prev_ts = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        rc = buf_append_svarint(b, (int64_t)items[i].id - (int64_t)prev_id);
+        if (rc == 0)
+            rc = buf_append_svarint(b, delta(items[i].ts_ms, prev_ts));
+        if (rc == 0)
+            rc = buf_append_le64(b, items[i].value_bits);
+        if (rc == 0)
+            rc = put_labels(b, items[i].labels, items[i].n_labels);
+        prev_id = items[i].id;
+        prev_ts = items[i].ts_ms;
+    }
+    return enc_done(b, start, rc);
+}
+
+void walrec_exemplars_iter_init(struct walrec_exemplars_iter *it, const void *payload, size_t len,
+                                struct label *labels_buf, size_t labels_cap)
+{
+    memset(it, 0, sizeof *it);
+    it->r = rd_make(payload, len);
+    it->labels_buf = labels_buf;
+    it->labels_cap = labels_cap;
+    it->err = read_count(&it->r, EXEMPLAR_ITEM_MIN, &it->left);
+}
+
+bool walrec_exemplars_iter_next(struct walrec_exemplars_iter *it)
+{
+    if (iter_end(&it->r, it->left, &it->err))
+        return false;
+    int64_t dts;
+    int rc = get_id(&it->r, &it->prev_id);
+    if (rc == 0)
+        rc = as_corrupt(rd_svarint(&it->r, &dts));
+    if (rc == 0)
+        rc = rd_le64(&it->r, &it->cur.value_bits);
+    if (rc == 0)
+        rc = get_labels(&it->r, it->labels_buf, it->labels_cap, &it->cur.n_labels);
+    if (rc) {
+        it->err = as_corrupt(rc);
+        return false;
+    }
+    it->cur.id = it->prev_id;
+    it->cur.ts_ms = undelta(it->cur.ts_ms, dts);
+    it->cur.labels = it->labels_buf;
+    it->left--;
+    return true;
+}

@@ -1,5 +1,6 @@
 /* WAL records: segment header, record framing (typed, length-prefixed, CRC32C-checked, optionally
- * snappy-compressed) and the payload codecs for SERIES / LOG_STREAMS, SAMPLES and LOG_ENTRIES.
+ * snappy-compressed) and the payload codecs for SERIES / LOG_STREAMS, SAMPLES, HISTOGRAMS,
+ * EXEMPLARS and LOG_ENTRIES.
  * Byte layout and recovery rule: docs/formats/wal.md.
  *
  * Pure: bytes in, bytes out; no I/O, no threads. Writers append to a caller-owned `struct buf`.
@@ -25,6 +26,7 @@
 
 #include "base/buf.h"
 #include "base/str.h"
+#include "formats/histchunk.h"
 
 /* Record types. 0 is never valid (an all-zero header must not parse). New types are appended; a
  * reader that does not know a type stops there with ERR_CORRUPT, so adding one bumps
@@ -32,8 +34,8 @@
 enum walrec_type {
     WALREC_SERIES = 1,      /* new series: id + label set (walrec_series codec) */
     WALREC_SAMPLES = 2,     /* batch of (series id, ts ms, value bits) (walrec_samples codec) */
-    WALREC_HISTOGRAMS = 3,  /* opaque */
-    WALREC_EXEMPLARS = 4,   /* opaque */
+    WALREC_HISTOGRAMS = 3,  /* batch of (series id, native histogram) (walrec_hists codec) */
+    WALREC_EXEMPLARS = 4,   /* batch of (series id, ts, value, labels) (walrec_exemplars codec) */
     WALREC_METADATA = 5,    /* opaque */
     WALREC_LOG_STREAMS = 6, /* new streams: id + label set (walrec_series codec) */
     WALREC_LOG_ENTRIES = 7, /* batch of (stream id, ts ns, line, metadata) (walrec_entries codec) */
@@ -111,8 +113,9 @@ int walrec_reader_err(const struct walrec_reader *r);
  * record. */
 uint64_t walrec_reader_offset(const struct walrec_reader *r);
 
-/* Item count a SERIES, LOG_STREAMS, SAMPLES or LOG_ENTRIES payload claims (its count prefix), or
- * ERR_CORRUPT. Lets a caller size arrays before iterating; never more than the payload length. */
+/* Item count a SERIES, LOG_STREAMS, SAMPLES, HISTOGRAMS, EXEMPLARS or LOG_ENTRIES payload claims
+ * (its count prefix), or ERR_CORRUPT. Lets a caller size arrays before iterating; never more than
+ * the payload length. */
 int64_t walrec_payload_count(const void *payload, size_t len);
 
 /* ---- SERIES / LOG_STREAMS payload: (id, label set) items ---- */
@@ -177,6 +180,81 @@ walrec_samples_iter_at(const struct walrec_samples_iter *it)
     return &it->cur;
 }
 static inline int walrec_samples_iter_err(const struct walrec_samples_iter *it)
+{
+    return it->err;
+}
+
+/* ---- HISTOGRAMS payload ---- */
+
+/* One native histogram sample. Each item is stored as its series id delta and a one-sample
+ * histogram chunk (formats/histchunk.h), which carries the timestamp, the integer/float kind and
+ * every field losslessly. */
+struct walrec_hist {
+    uint32_t id;
+    int64_t ts_ms;
+    bool is_float;
+    const struct histchunk_hist *h; /* must pass histchunk_hist_check */
+};
+
+/* Appends a HISTOGRAMS payload for n items. Returns 0 or ERR_NOMEM (b unchanged on error). */
+int walrec_hists_encode(struct buf *b, const struct walrec_hist *items, size_t n);
+
+struct walrec_hists_iter {
+    struct rd r;
+    uint64_t left;
+    uint32_t prev_id;
+    int err;
+    struct histchunk_iter hit; /* owns the arrays cur.h points into */
+    struct walrec_hist cur;    /* cur.h valid until the next _next or _deinit */
+};
+
+void walrec_hists_iter_init(struct walrec_hists_iter *it, const void *payload, size_t len);
+/* Frees the decode arrays; required after init. */
+void walrec_hists_iter_deinit(struct walrec_hists_iter *it);
+bool walrec_hists_iter_next(struct walrec_hists_iter *it);
+static inline const struct walrec_hist *walrec_hists_iter_at(const struct walrec_hists_iter *it)
+{
+    return &it->cur;
+}
+/* 0 after a full, well-formed payload; ERR_CORRUPT for malformed bytes; ERR_NOMEM. */
+static inline int walrec_hists_iter_err(const struct walrec_hists_iter *it)
+{
+    return it->err;
+}
+
+/* ---- EXEMPLARS payload ---- */
+
+struct walrec_exemplar {
+    uint32_t id; /* series id */
+    int64_t ts_ms;
+    uint64_t value_bits;
+    const struct label *labels; /* the exemplar's own labels (may be none) */
+    size_t n_labels;
+};
+
+int walrec_exemplars_encode(struct buf *b, const struct walrec_exemplar *items, size_t n);
+
+struct walrec_exemplars_iter {
+    struct rd r;
+    uint64_t left;
+    uint32_t prev_id;
+    int err;
+    struct label *labels_buf;
+    size_t labels_cap;
+    struct walrec_exemplar cur;
+};
+
+/* labels_buf (capacity labels_cap) receives each item's labels, whose strings borrow the payload;
+ * an item with more labels stops the iterator with ERR_LIMIT. */
+void walrec_exemplars_iter_init(struct walrec_exemplars_iter *it, const void *payload, size_t len,
+                                struct label *labels_buf, size_t labels_cap);
+bool walrec_exemplars_iter_next(struct walrec_exemplars_iter *it);
+static inline const struct walrec_exemplar *
+walrec_exemplars_iter_at(const struct walrec_exemplars_iter *it)
+{
+    return &it->cur;
+}
+static inline int walrec_exemplars_iter_err(const struct walrec_exemplars_iter *it)
 {
     return it->err;
 }
