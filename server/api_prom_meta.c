@@ -9,6 +9,7 @@
 #include "base/error.h"
 #include "engine/promql/ast.h"
 #include "engine/promql/parse.h"
+#include "engine/promql/pretty.h"
 #include "engine/promql/print.h"
 #include "server/api_prom_internal.h"
 #include "server/exchange.h"
@@ -390,7 +391,7 @@ void handler_prom_format_query(struct http_exchange *x)
     struct buf printed;
     buf_init(&printed);
     if (rc == 0)
-        rc = promql_print(ast->root, &printed);
+        rc = promql_prettify(ast->root, &printed);
     promql_ast_destroy(ast);
     struct jsonw w;
     jsonw_init(&w, &r->out);
