@@ -52,3 +52,11 @@ format-check:
 
 clean:
 	rm -rf build
+
+# strata vs Prometheus 2.42 side by side (ingest, memory, disk, queries, HTTP, logs); SIZE=small|default|large.
+# Writes build/bench-compare/, docs/benchmarks/compare-latest.json, docs/img/compare-*.png and the
+# bench-compare section of docs/benchmarks.md.
+.PHONY: bench-compare
+bench-compare: SIZE ?= default
+bench-compare:
+	@bench/compare/run.sh --size $(SIZE)
