@@ -10,6 +10,7 @@
 #include "server/conn.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -20,6 +21,7 @@
 #include "server/exchange.h"
 #include "server/http/encoding.h"
 #include "server/http/response.h"
+#include "server/http/websocket.h"
 #include "server/routes.h"
 #include "server/server.h"
 #include "server/shard.h"
@@ -29,8 +31,9 @@
 #define IN_SHRINK_ABOVE  (64 * 1024)
 #define LINGER_BYTES_MAX (1024 * 1024)
 #define GZIP_MIN_BYTES   1024
+#define WS_PAYLOAD_MAX   (64 * 1024) /* client frames (we read and drop them) */
 
-enum conn_state { CS_READ, CS_HANDLER, CS_WRITE_CLOSE, CS_LINGER, CS_CLOSING };
+enum conn_state { CS_READ, CS_HANDLER, CS_WRITE_CLOSE, CS_LINGER, CS_CLOSING, CS_WS };
 
 struct conn {
     struct shard *sh;
@@ -44,9 +47,13 @@ struct conn {
     bool in_handler, handler_pending;
     bool served_any;
     bool dead;
+    bool poll_inflight; /* watching for the client going away while a handler runs */
+    bool ws;            /* switched to WebSocket (counted in ws_open) */
+    bool ws_app_gone;   /* on_close called, or the application closed */
+    bool ws_counted;    /* in the ws_open gauge */
     int fd;
     struct conn *dead_next;
-    struct loop_op recv_op, send_op;
+    struct loop_op recv_op, send_op, poll_op;
     struct buf in;  /* current request from byte 0, then pipelined bytes */
     struct buf out; /* being sent; frozen while send_inflight */
     size_t out_off;
@@ -61,6 +68,16 @@ struct conn {
 
 static void conn_process(struct conn *c);
 static void conn_pump(struct conn *c, bool progress);
+static void ws_app_gone(struct conn *c);
+
+/* Leaving the WebSocket state: the open gauge goes down once. */
+static void ws_uncount(struct conn *c)
+{
+    if (c->ws_counted) {
+        c->ws_counted = false;
+        metric_add(&c->sh->metrics->ws_open, (uint64_t)-1);
+    }
+}
 
 /* ---- deadline lists -------------------------------------------------------------------------- */
 
@@ -110,6 +127,7 @@ static uint8_t wanted_timer(const struct conn *c)
     switch (c->state) {
     case CS_LINGER: return CONN_TL_LINGER;
     case CS_HANDLER:
+    case CS_WS: /* the application's own life (a tail ends with its client or the server) */
     case CS_CLOSING: return CONN_TL_NONE;
     case CS_WRITE_CLOSE: return CONN_TL_IDLE;
     default: break;
@@ -141,7 +159,7 @@ static void conn_free(struct conn *c)
 static void maybe_free(struct conn *c)
 {
     if (c->dead || c->state != CS_CLOSING || c->recv_inflight || c->send_inflight ||
-        c->handler_pending)
+        c->handler_pending || c->poll_inflight)
         return;
     c->dead = true;
     list_remove(c);
@@ -159,17 +177,74 @@ void conn_reap(struct shard *sh)
     }
 }
 
+/* The client went away while a handler runs: its abort hook (a query job's cancel) runs once. */
+static void fire_abort(struct conn *c)
+{
+    struct http_exchange *x = &c->x;
+    if (!c->handler_pending || !x->on_abort)
+        return;
+    void (*fn)(struct http_exchange *, void *) = x->on_abort;
+    x->on_abort = NULL;
+    metric_add(&c->sh->metrics->client_aborts, 1);
+    fn(x, x->abort_arg);
+}
+
 /* Immediate close: in-flight operations are kicked by shutdown(2) and complete with 0 or an error.
  */
 static void conn_abort(struct conn *c)
 {
     if (c->state == CS_CLOSING)
         return;
+    fire_abort(c);
+    ws_app_gone(c);
+    ws_uncount(c);
     c->state = CS_CLOSING;
     set_timer(c, CONN_TL_NONE, false);
-    if (c->recv_inflight || c->send_inflight)
+    if (c->recv_inflight || c->send_inflight || c->poll_inflight)
         shutdown(c->fd, SHUT_RDWR);
+    if (c->poll_inflight)
+        loop_cancel(&c->sh->loop, &c->poll_op);
     maybe_free(c);
+}
+
+/* ---- client disconnects while a handler runs ------------------------------------------------
+ * A poll for POLLRDHUP (the peer's FIN) and errors, armed only while a handler with an abort hook
+ * is pending: data the client pipelines meanwhile does not complete it. */
+
+static void on_poll(struct loop *l, struct loop_op *op, int res, uint32_t flags);
+
+static void arm_poll(struct conn *c)
+{
+    if (c->poll_inflight || c->peer_eof || c->state != CS_HANDLER || !c->x.on_abort)
+        return;
+    struct io_uring_sqe *sqe = loop_sqe(&c->sh->loop, &c->poll_op);
+    io_uring_prep_poll_add(sqe, c->fd, POLLRDHUP | POLLHUP | POLLERR);
+    io_uring_sqe_set_data(sqe, &c->poll_op);
+    c->poll_inflight = true;
+}
+
+static void on_poll(struct loop *l, struct loop_op *op, int res, uint32_t flags)
+{
+    (void)l;
+    (void)flags;
+    struct conn *c = (struct conn *)((char *)op - offsetof(struct conn, poll_op));
+    c->poll_inflight = false;
+    if (c->state == CS_CLOSING) {
+        maybe_free(c);
+        return;
+    }
+    if (c->state != CS_HANDLER)
+        return; /* the reply came first (the poll was canceled) */
+    if (res > 0 && (res & (POLLHUP | POLLERR))) {
+        conn_abort(c);
+        return;
+    }
+    if (res > 0 && (res & POLLRDHUP)) {
+        c->peer_eof = true; /* the reply (of a canceled job) goes out, then we close */
+        fire_abort(c);
+        return;
+    }
+    arm_poll(c); /* canceled for an earlier request, or spurious */
 }
 
 /* After the last response: half-close and read (discarding) until the client closes, so that its
@@ -254,7 +329,7 @@ static void arm_recv(struct conn *c)
     if (c->state == CS_READ) {
         if (c->pending.len >= OUT_HIGH_WATER)
             return;
-    } else if (c->state != CS_LINGER) {
+    } else if (c->state != CS_LINGER && c->state != CS_WS) {
         return;
     }
     size_t limit = in_limit(c);
@@ -272,7 +347,9 @@ static void on_eof(struct conn *c)
 {
     c->peer_eof = true;
     switch (c->state) {
-    case CS_LINGER: conn_abort(c); return;
+    case CS_LINGER:
+    case CS_WS: conn_abort(c); return;
+    case CS_HANDLER: fire_abort(c); break;
     case CS_READ:
         /* half-closed after complete requests: answer them, then close; a partial request or an
          * idle connection just closes */
@@ -317,7 +394,7 @@ static void on_recv(struct loop *l, struct loop_op *op, int res, uint32_t flags)
         return;
     }
     c->in.len += (size_t)res;
-    if (c->state == CS_READ)
+    if (c->state == CS_READ || c->state == CS_WS)
         conn_process(c);
 }
 
@@ -380,12 +457,22 @@ static void consume_request(struct conn *c)
         buf_deinit(&c->resp);
 }
 
+/* The 101 answer of a WebSocket handshake (no body, no Content-Length). */
+static int write_upgrade(struct conn *c, struct http_exchange *x)
+{
+    return buf_printf(&c->pending,
+                      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                      "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n%s\r\n",
+                      x->ws_accept, x->extra_len ? x->extra_headers : "");
+}
+
 /* The handler replied: queue the response, account, and move to the next state. */
 static void finish_exchange(struct conn *c, bool head_parsed)
 {
     struct http_exchange *x = &c->x;
+    bool upgrade = x->ws_ops && x->status == 101 && head_parsed;
     bool keep = keep_alive(c, head_parsed);
-    if (write_reply(c, x, keep) != 0) {
+    if (upgrade ? write_upgrade(c, x) != 0 : write_reply(c, x, keep) != 0) {
         conn_abort(c);
         return;
     }
@@ -398,6 +485,13 @@ static void finish_exchange(struct conn *c, bool head_parsed)
     c->served_any = true;
     if (head_parsed)
         consume_request(c);
+    if (upgrade && c->state != CS_CLOSING) {
+        c->state = CS_WS;
+        c->ws = true;
+        c->ws_counted = true;
+        metric_add(&c->sh->metrics->ws_open, 1);
+        return;
+    }
     if (c->state != CS_CLOSING)
         c->state = keep ? CS_READ : CS_WRITE_CLOSE;
 }
@@ -425,6 +519,10 @@ static void exchange_begin(struct conn *c, bool head_parsed)
     x->extra_headers[0] = 0;
     x->complete = NULL;
     x->owner = c;
+    x->on_abort = NULL;
+    x->abort_arg = NULL;
+    x->ws_ops = NULL;
+    x->ws_arg = NULL;
 }
 
 /* A reply produced by the connection itself (parse errors, timeouts): then close. */
@@ -444,6 +542,9 @@ static void conn_complete(struct http_exchange *x)
     if (c->in_handler)
         return; /* synchronous reply: dispatch() finishes it */
     c->handler_pending = false;
+    x->on_abort = NULL;
+    if (c->poll_inflight)
+        loop_cancel(&c->sh->loop, &c->poll_op);
     if (c->state == CS_CLOSING) {
         maybe_free(c);
         return;
@@ -535,6 +636,7 @@ static void dispatch(struct conn *c)
     if (!c->x.replied) {
         c->handler_pending = true;
         c->state = CS_HANDLER;
+        arm_poll(c);
         return;
     }
     finish_exchange(c, true);
@@ -548,6 +650,8 @@ static void on_head(struct conn *c)
             conn_abort(c);
     }
 }
+
+static void ws_process(struct conn *c);
 
 static void conn_process(struct conn *c)
 {
@@ -567,6 +671,8 @@ static void conn_process(struct conn *c)
         }
         dispatch(c);
     }
+    if (c->state == CS_WS)
+        ws_process(c); /* frames right behind the handshake, or newly received */
     conn_pump(c, true);
 }
 
@@ -604,6 +710,7 @@ void conn_accept(struct shard *sh, int fd)
     c->state = CS_READ;
     c->recv_op.fn = on_recv;
     c->send_op.fn = on_send;
+    c->poll_op.fn = on_poll;
     http_parser_init(&c->parser, &sh->limits);
     list_append(c, CONN_TL_NONE);
     set_timer(c, CONN_TL_HEADER, true);
@@ -655,8 +762,15 @@ static void for_each_conn(struct shard *sh, void (*fn)(struct conn *c))
     free(all);
 }
 
+static void ws_send_close(struct conn *c, uint16_t code, const char *reason);
+
 static void shutdown_one(struct conn *c)
 {
+    if (c->state == CS_WS) {
+        ws_app_gone(c);
+        ws_send_close(c, WS_CLOSE_GOING_AWAY, "server shutting down");
+        return;
+    }
     bool idle = c->state == CS_READ && !http_parser_started(&c->parser, c->in.len) &&
                 !c->send_inflight && c->pending.len == 0 && c->out_off >= c->out.len;
     if (idle)
@@ -672,4 +786,135 @@ void conn_shutdown_all(struct shard *sh)
 void conn_abort_all(struct shard *sh)
 {
     for_each_conn(sh, conn_abort);
+}
+
+/* ---- WebSocket ---------------------------------------------------------------------------------
+ */
+
+static void ws_app_gone(struct conn *c)
+{
+    if (!c->ws || c->ws_app_gone || !c->x.ws_ops)
+        return;
+    c->ws_app_gone = true;
+    c->x.ws_ops->on_close(c->x.ws_arg);
+}
+
+/* Queues a close frame and ends the connection once it is sent. */
+static void ws_send_close(struct conn *c, uint16_t code, const char *reason)
+{
+    if (c->state != CS_WS)
+        return;
+    uint8_t p[WS_CONTROL_PAYLOAD_MAX];
+    size_t rn = reason ? strlen(reason) : 0;
+    if (rn > sizeof p - 2)
+        rn = sizeof p - 2;
+    p[0] = (uint8_t)(code >> 8);
+    p[1] = (uint8_t)code;
+    if (rn)
+        memcpy(p + 2, reason, rn);
+    ws_uncount(c);
+    if (ws_frame_write(&c->pending, WS_OP_CLOSE, true, p, code ? rn + 2 : 0) != 0) {
+        c->state = CS_WRITE_CLOSE;
+        conn_abort(c);
+        return;
+    }
+    c->state = CS_WRITE_CLOSE;
+    conn_pump(c, true);
+}
+
+/* One complete client frame, payload unmasked. */
+static void ws_frame_in(struct conn *c, const struct ws_frame *f, const uint8_t *pl)
+{
+    size_t n = (size_t)f->payload_len;
+    switch (f->opcode) {
+    case WS_OP_PING:
+        if (ws_frame_write(&c->pending, WS_OP_PONG, true, pl, n) != 0)
+            conn_abort(c);
+        return;
+    case WS_OP_CLOSE: {
+        int code = ws_close_code(pl, n);
+        ws_app_gone(c);
+        ws_send_close(c, code < 0 ? WS_CLOSE_PROTOCOL : (uint16_t)code, NULL);
+        return;
+    }
+    default: return; /* pongs and data frames: Loki's tail reads nothing from its client */
+    }
+}
+
+static void ws_process(struct conn *c)
+{
+    size_t off = 0;
+    while (c->state == CS_WS && off < c->in.len) {
+        struct ws_frame f;
+        int64_t r = ws_frame_parse(c->in.data + off, c->in.len - off, true, WS_PAYLOAD_MAX, &f);
+        if (r == 0)
+            break;
+        if (r < 0) {
+            ws_app_gone(c);
+            ws_send_close(c, r == ERR_LIMIT ? WS_CLOSE_TOO_BIG : WS_CLOSE_PROTOCOL, NULL);
+            break;
+        }
+        uint8_t *pl = c->in.data + off + f.header_len;
+        ws_mask(pl, (size_t)f.payload_len, f.mask, 0);
+        ws_frame_in(c, &f, pl);
+        off += (size_t)r;
+    }
+    if (c->state == CS_CLOSING || c->state == CS_LINGER)
+        return;
+    if (c->state != CS_WS)
+        off = c->in.len; /* closing: the rest is dropped */
+    memmove(c->in.data, c->in.data + off, c->in.len - off);
+    c->in.len -= off;
+}
+
+static struct conn *ws_conn(struct http_ws *ws)
+{
+    return (struct conn *)(void *)ws;
+}
+
+int http_reply_websocket(struct http_exchange *x, const struct http_ws_ops *ops, void *arg,
+                         struct http_ws **out, const char **why)
+{
+    const struct http_request *rq = x->req;
+    *why = NULL;
+    if (!rq || rq->method != HTTP_GET || rq->version_minor < 1)
+        *why = "websocket: the upgrade request must be a GET over HTTP/1.1";
+    else if (!ws_header_has_token(http_header(x, "upgrade"), "websocket"))
+        *why = "websocket: the 'upgrade' token not found in 'Upgrade' header";
+    else if (!ws_header_has_token(http_header(x, "connection"), "upgrade"))
+        *why = "websocket: the 'upgrade' token not found in 'Connection' header";
+    else if (!str_eq_cstr(http_header(x, "sec-websocket-version"), "13"))
+        *why = "websocket: unsupported version: 13 not found in 'Sec-Websocket-Version' header";
+    else if (ws_accept_key(http_header(x, "sec-websocket-key"), x->ws_accept) != 0)
+        *why = "websocket: not a websocket handshake: 'Sec-WebSocket-Key' header is missing or "
+               "blank";
+    if (*why)
+        return ERR_INVALID;
+    x->ws_ops = ops;
+    x->ws_arg = arg;
+    *out = (struct http_ws *)(void *)x->owner;
+    http_reply(x, 101, NULL);
+    return 0;
+}
+
+int http_ws_send_text(struct http_ws *ws, const void *p, size_t n)
+{
+    struct conn *c = ws_conn(ws);
+    if (c->state != CS_WS)
+        return ERR_CLOSED;
+    if (c->pending.len + (c->out.len - c->out_off) > HTTP_WS_QUEUE_MAX)
+        return ERR_FULL;
+    int rc = ws_frame_write(&c->pending, WS_OP_TEXT, true, p, n);
+    if (rc)
+        return rc;
+    conn_pump(c, true);
+    return 0;
+}
+
+void http_ws_close(struct http_ws *ws, uint16_t code, const char *reason)
+{
+    struct conn *c = ws_conn(ws);
+    c->ws_app_gone = true;
+    if (c->state == CS_WS)
+        ws_send_close(c, code, reason);
 }

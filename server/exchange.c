@@ -6,6 +6,9 @@
 #include "base/assert.h"
 #include "base/error.h"
 #include "server/http/response.h"
+#include "server/metrics.h"
+#include "server/query.h"
+#include "server/shard.h"
 
 void http_reply(struct http_exchange *x, int status, const char *content_type)
 {
@@ -102,4 +105,24 @@ int http_form_params(const struct http_exchange *x, struct http_params *ps)
             return rc;
     }
     return http_params_parse(ps, x->query.ptr, x->query.len);
+}
+
+void http_on_abort(struct http_exchange *x, void (*fn)(struct http_exchange *x, void *arg),
+                   void *arg)
+{
+    ASSERT(!x->replied);
+    x->on_abort = fn;
+    x->abort_arg = arg;
+}
+
+static void cancel_job(struct http_exchange *x, void *arg)
+{
+    if (x->shard && x->shard->metrics)
+        metric_add(&x->shard->metrics->query_jobs_canceled, 1);
+    query_job_cancel(arg);
+}
+
+void http_cancel_job_on_abort(struct http_exchange *x, struct query_job *j)
+{
+    http_on_abort(x, cancel_job, j);
 }

@@ -141,6 +141,17 @@ static int render_conns(struct buf *b, const struct metrics_input *in)
                         "strata_http_timeouts_total{kind=\"idle\"} %llu\n",
                         (unsigned long long)SUM(in, header_timeouts),
                         (unsigned long long)SUM(in, idle_timeouts));
+    if (!rc)
+        rc = scalar(b, "strata_http_client_aborts_total", "counter",
+                    "Requests whose client closed or reset the connection before the reply.",
+                    SUM(in, client_aborts));
+    if (!rc)
+        rc = scalar(b, "strata_query_jobs_canceled_total", "counter",
+                    "Query jobs canceled because their client went away.",
+                    SUM(in, query_jobs_canceled));
+    if (!rc)
+        rc = scalar(b, "strata_http_websocket_connections", "gauge",
+                    "Open WebSocket connections (Loki tail).", SUM(in, ws_open));
     return rc;
 }
 

@@ -33,6 +33,9 @@ struct shard_metrics {
     metric_u64 conns_open;     /* gauge */
     metric_u64 header_timeouts;
     metric_u64 idle_timeouts;
+    metric_u64 client_aborts;       /* clients gone while their request's handler ran */
+    metric_u64 query_jobs_canceled; /* query jobs canceled because their client went away */
+    metric_u64 ws_open;             /* gauge: WebSocket connections */
     /* snapshot of the shard's mesh counters, refreshed by the shard every tick */
     metric_u64 mesh_sent;
     metric_u64 mesh_received;
