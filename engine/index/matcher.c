@@ -5,7 +5,9 @@
 #include <pcre2.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <stdbool.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "base/error.h"
 
@@ -209,6 +211,59 @@ static int screen_re2(const char *p, size_t n, char *err, size_t err_size)
     return 0;
 }
 
+/* Copies pattern p to out (2 * n bytes at least) with every bare \S \W \D (outside a
+ * bracket class and outside \Q...\E) put in brackets: PCRE2's JIT (10.42, with
+ * MATCH_INVALID_UTF) lets the bare negated classes miss multi-byte characters, the bracketed
+ * ones match them. Returns the length written. */
+static size_t jit_safe_copy(const char *p, size_t n, char *out)
+{
+    size_t o = 0;
+    bool in_class = false;
+    for (size_t i = 0; i < n;) {
+        char c = p[i];
+        if (c == '\\' && i + 1 < n) {
+            char e = p[i + 1];
+            size_t end = i + 2;
+            if (e == 'Q') { /* quoted literal up to \E (or the end) */
+                while (end < n && !(p[end] == '\\' && end + 1 < n && p[end + 1] == 'E'))
+                    end++;
+                end = end < n ? end + 2 : n;
+            } else if (!in_class && (e == 'S' || e == 'W' || e == 'D')) {
+                out[o++] = '[';
+                out[o++] = '\\';
+                out[o++] = e;
+                out[o++] = ']';
+                i += 2;
+                continue;
+            }
+            memcpy(out + o, p + i, end - i);
+            o += end - i;
+            i = end;
+            continue;
+        }
+        out[o++] = c;
+        i++;
+        if (in_class) {
+            if (c == '[' && i < n && p[i] == ':') { /* [:alpha:] */
+                const char *close = memmem(p + i, n - i, ":]", 2);
+                size_t end = close ? (size_t)(close - p) + 2 : n;
+                memcpy(out + o, p + i, end - i);
+                o += end - i;
+                i = end;
+            } else if (c == ']') {
+                in_class = false;
+            }
+        } else if (c == '[') {
+            in_class = true;
+            if (i < n && p[i] == '^')
+                out[o++] = p[i++];
+            if (i < n && p[i] == ']')
+                out[o++] = p[i++]; /* a leading ] is literal */
+        }
+    }
+    return o;
+}
+
 static int compile_regex(struct matcher *m, char *err, size_t err_size)
 {
     int rc = screen_re2(m->value.ptr, m->value.len, err, err_size);
@@ -218,7 +273,12 @@ static int compile_regex(struct matcher *m, char *err, size_t err_size)
     PCRE2_SIZE off;
     uint32_t opts = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | PCRE2_DOTALL | PCRE2_DOLLAR_ENDONLY |
                     PCRE2_ANCHORED | PCRE2_ENDANCHORED | PCRE2_NEVER_BACKSLASH_C;
-    pcre2_code *re = pcre2_compile((PCRE2_SPTR)m->value.ptr, m->value.len, opts, &code, &off, NULL);
+    char *pat = malloc(m->value.len * 2 + 1); /* each 2-byte escape grows to 4 bytes at most */
+    if (!pat)
+        return ERR_NOMEM;
+    size_t pat_len = jit_safe_copy(m->value.ptr, m->value.len, pat);
+    pcre2_code *re = pcre2_compile((PCRE2_SPTR)pat, pat_len, opts, &code, &off, NULL);
+    free(pat);
     if (!re) {
         PCRE2_UCHAR msg[256];
         pcre2_get_error_message(code, msg, sizeof msg);

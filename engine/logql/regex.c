@@ -504,7 +504,14 @@ static int check_escape_item(struct re_check *c)
             return rc;
         if (c->i == from)
             c->i += 2; /* perl class */
+        /* PCRE2's JIT (10.42, with MATCH_INVALID_UTF) lets a bare \S \W \D miss multi-byte
+         * characters; the same class in brackets matches them */
+        bool negated = c->i - from == 2 && strchr("SWD", c->s[from + 1]);
+        if (negated)
+            emit(c, "[", 1);
         emit_from(c, from);
+        if (negated)
+            emit(c, "]", 1);
         push_item(c, 1);
         return 0;
     }

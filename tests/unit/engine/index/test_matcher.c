@@ -164,6 +164,26 @@ static void test_finite_values(void **state)
 }
 
 /* Property: every fast path agrees with PCRE2 on random strings over a small alphabet. */
+/* Negated Perl classes match multi-byte characters (PCRE2's JIT alone would not), also
+ * with the JIT compiled; escaped, quoted and bracketed forms keep their meaning. */
+static void test_negated_classes_utf8(void **state)
+{
+    (void)state;
+    assert_true(re("\\S+", "h\xc3\xa9llo"));
+    assert_true(re("\\S+", "\xe2\x82\xac"));
+    assert_false(re("\\S+", "a b"));
+    assert_true(re("\\W+", "\xe2\x82\xac"));
+    assert_false(re("\\W+", "h\xc3\xa9llo"));
+    assert_true(re("\\D+", "\xc3\xa9\xc3\xa9"));
+    assert_false(re("\\D+", "a1"));
+    assert_true(re("[\\S]+", "\xc3\xa9"));
+    assert_true(re("[^\\S]+", " "));
+    assert_true(re("\\\\S", "\\S"));     /* an escaped backslash, then S */
+    assert_true(re("\\Q\\S\\E", "\\S")); /* quoted: a literal backslash and S */
+    assert_false(re("\\Q\\S\\E", "x"));
+    assert_true(re("[[:alpha:]]\\S", "a\xc3\xa9"));
+}
+
 static void test_fast_paths_agree_with_regex(void **state)
 {
     struct prop p = prop_begin("matcher_fast_paths");
@@ -198,6 +218,7 @@ int main(void)
         cmocka_unit_test(test_negative_regex),
         cmocka_unit_test(test_invalid),
         cmocka_unit_test(test_finite_values),
+        cmocka_unit_test(test_negated_classes_utf8),
         cmocka_unit_test(test_fast_paths_agree_with_regex),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

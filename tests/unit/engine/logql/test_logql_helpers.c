@@ -133,6 +133,12 @@ static void test_regex_semantics(void **state)
     assert_false(RX("a.b", "a\nb"));
     assert_true(RX("(?s)a.b", "a\nb"));
     assert_true(RX("\\p{Greek}", "\xce\xb1"));
+    /* negated Perl classes match multi-byte characters (also under PCRE2's JIT) */
+    assert_true(RX("^\\S+$", "h\xc3\xa9llo"));
+    assert_true(RX("^\\W$", "\xe2\x82\xac"));
+    assert_true(RX("^\\D\\D$", "\xc3\xa9\xc3\xa9"));
+    assert_true(RX("^\\S+\\s\\S+$", "\xc3\xa9 \xc3\xa9"));
+    assert_false(RX("^\\S+$", "a b"));
     assert_true(RX("err", "xx err yy")); /* unanchored */
     struct logql_regex r;
     char err[256];
