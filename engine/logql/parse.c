@@ -484,12 +484,22 @@ static int parse_label_filter(struct parser *p, int min, struct logql_label_filt
 
 /* ---- parser stages ---- */
 
+/* True when an extraction list follows: a label name, or `bool=` (see parse_extract_list). */
+static bool extract_list_next(struct parser *p)
+{
+    return peek(p)->kind == LT_IDENT || (peek(p)->kind == LT_BOOL && peek_at(p, 1)->kind == LT_EQ);
+}
+
 static int parse_extract_list(struct parser *p, struct logql_stage *st, bool json)
 {
     int rc;
     do {
         struct logql_tok *name, *val;
-        if ((rc = expect(p, LT_IDENT, &name)))
+        /* `bool` is a keyword, but Loki's log parsers take it as a label name (`| json
+         * bool="bool_field"`) when a value expression follows. */
+        if (peek(p)->kind == LT_BOOL && peek_at(p, 1)->kind == LT_EQ)
+            name = next(p);
+        else if ((rc = expect(p, LT_IDENT, &name)))
             return rc;
         struct logql_extract *x = GROW(p, st->exprs, st->n_exprs);
         if (!x)
@@ -522,7 +532,7 @@ static int parse_logfmt(struct parser *p, struct logql_stage *st)
         st->strict |= f == LOGQL_FLAG_STRICT;
         st->keep_empty |= f == LOGQL_FLAG_KEEP_EMPTY;
     }
-    return peek(p)->kind == LT_IDENT ? parse_extract_list(p, st, false) : 0;
+    return extract_list_next(p) ? parse_extract_list(p, st, false) : 0;
 }
 
 static int parse_regexp_stage(struct parser *p, struct logql_stage *st)
@@ -640,7 +650,7 @@ static int parse_pipe_stage(struct parser *p, struct logql_stage *st)
     case LT_JSON:
         next(p);
         st->kind = LOGQL_STAGE_JSON;
-        return peek(p)->kind == LT_IDENT ? parse_extract_list(p, st, true) : 0;
+        return extract_list_next(p) ? parse_extract_list(p, st, true) : 0;
     case LT_REGEXP: next(p); return parse_regexp_stage(p, st);
     case LT_PATTERN: next(p); return parse_pattern_stage(p, st);
     case LT_UNPACK:
