@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "base/assert.h"
+#include "server/api_loki.h"
 #include "server/api_loki_push.h"
 #include "server/api_prom.h"
 #include "server/api_write.h"
@@ -48,6 +49,16 @@ const struct route server_routes[] = {
     {HTTP_POST, "/loki/api/v1/push",               handler_loki_push,       TEXT,  NOGZ|C400, LOKI, 0},
     /* Loki HTTP API (api-contract §4.3) */
     {HTTP_GET,  "/loki/api/v1/status/buildinfo",   handler_loki_buildinfo,  TEXT,  0,     0,       0},
+    /* Loki query API (api-contract §4.2, §4.3) */
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/query",     handler_loki_query,      TEXT,  0,     0,       0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/query_range", handler_loki_query_range, TEXT, 0,   0,       0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/labels",    handler_loki_labels,     TEXT,  0,     0,       0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/label/<name>/values", handler_loki_label_values, TEXT, 0, 0, 0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/series",    handler_loki_series,     TEXT,  0,     0,       0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/index/stats", handler_loki_index_stats, TEXT, 0,   0,       0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/index/volume", handler_loki_volume,  TEXT,  0,     0,       0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/index/volume_range", handler_loki_volume_range, TEXT, 0, 0, 0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/format_query", handler_loki_format_query, TEXT, 0,  0,       0},
 };
 /* clang-format on */
 const size_t server_routes_n = sizeof server_routes / sizeof server_routes[0];
