@@ -1,0 +1,513 @@
+#!/usr/bin/env python3
+"""Integration tests for the Loki query API of strata (api-contract §4: T-4.1..T-4.8, T-4.10):
+the real binary on 127.0.0.1, lines pushed with real encodings (JSON and snappy protobuf, the
+encoders of loki_push_test.py), read back through /loki/api/v1/query, query_range, labels, label
+values, series, index/stats, index/volume, index/volume_range and format_query; Loki's time and
+step formats, defaults and parameter errors (400 plain text); categorize-labels; tenants; several
+shards (global time order and limit across shards against a brute-force model); data read back
+after a restart from WAL replay and from cut blocks; Grafana's data source calls.
+
+usage: loki_query_test.py --strata PATH --dump PATH --case NAME|all [--list]
+Exit status: 0 pass, 1 fail, 77 skip.
+"""
+import http.client
+import json
+import os
+import random
+import sys
+import time
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import loki_push_test as lp  # noqa: E402
+import rwproto as rw  # noqa: E402
+
+CASES = {}
+NOW = time.time_ns() // 10**9 * 10**9
+SEC = 10**9
+CAT = {"X-Loki-Response-Encoding-Flags": "categorize-labels"}
+ANY_AGE = ("--limits.loki.reject-old-samples-max-age", "0")
+
+
+def case(fn):
+    CASES[fn.__name__.removeprefix("case_")] = fn
+    return fn
+
+
+# ---- client -----------------------------------------------------------------------------------
+
+
+def get(port, path, params=None, headers=None, method="GET"):
+    """(status, headers, body bytes); params as a dict or a list of pairs."""
+    q = urllib.parse.urlencode(params or {}, doseq=True)
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        h = dict(headers or {})
+        if method == "POST":
+            h["Content-Type"] = "application/x-www-form-urlencoded"
+            c.request("POST", path, body=q.encode(), headers=h)
+        else:
+            c.request("GET", path + ("?" + q if q else ""), headers=h)
+        r = c.getresponse()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, r.read()
+    finally:
+        c.close()
+
+
+def ok(port, path, params=None, headers=None, method="GET"):
+    st, h, body = get(port, path, params, headers, method)
+    assert st == 200, f"{path} {params}: {st} {body!r}"
+    assert h.get("content-type", "").startswith("application/json"), h
+    return json.loads(body)
+
+
+def bad(port, path, params, contains=None, status=400, headers=None):
+    st, h, body = get(port, path, params, headers)
+    assert st == status, f"{path} {params}: expected {status}, got {st} {body!r}"
+    assert h.get("content-type") == "text/plain; charset=utf-8", h
+    assert not body.startswith(b"{"), body
+    if contains:
+        assert contains.encode() in body, f"{contains!r} not in {body!r}"
+    return body.decode()
+
+
+def qr(port, query, headers=None, **params):
+    params["query"] = query
+    return ok(port, "/loki/api/v1/query_range", params, headers)
+
+
+def lines_of(res):
+    """[(ts, line, stream labels)] of a streams result, in answer order per stream."""
+    return [(int(v[0]), v[1], tuple(sorted(s["stream"].items())))
+            for s in res["data"]["result"] for v in s["values"]]
+
+
+def merged(res, backward=True):
+    """All entries of a streams result in global time order (ties by labels)."""
+    out = lines_of(res)
+    out.sort(key=lambda e: (-e[0] if backward else e[0], e[2]))
+    return out
+
+
+def start(binary, tmp, shards=2, extra=ANY_AGE):
+    return rw.Server(binary, os.path.join(tmp, "data"), shards=shards, extra=extra).wait_ready()
+
+
+def push_json(port, streams, headers=None):
+    st, _, body = lp.push(port, lp.json_push(streams), headers=headers)
+    assert st == 204, (st, body)
+
+
+def push_pb(port, streams, headers=None):
+    st, _, body = lp.push_pb(port, streams, headers=headers)
+    assert st == 204, (st, body)
+
+
+def fill(port, n_streams=6, per=20, t0=None, step=SEC):
+    """Streams {job="load", pod="p<i>"} with `per` lines each, interleaved in time; returns the
+    model [(ts, line, labels)]."""
+    t0 = t0 if t0 is not None else NOW - 600 * SEC
+    model, streams = [], []
+    for i in range(n_streams):
+        labels = {"job": "load", "pod": f"p{i}"}
+        ents = []
+        for k in range(per):
+            ts = t0 + k * step + i  # distinct per stream, interleaved
+            line = f"line {k} of p{i} level={'error' if k % 3 == 0 else 'info'}"
+            ents.append((ts, line, None))
+            model.append((ts, line, tuple(sorted(labels.items()))))
+        streams.append((labels, ents))
+    push_json(port, streams)
+    return model
+
+
+# ---- T-4.x ------------------------------------------------------------------------------------
+
+
+@case
+def case_t4_1_health_check(binary, tool, tmp):
+    """T-4.1: Grafana's health check gets exactly one series with one point of value "2" at
+    4000000000 (10 digits: seconds, year 2096: future times are fine)."""
+    srv = start(binary, tmp)
+    res = ok(srv.port, "/loki/api/v1/query",
+             {"query": "vector(1)+vector(1)", "direction": "backward", "time": "4000000000"}, CAT)
+    assert res["status"] == "success", res
+    assert res["data"]["resultType"] == "vector", res
+    assert res["data"]["result"] == [{"metric": {}, "value": [4000000000, "2"]}], res
+    assert isinstance(res["data"]["stats"], dict)
+    srv.stop()
+
+
+@case
+def case_t4_2_limit_direction(binary, tool, tmp):
+    """T-4.2: limit=2 backward gives the 2 newest lines, newest first; forward the 2 oldest, oldest
+    first; across several streams and shards."""
+    srv = start(binary, tmp, shards=3)
+    model = fill(srv.port)
+    rng = {"start": str(NOW - 3600 * SEC), "end": str(NOW)}
+    res = qr(srv.port, '{job="load"}', limit=2, direction="backward", **rng)
+    got = merged(res, True)
+    want = sorted(model, key=lambda e: (-e[0], e[2]))[:2]
+    assert got == want, (got, want)
+    for s in res["data"]["result"]:
+        ts = [int(v[0]) for v in s["values"]]
+        assert ts == sorted(ts, reverse=True), ts
+    res = qr(srv.port, '{job="load"}', limit=2, direction="FORWARD", **rng)
+    got = merged(res, False)
+    assert got == sorted(model)[:2], got
+    for s in res["data"]["result"]:
+        ts = [int(v[0]) for v in s["values"]]
+        assert ts == sorted(ts), ts
+    srv.stop()
+
+
+@case
+def case_t4_3_time_formats(binary, tool, tmp):
+    """T-4.3: start as seconds, ns, float seconds and RFC3339 all mean what they say; start is
+    inclusive and end exclusive."""
+    srv = start(binary, tmp)
+    base = 1700000000 * SEC
+    push_json(srv.port, [({"job": "t"}, [(base - SEC, "before", None), (base, "at start", None),
+                                          (base + SEC // 2, "half", None),
+                                          (base + 10 * SEC, "at end", None)])])
+    end = str(base + 10 * SEC)
+    for s in ["1700000000", str(base), "1700000000.0", "2023-11-14T22:13:20Z",
+              "2023-11-14T23:13:20+01:00", "2023-11-14T22:13:20.000000000Z"]:
+        res = qr(srv.port, '{job="t"}', start=s, end=end, direction="forward")
+        assert [e[1] for e in merged(res, False)] == ["at start", "half"], (s, res)
+    res = qr(srv.port, '{job="t"}', start="1700000000.5", end=end, direction="forward")
+    assert [e[1] for e in merged(res, False)] == ["half"], res
+    res = qr(srv.port, '{job="t"}', start="1700000000.501", end=end)
+    assert [e[1] for e in merged(res)] == [], res
+    for p in ["start", "end"]:
+        bad(srv.port, "/loki/api/v1/query_range", {"query": '{job="t"}', p: "yesterday"},
+            f"could not parse '{p}' parameter: strconv.ParseInt: parsing \"yesterday\": "
+            "invalid syntax")
+    bad(srv.port, "/loki/api/v1/query", {"query": "vector(1)", "time": "x"},
+        'strconv.ParseInt: parsing "x": invalid syntax')
+    srv.stop()
+
+
+@case
+def case_t4_4_step_formats(binary, tool, tmp):
+    """T-4.4: step=15000ms, 15s and 15 give the same matrix; the default step is
+    max(1, floor(range/250)) s; interval and step errors are 400."""
+    srv = start(binary, tmp)
+    t0 = NOW - 300 * SEC
+    push_json(srv.port, [({"job": "s"}, [(t0 + k * 7 * SEC, f"l{k}", None) for k in range(30)])])
+    q = 'count_over_time({job="s"}[30s])'
+    rng = {"start": str(t0), "end": str(t0 + 240 * SEC)}
+    outs = [qr(srv.port, q, step=s, **rng)["data"] for s in ["15000ms", "15s", "15", "15.0"]]
+    for o in outs:
+        assert o["resultType"] == "matrix", o
+        assert o["result"] == outs[0]["result"], (o, outs[0])
+    pts = outs[0]["result"][0]["values"]
+    grid = [(t0 + k * 15 * SEC) // SEC for k in range(17)]
+    assert set(p[0] for p in pts) <= set(grid) and len(pts) >= 15, pts  # empty steps are left out
+    assert sum(int(p[1]) for p in pts) > 0
+    # default step: 240 s / 250 -> 1 s
+    d = qr(srv.port, q, **rng)["data"]["result"][0]["values"]
+    assert d[1][0] - d[0][0] == 1, d[:2]
+    rng_long = {"start": str(t0 - 3600 * SEC), "end": str(t0 + 240 * SEC)}
+    d = qr(srv.port, q, **rng_long)["data"]["result"][0]["values"]
+    assert all((p[0] - d[0][0]) % 15 == 0 for p in d), d[:3]  # 3840 s / 250 -> 15 s
+    u = "/loki/api/v1/query_range"
+    bad(srv.port, u, dict(query=q, step="0", **rng), "zero or negative query resolution step")
+    bad(srv.port, u, dict(query=q, step="-5", **rng), "zero or negative query resolution step")
+    bad(srv.port, u, dict(query=q, step="-5s", **rng), "cannot parse \"-5s\" to a valid duration")
+    bad(srv.port, u, dict(query=q, step="abc", **rng), 'cannot parse "abc" to a valid duration')
+    bad(srv.port, u, dict(query=q, step="1ms", start=str(t0), end=str(t0 + 3600 * SEC)),
+        "exceeded maximum resolution of 11,000 points per time series")
+    bad(srv.port, u, dict(query=q, interval="-1", **rng), "interval must be >= 0")
+    srv.stop()
+
+
+@case
+def case_t4_5_categorize_labels(binary, tool, tmp):
+    """T-4.5: without the flag header values are 2-tuples with structured metadata and parsed
+    labels folded into the stream; with it data.encodingFlags holds categorize-labels and every
+    value is a 3-tuple {"structuredMetadata":..,"parsed":..} (empty keys left out)."""
+    srv = start(binary, tmp)
+    push_pb(srv.port, [('{job="c"}', [(NOW - 3 * SEC, "level=warn msg=hi", [("trace_id", "t1")]),
+                                       (NOW - 2 * SEC, "plain", [])])])
+    rng = {"start": str(NOW - 60 * SEC), "end": str(NOW)}
+    res = qr(srv.port, '{job="c"}', **rng)
+    assert "encodingFlags" not in res["data"], res
+    vals = [v for s in res["data"]["result"] for v in s["values"]]
+    assert vals and all(len(v) == 2 for v in vals), vals
+    streams = sorted(json.dumps(s["stream"], sort_keys=True) for s in res["data"]["result"])
+    assert streams == ['{"job": "c", "trace_id": "t1"}', '{"job": "c"}'], streams
+    res = qr(srv.port, '{job="c"} | logfmt', headers=CAT, **rng)
+    assert res["data"]["encodingFlags"] == ["categorize-labels"], res
+    assert [s["stream"] for s in res["data"]["result"]] == [{"job": "c"}], res
+    vals = res["data"]["result"][0]["values"]
+    assert all(len(v) == 3 for v in vals), vals
+    assert vals[0][1] == "plain" and vals[0][2] == {}, vals
+    assert vals[1][2] == {"structuredMetadata": {"trace_id": "t1"},
+                          "parsed": {"level": "warn", "msg": "hi"}}, vals
+    # a metric query with the header: no tuples, the flag is echoed
+    res = qr(srv.port, 'count_over_time({job="c"}[1m])', headers=CAT, step="60s", **rng)
+    assert res["data"]["resultType"] == "matrix", res
+    srv.stop()
+
+
+@case
+def case_t4_6_instant_log_query(binary, tool, tmp):
+    """T-4.6: the instant endpoint with a log query is a 400 in plain text."""
+    srv = start(binary, tmp)
+    bad(srv.port, "/loki/api/v1/query", {"query": '{job="a"}'},
+        "log queries are not supported as an instant query type")
+    bad(srv.port, "/loki/api/v1/query", {"query": '{job="a"} |= "x"', "time": str(NOW)},
+        "log queries are not supported as an instant query type")
+    res = ok(srv.port, "/loki/api/v1/query", {"query": 'count_over_time({job="a"}[5m])'})
+    assert res["data"]["resultType"] == "vector" and res["data"]["result"] == [], res
+    srv.stop()
+
+
+@case
+def case_t4_7_parse_error(binary, tool, tmp):
+    """T-4.7: query={foo is a 400 in plain text, on both query endpoints and the metadata ones that
+    take a selector; so is a selector without a non-empty matcher."""
+    srv = start(binary, tmp)
+    for path in ["/loki/api/v1/query", "/loki/api/v1/query_range", "/loki/api/v1/index/stats",
+                 "/loki/api/v1/labels", "/loki/api/v1/index/volume"]:
+        bad(srv.port, path, {"query": "{foo"}, "parse error")
+    bad(srv.port, "/loki/api/v1/query_range", {"query": '{foo=""}'}, "parse error")
+    bad(srv.port, "/loki/api/v1/series", {"match[]": "{foo"}, "parse error")
+    bad(srv.port, "/loki/api/v1/series", {"match[]": '{job="a"} |= "x"'},
+        "only label matchers are supported")
+    bad(srv.port, "/loki/api/v1/format_query", {"query": "{foo"}, "parse error")
+    srv.stop()
+
+
+@case
+def case_t4_8_metadata(binary, tool, tmp):
+    """T-4.8: labels, label/<name>/values and series answer envelopes; index/stats a bare object
+    with 4 numeric keys; volume a vector, volume_range a matrix; format_query the printed query.
+    __tenant__ never shows."""
+    srv = start(binary, tmp, shards=3)
+    push_json(srv.port, [({"job": "m", "level": "info"}, [(NOW - 50 * SEC, "aaaa", None)]),
+                         ({"job": "m", "level": "error"}, [(NOW - 40 * SEC, "bb", None),
+                                                           (NOW - 30 * SEC, "cc", None)]),
+                         ({"app": "x"}, [(NOW - 20 * SEC, "ddd", None)])])
+    rng = {"start": str(NOW - 3600 * SEC), "end": str(NOW)}
+    res = ok(srv.port, "/loki/api/v1/labels", rng)
+    assert res == {"status": "success", "data": ["app", "job", "level"]}, res
+    res = ok(srv.port, "/loki/api/v1/labels", dict(query='{job="m"}', **rng))
+    assert res["data"] == ["job", "level"], res
+    res = ok(srv.port, "/loki/api/v1/label/level/values", rng)
+    assert res == {"status": "success", "data": ["error", "info"]}, res
+    res = ok(srv.port, "/loki/api/v1/label/__tenant__/values", rng)
+    assert res["data"] == [], res
+    res = ok(srv.port, "/loki/api/v1/label/job/values",
+             {"start": str(NOW - 10 * SEC), "end": str(NOW)})
+    assert res["data"] == [], res
+    res = ok(srv.port, "/loki/api/v1/series", [("match[]", '{job="m"}'), ("match[]", '{app="x"}')]
+             + list(rng.items()))
+    assert res == {"status": "success", "data": [{"app": "x"}, {"job": "m", "level": "error"},
+                                                 {"job": "m", "level": "info"}]}, res
+    res = ok(srv.port, "/loki/api/v1/series", list(rng.items()), method="POST")
+    assert len(res["data"]) == 3, res
+    st = ok(srv.port, "/loki/api/v1/index/stats", dict(query='{job="m"}', **rng))
+    assert set(st) == {"streams", "chunks", "entries", "bytes"}, st
+    assert all(isinstance(v, int) for v in st.values()), st
+    assert st["streams"] == 2 and st["entries"] == 3 and st["bytes"] == 8, st
+    assert st["chunks"] >= 2, st
+    vol = ok(srv.port, "/loki/api/v1/index/volume", dict(query='{job="m"}', **rng))
+    assert vol["data"]["resultType"] == "vector", vol
+    assert [(r["metric"], r["value"][1]) for r in vol["data"]["result"]] == [({"job": "m"}, "8")]
+    vol = ok(srv.port, "/loki/api/v1/index/volume",
+             dict(query='{job="m"}', targetLabels="level", **rng))
+    assert [(r["metric"], r["value"][1]) for r in vol["data"]["result"]] == [
+        ({"level": "error"}, "4"), ({"level": "info"}, "4")], vol  # ties by name
+    vol = ok(srv.port, "/loki/api/v1/index/volume",
+             dict(query='{job="m"}', aggregateBy="labels", **rng))
+    assert [(r["metric"], r["value"][1]) for r in vol["data"]["result"]] == [
+        ({"job": ""}, "8"), ({"level": ""}, "8")], vol
+    vol = ok(srv.port, "/loki/api/v1/index/volume", dict(query='{job="m"}', limit=1,
+                                                           targetLabels="level", **rng))
+    assert len(vol["data"]["result"]) == 1, vol
+    bad(srv.port, "/loki/api/v1/index/volume", dict(query='{job="m"}', aggregateBy="x", **rng),
+        "invalid aggregation option")
+    vr = ok(srv.port, "/loki/api/v1/index/volume_range",
+            dict(query='{job="m"}', step="600", start=str(NOW - 3600 * SEC), end=str(NOW)))
+    assert vr["data"]["resultType"] in ("matrix", "vector"), vr
+    fq = ok(srv.port, "/loki/api/v1/format_query", {"query": '{job="m"}|="x"'})
+    assert fq == {"status": "success", "data": '{job="m"} |= "x"'}, fq
+    srv.stop()
+
+
+@case
+def case_t4_10_volume_histogram(binary, tool, tmp):
+    """T-4.10: Grafana's logs volume query returns a matrix with an empty-label series when neither
+    level nor detected_level exists; with levels it splits by them."""
+    srv = start(binary, tmp)
+    push_json(srv.port, [({"job": "a"}, [(NOW - 90 * SEC, "no level here", None),
+                                          (NOW - 80 * SEC, "still none", None)])])
+    q = 'sum by (level, detected_level) (count_over_time({job="a"} | drop __error__ [1m]))'
+    res = qr(srv.port, q, step="60000ms", start=str(NOW - 300 * SEC), end=str(NOW),
+             headers={**CAT, "X-Query-Tags": "Source=logvolhist"})
+    assert res["data"]["resultType"] == "matrix", res
+    assert len(res["data"]["result"]) >= 1, res
+    assert "level" not in res["data"]["result"][0]["metric"], res
+    assert sum(float(v[1]) for s in res["data"]["result"] for v in s["values"]) >= 2, res
+    srv.stop()
+
+
+# ---- encodings, shards, durability, tenants ----------------------------------------------------
+
+
+@case
+def case_json_and_protobuf(binary, tool, tmp):
+    """Lines pushed as JSON and as snappy protobuf (with metadata) read back identically."""
+    srv = start(binary, tmp, shards=3)
+    push_json(srv.port, [({"job": "enc", "via": "json"}, [(NOW - 5 * SEC, "j1", None),
+                                                          (NOW - 4 * SEC, "j2",
+                                                           {"user": "u"})])])
+    push_pb(srv.port, [('{job="enc", via="pb"}', [(NOW - 3 * SEC, "p1", []),
+                                                  (NOW - 2 * SEC, "p2", [("user", "v")])])])
+    res = qr(srv.port, '{job="enc"}', headers=CAT, start=str(NOW - 60 * SEC), end=str(NOW),
+             direction="forward")
+    got = sorted((s["stream"]["via"], v[1], json.dumps(v[2], sort_keys=True))
+                 for s in res["data"]["result"] for v in s["values"])
+    assert got == [("json", "j1", "{}"), ("json", "j2", '{"structuredMetadata": {"user": "u"}}'),
+                   ("pb", "p1", "{}"), ("pb", "p2", '{"structuredMetadata": {"user": "v"}}')], got
+    srv.stop()
+
+
+@case
+def case_multi_shard_order(binary, tool, tmp):
+    """--shards 3: many streams spread over shards come back in global time order with the limit
+    applied across shards, both directions, against a brute-force model; filters and metric
+    queries see every shard."""
+    srv = start(binary, tmp, shards=3)
+    model = fill(srv.port, n_streams=12, per=40, step=SEC)
+    rng = {"start": str(NOW - 3600 * SEC), "end": str(NOW)}
+    for limit in [1, 7, 100, 1000]:
+        for back in [True, False]:
+            res = qr(srv.port, '{job="load"}', limit=limit,
+                     direction="backward" if back else "forward", **rng)
+            want = sorted(model, key=lambda e: ((-e[0] if back else e[0]), e[2]))[:limit]
+            assert merged(res, back) == want, (limit, back)
+    res = qr(srv.port, '{job="load"} |= "level=error"', limit=1000, **rng)
+    assert len(lines_of(res)) == sum(1 for e in model if "level=error" in e[1]), res
+    res = qr(srv.port, 'sum(count_over_time({job="load"}[1h]))', step="3600s", **rng)
+    assert float(res["data"]["result"][0]["values"][-1][1]) == len(model), res
+    res = ok(srv.port, "/loki/api/v1/query", {"query": 'sum by (pod) (count_over_time('
+                                              '{job="load"}[1h]))', "time": str(NOW)})
+    assert len(res["data"]["result"]) == 12, res
+    srv.stop()
+
+
+@case
+def case_restart(binary, tool, tmp):
+    """After a restart the lines come back from WAL replay; lines old enough to be cut into blocks
+    (the head spans over 3 h) come back from the blocks; both merged with new pushes."""
+    srv = start(binary, tmp, shards=2)
+    old = [(NOW - (6 * 3600 - k * 600) * SEC, f"old {k}", None) for k in range(30)]
+    push_json(srv.port, [({"job": "r"}, old)])
+    deadline = time.time() + 60
+    while lp.metric(srv.port, "strata_logstore_blocks") < 1 and time.time() < deadline:
+        time.sleep(0.2)
+    blocks = lp.metric(srv.port, "strata_logstore_blocks")
+    assert srv.stop() == 0
+    srv = start(binary, tmp, shards=2)
+    push_pb(srv.port, [('{job="r"}', [(NOW - SEC, "new", [])])])
+    res = qr(srv.port, '{job="r"}', limit=1000, start=str(NOW - 7 * 3600 * SEC), end=str(NOW))
+    got = [e[1] for e in merged(res)]
+    assert got == ["new"] + [f"old {k}" for k in reversed(range(30))], got
+    if blocks < 1:
+        raise rw.Skip("no log block was cut within 60 s (replay path tested only)")
+    st = ok(srv.port, "/loki/api/v1/index/stats",
+            {"query": '{job="r"}', "start": str(NOW - 7 * 3600 * SEC), "end": str(NOW)})
+    assert st["entries"] == 31 and st["streams"] == 1, st
+    srv.stop()
+
+
+@case
+def case_tenants(binary, tool, tmp):
+    """X-Scope-OrgID confines every endpoint to its tenant."""
+    srv = start(binary, tmp)
+    push_json(srv.port, [({"job": "t"}, [(NOW - 2 * SEC, "for a", None)])],
+              headers={"X-Scope-OrgID": "a"})
+    push_json(srv.port, [({"job": "t", "x": "y"}, [(NOW - SEC, "for b", None)])],
+              headers={"X-Scope-OrgID": "b"})
+    rng = {"start": str(NOW - 60 * SEC), "end": str(NOW)}
+    for t, line, labels in [("a", "for a", ["job"]), ("b", "for b", ["job", "x"])]:
+        h = {"X-Scope-OrgID": t}
+        res = qr(srv.port, '{job="t"}', headers=h, **rng)
+        assert [e[1] for e in merged(res)] == [line], res
+        assert ok(srv.port, "/loki/api/v1/labels", rng, h)["data"] == labels
+        assert len(ok(srv.port, "/loki/api/v1/series", rng, h)["data"]) == 1
+    res = qr(srv.port, '{job="t"}', **rng)
+    assert lines_of(res) == [], res
+    bad(srv.port, "/loki/api/v1/query_range", {"query": '{job="t"}'}, "X-Scope-OrgID",
+        headers={"X-Scope-OrgID": "a|b"})
+    srv.stop()
+
+
+@case
+def case_bad_params(binary, tool, tmp):
+    """Loki's parameter errors, 400 plain text with Loki's wording."""
+    srv = start(binary, tmp)
+    u, q = "/loki/api/v1/query_range", '{job="x"}'
+    bad(srv.port, u, {"query": q, "limit": "0"}, "limit must be a positive value")
+    bad(srv.port, u, {"query": q, "limit": "-3"}, "limit must be a positive value")
+    bad(srv.port, u, {"query": q, "limit": "ten"}, 'strconv.Atoi: parsing "ten": invalid syntax')
+    bad(srv.port, u, {"query": q, "limit": "4294967296"}, "limit value 4294967296 is out of range")
+    bad(srv.port, u, {"query": q, "direction": "sideways"}, "invalid direction 'sideways'")
+    bad(srv.port, u, {"query": q, "start": str(NOW), "end": str(NOW - SEC)},
+        "end timestamp must not be before or equal to start time")
+    bad(srv.port, u, {"query": q, "since": "abc"}, "could not parse 'since' parameter")
+    bad(srv.port, u, {"query": ""}, "parse error")
+    bad(srv.port, "/loki/api/v1/query", {"query": "vector(1)", "limit": "0"},
+        "limit must be a positive value")
+    res = qr(srv.port, q, limit="4000")  # within max_entries_limit_per_query
+    assert res["data"]["result"] == [], res
+    bad(srv.port, u, {"query": q, "limit": "5001"}, "max entries limit per query exceeded")
+    srv.stop()
+
+
+@case
+def case_grafana_flows(binary, tool, tmp):
+    """What Grafana's Loki data source sends: label browser (labels, values with start/end in ns),
+    logs panel (query_range backward limit 1000, ns times, step in ms, POST form too), the logs
+    volume with X-Query-Tags, since, Explore metric and instant queries, log context."""
+    srv = start(binary, tmp, shards=2)
+    model = fill(srv.port, n_streams=3, per=10)
+    s, e = str(NOW - 3600 * SEC), str(NOW)
+    assert ok(srv.port, "/loki/api/v1/labels", {"start": s, "end": e})["data"] == ["job", "pod"]
+    assert ok(srv.port, "/loki/api/v1/label/pod/values", {"start": s, "end": e,
+                                                          "query": '{job="load"}'})["data"] == [
+        "p0", "p1", "p2"]
+    panel = {"query": '{job="load"}', "direction": "backward", "limit": "1000", "start": s,
+             "end": e, "step": "2000ms"}
+    res = ok(srv.port, "/loki/api/v1/query_range", panel, CAT)
+    assert len(lines_of(res)) == len(model), res
+    res2 = ok(srv.port, "/loki/api/v1/query_range", panel, CAT, method="POST")
+    assert lines_of(res2) == lines_of(res)
+    st = res["data"]["stats"]["summary"]
+    for k in ["bytesProcessedPerSecond", "linesProcessedPerSecond", "totalBytesProcessed",
+              "totalLinesProcessed", "execTime", "queueTime"]:
+        assert k in st, st
+    assert st["totalLinesProcessed"] == len(model), st
+    assert st["totalBytesProcessed"] == sum(len(m[1]) for m in model), st
+    assert "store" in res["data"]["stats"]["querier"], res
+    vol = ok(srv.port, "/loki/api/v1/query_range",
+             {"query": 'sum by (level, detected_level) (count_over_time({job="load"} | logfmt | '
+                       'drop __error__ [1m]))', "start": s, "end": e, "step": "60000ms"},
+             {**CAT, "X-Query-Tags": "Source=logvolhist"})
+    levels = sorted(r["metric"].get("level", "") for r in vol["data"]["result"])
+    assert levels == ["error", "info"], vol
+    res = ok(srv.port, "/loki/api/v1/query_range", {"query": '{job="load"}', "since": "2h"})
+    assert len(lines_of(res)) == min(100, len(model)), res
+    mid = sorted(model)[len(model) // 2]
+    ctx = ok(srv.port, "/loki/api/v1/query_range",
+             {"query": '{job="load",pod="p1"}', "direction": "forward", "limit": "3",
+              "start": str(mid[0]), "end": e})
+    assert len(lines_of(ctx)) == 3, ctx
+    srv.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(rw.main(CASES, __doc__))
