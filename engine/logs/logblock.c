@@ -56,6 +56,142 @@ static unsigned filter_log2(size_t distinct, size_t raw_len)
     return l;
 }
 
+/* ---- the gram filter (minimizers of k-byte grams in a bloom filter) ------------------------- */
+
+/* Hash of the k bytes at p (k <= 8): splitmix64's finalizer of their little-endian value. */
+static inline uint64_t gram_hash(const uint8_t *p, unsigned k)
+{
+    uint64_t z = 0;
+    for (unsigned i = 0; i < k; i++)
+        z |= (uint64_t)p[i] << (8 * i);
+    z += 0x9e3779b97f4a7c15ull;
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+/* Sliding-window minimum over the gram hashes of one string: a monotone deque in a ring of 64. */
+struct gram_win {
+    uint64_t h[64];
+    size_t at[64];
+    unsigned head, n;
+};
+
+typedef bool (*gram_fn)(void *arg, uint64_t key);
+
+/* Calls fn with the minimum hash of every window of w consecutive k-grams of p[0, n) (once per
+ * run of windows sharing it) until fn returns false. Returns false when fn did. */
+static bool gram_minimizers(const uint8_t *p, size_t n, unsigned k, unsigned w, gram_fn fn,
+                            void *arg)
+{
+    if (n < (size_t)w + k - 1)
+        return true;
+    struct gram_win q;
+    q.head = q.n = 0;
+    uint64_t last = 0;
+    bool any = false;
+    for (size_t i = 0; i + k <= n; i++) {
+        uint64_t h = gram_hash(p + i, k);
+        while (q.n && q.h[(q.head + q.n - 1) & 63] >= h)
+            q.n--;
+        q.h[(q.head + q.n) & 63] = h;
+        q.at[(q.head + q.n) & 63] = i;
+        q.n++;
+        if (q.at[q.head] + w <= i)
+            q.head = (q.head + 1) & 63, q.n--;
+        if (i + 1 < w)
+            continue;
+        uint64_t m = q.h[q.head];
+        if (any && m == last)
+            continue;
+        any = true;
+        last = m;
+        if (!fn(arg, m))
+            return false;
+    }
+    return true;
+}
+
+/* Bit j of a key's probes in a filter of `bits` bits: double hashing, then a multiply-shift. */
+static inline uint32_t gram_bit(uint64_t key, unsigned j, uint32_t bits)
+{
+    uint32_t v = (uint32_t)(key >> 32) + (uint32_t)j * ((uint32_t)key | 1u);
+    return (uint32_t)(((uint64_t)v * bits) >> 32);
+}
+
+static bool gram_note(void *arg, uint64_t key)
+{
+    struct logblock_enc *e = arg;
+    if (e->keys_n == e->keys_cap) {
+        size_t cap = e->keys_cap ? e->keys_cap * 2 : 4096;
+        uint64_t *k = realloc(e->keys, cap * sizeof *k);
+        if (!k)
+            return false;
+        e->keys = k;
+        e->keys_cap = cap;
+    }
+    e->keys[e->keys_n++] = key;
+    return true;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* Sorts the noted keys and drops repeats; returns the distinct count. */
+static size_t gram_unique(struct logblock_enc *e)
+{
+    if (!e->keys_n)
+        return 0;
+    qsort(e->keys, e->keys_n, sizeof *e->keys, cmp_u64);
+    size_t n = 1;
+    for (size_t i = 1; i < e->keys_n; i++)
+        if (e->keys[i] != e->keys[n - 1])
+            e->keys[n++] = e->keys[i];
+    return e->keys_n = n;
+}
+
+/* Filter size for n distinct keys: BITS_PER_KEY each, a multiple of 64, within the bounds. */
+static uint32_t gram_bits_for(size_t n)
+{
+    uint64_t b = ((uint64_t)n * LOGBLOCK_GRAM_BITS_PER_KEY + 63) / 64 * 64;
+    return b > LOGBLOCK_GRAM_BITS_MAX ? LOGBLOCK_GRAM_BITS_MAX : (uint32_t)b;
+}
+
+/* Writes the gram section (head and bits) for the unique keys. */
+static void gram_put(const struct logblock_enc *e, uint8_t *g, uint32_t bits)
+{
+    g[0] = LOGBLOCK_GRAM_K;
+    g[1] = LOGBLOCK_GRAM_W;
+    g[2] = LOGBLOCK_GRAM_PROBES;
+    g[3] = 0;
+    le32_put(g + 4, bits);
+    uint8_t *f = g + LOGBLOCK_GRAM_HEAD_BYTES;
+    memset(f, 0, bits / 8);
+    for (size_t i = 0; i < e->keys_n; i++)
+        for (unsigned j = 0; j < LOGBLOCK_GRAM_PROBES; j++) {
+            uint32_t bit = gram_bit(e->keys[i], j, bits);
+            f[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+        }
+}
+
+struct gram_probe {
+    const struct logblock_info *bi;
+};
+
+static bool gram_present(void *arg, uint64_t key)
+{
+    const struct logblock_info *bi = ((struct gram_probe *)arg)->bi;
+    for (unsigned j = 0; j < bi->gram_probes; j++) {
+        uint32_t bit = gram_bit(key, j, bi->gram_bits);
+        if (!(bi->grams[bit >> 3] & (1u << (bit & 7))))
+            return false;
+    }
+    return true;
+}
+
 /* ---- encoding ------------------------------------------------------------------------------- */
 
 void logblock_enc_init(struct logblock_enc *e, int zstd_level, bool filter)
@@ -70,6 +206,7 @@ void logblock_enc_deinit(struct logblock_enc *e)
 {
     ZSTD_freeCCtx(e->cctx);
     free(e->tri);
+    free(e->keys);
     free(e->seen);
     buf_deinit(&e->z);
     memset(e, 0, sizeof *e);
@@ -85,6 +222,8 @@ int logblock_enc_line(struct logblock_enc *e, struct str line)
     for (size_t i = 0; i + 3 <= line.len; i++)
         if (tri_add(e, tri_code(p + i)))
             return ERR_NOMEM;
+    if (!gram_minimizers(p, line.len, LOGBLOCK_GRAM_K, LOGBLOCK_GRAM_W, gram_note, e))
+        return ERR_NOMEM;
     return 0;
 }
 
@@ -109,20 +248,41 @@ static int compress(struct logblock_enc *e, const uint8_t *chunk, size_t len, ui
     return 0;
 }
 
-static void put_header(uint8_t *h, uint8_t codec, uint8_t log2, int64_t mint, int64_t maxt,
-                       uint32_t entries, uint32_t raw_len, uint64_t line_bytes, uint32_t plen)
+static void put_header(uint8_t *h, uint8_t codec, uint8_t log2, bool grams, int64_t mint,
+                       int64_t maxt, uint32_t entries, uint32_t raw_len, uint64_t line_bytes,
+                       uint32_t plen)
 {
     memset(h, 0, LOGBLOCK_HEADER_BYTES);
     le32_put(h, LOGBLOCK_MAGIC);
-    h[4] = LOGBLOCK_VERSION;
+    h[4] = grams ? LOGBLOCK_VERSION : LOGBLOCK_VERSION_PLAIN;
     h[5] = codec;
     h[6] = log2;
+    h[7] = grams ? LOGBLOCK_FLAG_GRAMS : 0;
     le64_put(h + 8, (uint64_t)mint);
     le64_put(h + 16, (uint64_t)maxt);
     le32_put(h + 24, entries);
     le32_put(h + 28, raw_len);
     le64_put(h + 32, line_bytes);
     le32_put(h + 40, plen);
+}
+
+/* Sets the trigram filter's bits (fbytes = 2^log2 / 8 bytes at f). */
+static void tri_put(const struct logblock_enc *e, uint8_t *f, unsigned log2, size_t fbytes)
+{
+    memset(f, 0, fbytes);
+    for (size_t i = 0; log2 && i < e->tri_n; i++) {
+        uint32_t bit = tri_bit(e->tri[i], log2);
+        f[bit >> 3] |= (uint8_t)(1u << (bit & 7));
+    }
+}
+
+/* Forgets the lines noted since the last finish. */
+static void enc_forget(struct logblock_enc *e)
+{
+    for (size_t i = 0; i < e->tri_n; i++)
+        e->seen[e->tri[i] >> 6] = 0; /* the words of every code seen: all their bits were ours */
+    e->tri_n = 0;
+    e->keys_n = 0;
 }
 
 int logblock_enc_finish(struct logblock_enc *e, const uint8_t *chunk, size_t len, int64_t mint_ns,
@@ -138,42 +298,72 @@ int logblock_enc_finish(struct logblock_enc *e, const uint8_t *chunk, size_t len
         return rc;
     unsigned log2 = e->filter ? filter_log2(e->tri_n, len) : 0;
     size_t fbytes = log2 ? ((size_t)1 << log2) / 8 : 0;
+    uint32_t gbits = e->filter ? gram_bits_for(gram_unique(e)) : 0;
+    size_t gbytes = gbits ? LOGBLOCK_GRAM_HEAD_BYTES + gbits / 8 : 0;
     const uint8_t *payload = codec == LOGBLOCK_CODEC_ZSTD ? e->z.data : chunk;
     uint32_t plen = codec == LOGBLOCK_CODEC_ZSTD ? (uint32_t)e->z.len : (uint32_t)len;
-    size_t start = out->len;
-    if (buf_reserve(out, LOGBLOCK_HEADER_BYTES + fbytes + plen))
+    size_t start = out->len, fl = fbytes + gbytes;
+    if (buf_reserve(out, LOGBLOCK_HEADER_BYTES + fl + plen))
         return ERR_NOMEM;
     uint8_t *h = out->data + start;
-    put_header(h, codec, (uint8_t)log2, mint_ns, maxt_ns, entries, (uint32_t)len, line_bytes, plen);
+    put_header(h, codec, (uint8_t)log2, gbits != 0, mint_ns, maxt_ns, entries, (uint32_t)len,
+               line_bytes, plen);
     uint8_t *f = h + LOGBLOCK_HEADER_BYTES;
-    memset(f, 0, fbytes);
-    for (size_t i = 0; log2 && i < e->tri_n; i++) {
-        uint32_t bit = tri_bit(e->tri[i], log2);
-        f[bit >> 3] |= (uint8_t)(1u << (bit & 7));
-    }
-    le32_put(h + 44, crc32c_update(crc32c(h, 44), f, fbytes));
-    memcpy(f + fbytes, payload, plen);
-    out->len = start + LOGBLOCK_HEADER_BYTES + fbytes + plen;
-    for (size_t i = 0; i < e->tri_n; i++)
-        e->seen[e->tri[i] >> 6] = 0; /* the words of every code seen: all their bits were ours */
-    e->tri_n = 0;
+    tri_put(e, f, log2, fbytes);
+    if (gbits)
+        gram_put(e, f + fbytes, gbits);
+    le32_put(h + 44, crc32c_update(crc32c(h, 44), f, fl));
+    memcpy(f + fl, payload, plen);
+    out->len = start + LOGBLOCK_HEADER_BYTES + fl + plen;
+    enc_forget(e);
     return 0;
 }
 
 /* ---- decoding ------------------------------------------------------------------------------- */
 
-int logblock_decode(const uint8_t *p, size_t n, struct logblock_info *out)
+/* Checks the fixed header fields: version, codec, flags, filter size. */
+static int check_head(const uint8_t *p, size_t n)
 {
     if (n < LOGBLOCK_HEADER_BYTES)
         return ERR_TRUNCATED;
     if (le32_get(p) != LOGBLOCK_MAGIC || p[4] == 0)
         return ERR_CORRUPT;
-    if (p[4] != LOGBLOCK_VERSION)
+    if (p[4] > LOGBLOCK_VERSION)
         return ERR_UNSUPPORTED;
-    uint8_t codec = p[5], log2 = p[6];
-    if (codec > LOGBLOCK_CODEC_ZSTD || p[7] != 0 ||
+    uint8_t codec = p[5], log2 = p[6], flags = p[7];
+    uint8_t allowed = p[4] >= 2 ? LOGBLOCK_FLAG_GRAMS : 0;
+    if (codec > LOGBLOCK_CODEC_ZSTD || (flags & ~allowed) ||
         (log2 && (log2 < LOGBLOCK_FILTER_LOG2_MIN || log2 > LOGBLOCK_FILTER_LOG2_MAX)))
         return ERR_CORRUPT;
+    return 0;
+}
+
+/* Parses the gram section at g (avail bytes up to the envelope's end) into bi; *len = its size. */
+static int parse_grams(const uint8_t *g, size_t avail, struct logblock_info *bi, size_t *len)
+{
+    if (avail < LOGBLOCK_GRAM_HEAD_BYTES)
+        return ERR_TRUNCATED;
+    uint32_t bits = le32_get(g + 4);
+    if (g[0] < 1 || g[0] > 8 || g[1] < 1 || g[1] > 64 || g[2] < 1 || g[2] > 8 || g[3] != 0 ||
+        bits < 64 || bits % 64 || bits > LOGBLOCK_GRAM_BITS_MAX)
+        return ERR_CORRUPT;
+    if (avail - LOGBLOCK_GRAM_HEAD_BYTES < bits / 8)
+        return ERR_TRUNCATED;
+    bi->gram_k = g[0];
+    bi->gram_w = g[1];
+    bi->gram_probes = g[2];
+    bi->gram_bits = bits;
+    bi->grams = g + LOGBLOCK_GRAM_HEAD_BYTES;
+    *len = LOGBLOCK_GRAM_HEAD_BYTES + bits / 8;
+    return 0;
+}
+
+int logblock_decode(const uint8_t *p, size_t n, struct logblock_info *out)
+{
+    int rc = check_head(p, n);
+    if (rc)
+        return rc;
+    uint8_t log2 = p[6];
     struct logblock_info bi = {
         .mint_ns = (int64_t)le64_get(p + 8),
         .maxt_ns = (int64_t)le64_get(p + 16),
@@ -181,21 +371,28 @@ int logblock_decode(const uint8_t *p, size_t n, struct logblock_info *out)
         .raw_len = le32_get(p + 28),
         .line_bytes = le64_get(p + 32),
         .payload_len = le32_get(p + 40),
-        .codec = codec,
+        .codec = p[5],
         .filter_log2 = log2,
     };
-    size_t fbytes = log2 ? ((size_t)1 << log2) / 8 : 0;
-    if (n - LOGBLOCK_HEADER_BYTES < fbytes ||
-        n - LOGBLOCK_HEADER_BYTES - fbytes != (size_t)bi.payload_len)
-        return n - LOGBLOCK_HEADER_BYTES < fbytes + bi.payload_len ? ERR_TRUNCATED : ERR_CORRUPT;
-    if (crc32c_update(crc32c(p, 44), p + LOGBLOCK_HEADER_BYTES, fbytes) != le32_get(p + 44))
+    size_t fbytes = log2 ? ((size_t)1 << log2) / 8 : 0, gbytes = 0;
+    if (n - LOGBLOCK_HEADER_BYTES < fbytes)
+        return ERR_TRUNCATED;
+    if ((p[7] & LOGBLOCK_FLAG_GRAMS) &&
+        (rc = parse_grams(p + LOGBLOCK_HEADER_BYTES + fbytes, n - LOGBLOCK_HEADER_BYTES - fbytes,
+                          &bi, &gbytes)) != 0)
+        return rc;
+    size_t rest = n - LOGBLOCK_HEADER_BYTES - fbytes - gbytes;
+    if (rest != (size_t)bi.payload_len)
+        return rest < bi.payload_len ? ERR_TRUNCATED : ERR_CORRUPT;
+    if (crc32c_update(crc32c(p, 44), p + LOGBLOCK_HEADER_BYTES, fbytes + gbytes) !=
+        le32_get(p + 44))
         return ERR_CORRUPT;
     if (!bi.entries || bi.maxt_ns < bi.mint_ns || bi.raw_len < LOGCHUNK_EMPTY_CHUNK_BYTES ||
         bi.raw_len > LOGBLOCK_RAW_MAX || bi.payload_len == 0 ||
-        (codec == LOGBLOCK_CODEC_NONE && bi.payload_len != bi.raw_len))
+        (bi.codec == LOGBLOCK_CODEC_NONE && bi.payload_len != bi.raw_len))
         return ERR_CORRUPT;
     bi.filter = log2 ? p + LOGBLOCK_HEADER_BYTES : NULL;
-    bi.payload = p + LOGBLOCK_HEADER_BYTES + fbytes;
+    bi.payload = p + LOGBLOCK_HEADER_BYTES + fbytes + gbytes;
     *out = bi;
     return 0;
 }
@@ -206,7 +403,7 @@ int logblock_peek(const uint8_t *p, size_t n, uint32_t *entries, uint64_t *line_
         return ERR_TRUNCATED;
     if (le32_get(p) != LOGBLOCK_MAGIC || p[4] == 0)
         return ERR_CORRUPT;
-    if (p[4] != LOGBLOCK_VERSION)
+    if (p[4] > LOGBLOCK_VERSION)
         return ERR_UNSUPPORTED;
     *entries = le32_get(p + 24);
     *line_bytes = le64_get(p + 32);
@@ -215,15 +412,16 @@ int logblock_peek(const uint8_t *p, size_t n, uint32_t *entries, uint64_t *line_
 
 bool logblock_may_contain(const struct logblock_info *bi, struct str needle)
 {
-    if (!bi->filter || needle.len < 3)
-        return true;
     const uint8_t *p = (const uint8_t *)needle.ptr;
-    for (size_t i = 0; i + 3 <= needle.len; i++) {
+    for (size_t i = 0; bi->filter && i + 3 <= needle.len; i++) {
         uint32_t bit = tri_bit(tri_code(p + i), bi->filter_log2);
         if (!(bi->filter[bit >> 3] & (1u << (bit & 7))))
             return false;
     }
-    return true;
+    if (!bi->grams)
+        return true;
+    struct gram_probe g = {bi};
+    return gram_minimizers(p, needle.len, bi->gram_k, bi->gram_w, gram_present, &g);
 }
 
 void logblock_dec_init(struct logblock_dec *d)

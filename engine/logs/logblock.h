@@ -1,10 +1,12 @@
 /* Log block chunk: how one stream's log chunk (formats/logchunk.h) is stored inside a persistent
  * block (engine/tsdb/block.h, chunk encoding CHUNK_LOG). An envelope around the log chunk bytes
  * with the chunk's exact nanosecond time range, entry and line-byte counts (index statistics
- * without decompressing), an optional trigram filter of the chunk's lines (line-filter hints skip
- * chunks that cannot contain a required literal), and the log chunk itself either as is or as one
- * zstd frame (its inner blocks are then stored uncompressed: zstd over the whole chunk compresses
- * far better than snappy per block). Byte layout: docs/formats/logblock.md.
+ * without decompressing), an optional trigram filter of the chunk's lines and (version 2) an
+ * optional gram filter: a bloom filter of the minimizers of the lines' 8-byte grams, which rules
+ * out chunks for long literals such as trace ids whose trigrams occur everywhere (line-filter
+ * hints skip chunks that cannot contain a required literal), and the log chunk itself either as is
+ * or as one zstd frame (its inner blocks are then stored uncompressed: zstd over the whole chunk
+ * compresses far better than snappy per block). Byte layout: docs/formats/logblock.md.
  *
  * Pure code (no I/O, no threads); it lives beside the log store because only the log store
  * writes and reads it. Decoding never trusts its input: every length is bounds-checked, the
@@ -21,12 +23,23 @@
 #include "base/buf.h"
 #include "base/str.h"
 
-#define LOGBLOCK_MAGIC        0x4b424c53u /* bytes 53 4c 42 4b, "SLBK" */
-#define LOGBLOCK_VERSION      1
-#define LOGBLOCK_HEADER_BYTES 48
+#define LOGBLOCK_MAGIC         0x4b424c53u /* bytes 53 4c 42 4b, "SLBK" */
+#define LOGBLOCK_VERSION       2 /* newest version read; written only with a gram filter */
+#define LOGBLOCK_VERSION_PLAIN 1 /* what envelopes without a gram filter are written as */
+#define LOGBLOCK_HEADER_BYTES  48
 /* Filter sizes: 2^LOG2 bits, LOG2 in [MIN, MAX] (256 B .. 8 KiB). */
 #define LOGBLOCK_FILTER_LOG2_MIN 11
 #define LOGBLOCK_FILTER_LOG2_MAX 16
+/* Gram filter (version 2): grams of K bytes, minimizers over windows of W grams, so literals of at
+ * least W + K - 1 bytes can be tested; about BITS_PER_KEY bits per distinct minimizer and PROBES
+ * bits set per minimizer. Readers accept K in [1, 8], W in [1, 64], PROBES in [1, 8]. */
+#define LOGBLOCK_GRAM_K            8
+#define LOGBLOCK_GRAM_W            24
+#define LOGBLOCK_GRAM_BITS_PER_KEY 6
+#define LOGBLOCK_GRAM_PROBES       3
+#define LOGBLOCK_GRAM_HEAD_BYTES   8
+#define LOGBLOCK_GRAM_BITS_MAX     (1u << 27)
+#define LOGBLOCK_FLAG_GRAMS        1u /* header byte 7 (version 2): a gram section follows */
 /* Largest log chunk an envelope may announce (a reader allocates this much at most). */
 #define LOGBLOCK_RAW_MAX (256u << 20)
 
@@ -44,6 +57,9 @@ struct logblock_info {
     uint32_t raw_len;         /* log chunk bytes (after decompression) */
     const uint8_t *filter;    /* NULL when the chunk has no filter */
     uint8_t filter_log2;      /* 2^filter_log2 bits; 0 without a filter */
+    const uint8_t *grams;     /* gram filter bits; NULL without one */
+    uint32_t gram_bits;       /* its size in bits (a multiple of 64) */
+    uint8_t gram_k, gram_w, gram_probes;
     const uint8_t *payload;
     uint32_t payload_len;
 };
@@ -58,10 +74,13 @@ struct logblock_enc {
     uint64_t *seen; /* one bit per trigram code (2^24 bits), set for the codes in tri */
     uint32_t *tri;  /* distinct trigram codes noted since the last finish */
     size_t tri_cap, tri_n;
+    uint64_t *keys; /* gram minimizers noted since the last finish (with repeats) */
+    size_t keys_cap, keys_n;
     struct buf z; /* compressed payload scratch */
 };
 
-/* zstd_level 0 stores payloads as is (1..19: zstd level); filter = build trigram filters. */
+/* zstd_level 0 stores payloads as is (1..19: zstd level); filter = build trigram and gram
+ * filters. */
 void logblock_enc_init(struct logblock_enc *e, int zstd_level, bool filter);
 void logblock_enc_deinit(struct logblock_enc *e);
 /* Notes one line of the chunk being built (for the filter). 0 or ERR_NOMEM. */
@@ -84,8 +103,10 @@ int logblock_decode(const uint8_t *p, size_t n, struct logblock_info *out);
  * (index statistics). 0 or ERR_CORRUPT / ERR_TRUNCATED / ERR_UNSUPPORTED. */
 int logblock_peek(const uint8_t *p, size_t n, uint32_t *entries, uint64_t *line_bytes);
 
-/* False only when the chunk certainly holds no line containing `needle` (its filter lacks one of
- * the needle's trigrams). Needles shorter than 3 bytes and chunks without a filter: true. */
+/* False only when the chunk certainly holds no line containing `needle`: its trigram filter lacks
+ * one of the needle's trigrams, or (needles of at least gram_w + gram_k - 1 bytes) its gram filter
+ * lacks one of the minimizers of the needle's windows. Never false for a chunk with such a line.
+ * Needles shorter than 3 bytes and chunks without filters: true. */
 bool logblock_may_contain(const struct logblock_info *bi, struct str needle);
 
 struct logblock_dec {

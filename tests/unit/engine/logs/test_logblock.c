@@ -1,7 +1,9 @@
 /* engine/logs/logblock: the block envelope of log chunks — a golden header, round trips with and
- * without zstd, the trigram filter (no false negatives, rules out absent needles), peeking at the
- * counts, and decoding hostile bytes: every truncation, every bit flip, bad fields behind a
- * recomputed CRC, and a zstd frame that lies about its size. */
+ * without zstd, the trigram filter (no false negatives, rules out absent needles), the gram filter
+ * of version 2 (a randomized soundness property: no chunk holding a literal is ever ruled out; hex
+ * trace ids absent from a chunk are ruled out although all their trigrams occur), peeking at the
+ * counts, version 1 envelopes still read, and decoding hostile bytes: every truncation, every bit
+ * flip, bad fields behind a recomputed CRC, and a zstd frame that lies about its size. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -161,7 +163,7 @@ static void test_hostile(void **state)
         copy[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         int rc = decode_all(copy, out.len);
         /* the header and the filter are CRC-covered; payload flips show in zstd or its size */
-        if (bit / 8 < LOGBLOCK_HEADER_BYTES + ((size_t)1 << out.data[6]) / 8)
+        if (bit / 8 < out.len - le32_get(out.data + 40))
             prop_check(&p, rc == ERR_CORRUPT || rc == ERR_TRUNCATED || rc == ERR_UNSUPPORTED);
         else
             prop_check(&p, rc == 0 || rc == ERR_CORRUPT);
@@ -172,16 +174,19 @@ static void test_hostile(void **state)
         uint8_t v;
         int want;
     } cases[] = {
-        {4, 2, ERR_UNSUPPORTED}, {4, 0, ERR_CORRUPT},  {5, 2, ERR_CORRUPT},  {6, 3, ERR_CORRUPT},
-        {7, 1, ERR_CORRUPT},     {24, 0, ERR_CORRUPT}, {40, 0, ERR_CORRUPT},
+        {4, 3, ERR_UNSUPPORTED}, {4, 0, ERR_CORRUPT}, {5, 2, ERR_CORRUPT},  {6, 3, ERR_CORRUPT},
+        {7, 2, ERR_CORRUPT},     {7, 3, ERR_CORRUPT}, {24, 0, ERR_CORRUPT}, {40, 0, ERR_CORRUPT},
+        {4, 1, ERR_CORRUPT}, /* version 1 has no flags */
     };
+    assert_int_equal(out.data[4], 2);
+    assert_int_equal(out.data[7], LOGBLOCK_FLAG_GRAMS);
+    size_t filters = out.len - LOGBLOCK_HEADER_BYTES - le32_get(out.data + 40);
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(copy, out.data, out.len);
         copy[cases[i].off] = cases[i].v;
         if (cases[i].off == 24)
             memset(copy + 24, 0, 4);
-        size_t f = copy[6] >= 11 && copy[6] <= 16 ? ((size_t)1 << copy[6]) / 8 : 0;
-        le32_put(copy + 44, crc32c_update(crc32c(copy, 44), copy + 48, f));
+        le32_put(copy + 44, crc32c_update(crc32c(copy, 44), copy + 48, filters));
         struct logblock_info bi;
         int rc = logblock_decode(copy, out.len, &bi);
         if (rc != cases[i].want)
@@ -191,13 +196,145 @@ static void test_hostile(void **state)
     /* a zstd frame announcing another size */
     memcpy(copy, out.data, out.len);
     le32_put(copy + 28, (uint32_t)len + 1);
-    size_t f = ((size_t)1 << copy[6]) / 8;
-    le32_put(copy + 44, crc32c_update(crc32c(copy, 44), copy + 48, f));
+    le32_put(copy + 44, crc32c_update(crc32c(copy, 44), copy + 48, filters));
     assert_int_equal(decode_all(copy, out.len), ERR_CORRUPT);
     free(copy);
     buf_deinit(&out);
     free(chunk);
     logblock_enc_deinit(&e);
+}
+
+/* ---- the gram filter ---- */
+
+static void hex(struct prop *p, char *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        out[i] = "0123456789abcdef"[prop_next(p) & 15];
+}
+
+/* A chunk of n lines carrying random trace ids among repeated words, encoded with filters. The
+ * lines are left in text (each ends with a NUL), their offsets in offs. */
+static void gram_chunk(struct prop *p, uint32_t n, struct buf *text, size_t *offs, struct buf *out)
+{
+    static const char *words[] = {"GET",        "POST",         "/api/v1/orders",
+                                  "status=200", "status=503",   "msg=\"request completed\"",
+                                  "level=info", "duration=12ms"};
+    struct logchunk_writer_opts o = {.store_uncompressed = true};
+    struct logchunk_writer w;
+    logchunk_writer_init(&w, &o);
+    struct logblock_enc e;
+    logblock_enc_init(&e, 3, true);
+    uint64_t lb = 0;
+    buf_reset(text);
+    for (uint32_t i = 0; i < n; i++) {
+        char line[256], id[33] = {0};
+        hex(p, id, prop_next(p) % 4 ? 32 : 1 + prop_next(p) % 32);
+        int k = snprintf(line, sizeof line, "%s %s trace_id=%s %s", words[prop_next(p) % 8],
+                         words[prop_next(p) % 8], id, words[prop_next(p) % 8]);
+        struct str s = {line, (size_t)k};
+        offs[i] = text->len;
+        buf_append(text, line, (size_t)k + 1);
+        assert_int_equal(logchunk_writer_append(&w, 1000 + i, s, NULL, 0), 0);
+        assert_int_equal(logblock_enc_line(&e, s), 0);
+        lb += (uint64_t)k;
+    }
+    uint8_t *chunk;
+    size_t len;
+    assert_int_equal(logchunk_writer_finish(&w, &chunk, &len), 0);
+    buf_reset(out);
+    assert_int_equal(logblock_enc_finish(&e, chunk, len, 1000, 1000 + n - 1, n, lb, out), 0);
+    free(chunk);
+    logchunk_writer_deinit(&w);
+    logblock_enc_deinit(&e);
+}
+
+/* Soundness: every substring of every line passes; absent 32-hex ids are mostly ruled out even
+ * though the trigram filter passes nearly all of them. */
+static void test_gram_sound(void **state)
+{
+    (void)state;
+    struct prop p = prop_begin("logblock_gram_sound");
+    struct buf text = BUF_INIT, out = BUF_INIT;
+    size_t offs[2000];
+    for (int round = 0; round < 20; round++) {
+        uint32_t n = 1 + (uint32_t)(prop_next(&p) % 2000);
+        gram_chunk(&p, n, &text, offs, &out);
+        struct logblock_info bi;
+        assert_int_equal(logblock_decode(out.data, out.len, &bi), 0);
+        prop_check(&p, bi.grams != NULL && bi.gram_k == LOGBLOCK_GRAM_K);
+        for (int q = 0; q < 500; q++) {
+            const char *line = (const char *)text.data + offs[prop_next(&p) % n];
+            size_t len = strlen(line), a = prop_next(&p) % len, b = a + prop_next(&p) % (len - a);
+            prop_check(&p, logblock_may_contain(&bi, (struct str){line + a, b - a + 1}));
+        }
+        uint32_t out_tri = 0, out_all = 0;
+        for (int q = 0; q < 200; q++) {
+            char id[32];
+            hex(&p, id, 32);
+            struct logblock_info tri_only = bi;
+            tri_only.grams = NULL;
+            out_tri += !logblock_may_contain(&tri_only, (struct str){id, 32});
+            out_all += !logblock_may_contain(&bi, (struct str){id, 32});
+        }
+        if (n >= 1500) {
+            prop_check(&p, out_tri < 40); /* trigrams cannot tell (nearly all hex trigrams occur) */
+            prop_check(&p, out_all > 160); /* the gram filter can (about 6 % false positives) */
+        }
+    }
+    buf_deinit(&text);
+    buf_deinit(&out);
+}
+
+/* Re-seals the filters' CRC after an edit. */
+static void reseal(uint8_t *p, size_t n)
+{
+    size_t filters = n - LOGBLOCK_HEADER_BYTES - le32_get(p + 40);
+    le32_put(p + 44, crc32c_update(crc32c(p, 44), p + 48, filters));
+}
+
+static void test_gram_section_checks(void **state)
+{
+    (void)state;
+    struct prop p = prop_begin("logblock_gram_checks");
+    struct buf text = BUF_INIT, out = BUF_INIT;
+    size_t offs[300];
+    gram_chunk(&p, 300, &text, offs, &out);
+    size_t g = LOGBLOCK_HEADER_BYTES + ((size_t)1 << out.data[6]) / 8; /* the gram section */
+    struct {
+        size_t off;
+        uint8_t v;
+    } bad[] = {{0, 0}, {0, 9}, {1, 0}, {1, 65}, {2, 0}, {2, 9}, {3, 1}, {4, 1}, {7, 0x10}};
+    uint8_t *copy = malloc(out.len);
+    struct logblock_info bi;
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        memcpy(copy, out.data, out.len);
+        copy[g + bad[i].off] = bad[i].v;
+        reseal(copy, out.len);
+        int rc = logblock_decode(copy, out.len, &bi);
+        assert_true(rc == ERR_CORRUPT || rc == ERR_TRUNCATED);
+    }
+    /* a version 1 envelope of the same chunk: no gram section, trigram filter only */
+    size_t glen = LOGBLOCK_GRAM_HEAD_BYTES + le32_get(out.data + g + 4) / 8;
+    size_t n1 = out.len - glen;
+    memcpy(copy, out.data, g);
+    memcpy(copy + g, out.data + g + glen, out.len - g - glen);
+    copy[4] = 1;
+    copy[7] = 0;
+    reseal(copy, n1);
+    assert_int_equal(logblock_decode(copy, n1, &bi), 0);
+    assert_null(bi.grams);
+    assert_non_null(bi.filter);
+    const char *line = (const char *)text.data + offs[7];
+    assert_true(logblock_may_contain(&bi, str_from_cstr(line)));
+    assert_int_equal(decode_all(copy, n1), 0);
+    /* the flag without a section */
+    copy[4] = 2;
+    copy[7] = LOGBLOCK_FLAG_GRAMS;
+    reseal(copy, n1);
+    assert_int_not_equal(logblock_decode(copy, n1, &bi), 0);
+    free(copy);
+    buf_deinit(&text);
+    buf_deinit(&out);
 }
 
 int main(void)
@@ -206,6 +343,8 @@ int main(void)
         cmocka_unit_test(test_roundtrip),
         cmocka_unit_test(test_golden_header),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_gram_sound),
+        cmocka_unit_test(test_gram_section_checks),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
