@@ -43,7 +43,9 @@ struct logql_select_req {
 };
 
 /* An entry source. Entries come in timestamp order of the requested direction (ties in any
- * order, but deterministic). */
+ * order, but deterministic). A metric query keeps one iterator open per range aggregation
+ * (`rate(a[1m]) / rate(b[1m])` has two open at once) and reads them step by step, interleaved;
+ * a log query opens one. Every opened iterator is closed, also on errors. */
 struct logql_source_ops {
     /* Opens an iterator: 0 or a negative error. */
     int (*select)(void *ctx, const struct logql_select_req *req, void **iter);
@@ -126,5 +128,30 @@ void logql_eval_result_free(struct logql_eval_result *r);
  * before any line rewrite). Fills up to max entries of out (pointing into the query) and returns
  * the count. */
 size_t logql_eval_line_hint(const struct logql_selector *sel, struct str *out, size_t max);
+
+/* ---- an in-memory entry source (tests, fuzzing, small tools): eval_memsrc.c ---- */
+
+struct logql_memsrc_entry {
+    int64_t ts_ns;
+    struct str line;
+    const struct label *stream; /* sorted by name */
+    size_t n_stream;
+    const struct label *meta; /* sorted by name */
+    size_t n_meta;
+};
+
+/* ctx for logql_memsrc_ops. Entries in any order; the source returns them by timestamp (ties in
+ * array order, reversed when backward). check() fails with -ECANCELED from its cancel_after-th
+ * call on when cancel_after > 0. Counters are for tests. */
+struct logql_memsrc {
+    const struct logql_memsrc_entry *entries;
+    size_t n_entries;
+    uint64_t cancel_after;
+    uint64_t n_checks, n_selects, n_open;
+    struct logql_select_req last_req; /* as given to the last select (pointers: dangling) */
+    char last_hint[256];              /* its line hint literals joined by '|' */
+};
+
+extern const struct logql_source_ops logql_memsrc_ops;
 
 #endif
