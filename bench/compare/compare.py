@@ -46,11 +46,11 @@ SERVERS = ("strata", "prometheus")
 
 # active_targets x 500 series are ingested; backfill_targets x 500 series get 24 h of history.
 SIZES = {
-    "small": dict(active_targets=20, ingest_s=8, reps=2, backfill_targets=2, query_runs=3,
+    "small": dict(active_targets=20, ingest_s=8, reps=2, memory_passes=4, backfill_targets=2, query_runs=3,
                   http_reps=1, http_duration="5s", settle_max_s=90),
-    "default": dict(active_targets=200, ingest_s=20, reps=3, backfill_targets=10, query_runs=5,
+    "default": dict(active_targets=200, ingest_s=20, reps=3, memory_passes=4, backfill_targets=20, query_runs=5,
                     http_reps=3, http_duration="10s", settle_max_s=150),
-    "large": dict(active_targets=2000, ingest_s=60, reps=3, backfill_targets=100, query_runs=5,
+    "large": dict(active_targets=2000, ingest_s=60, reps=3, memory_passes=4, backfill_targets=100, query_runs=5,
                   http_reps=3, http_duration="10s", settle_max_s=600),
 }
 
@@ -334,6 +334,48 @@ def ingest_phase(args, cfg, work):
     return out
 
 
+def memory_one(args, cfg, kind, work):
+    """Fresh server: idle RSS, then every series of the size written `passes` times (the same
+    samples per series for both servers, whatever their speed), then RSS with all of them active."""
+    data = os.path.join(work, "memory-%s" % kind, "data")
+    os.makedirs(os.path.dirname(data), exist_ok=True)
+    series = cfg["active_targets"] * SERIES_PER_TARGET
+    batch = 2000
+    requests = -(-series // batch) * cfg["memory_passes"]
+    srv = Server(kind, args, data, work).start()
+    try:
+        time.sleep(2)
+        idle = proc_status_kib(srv.pid, "VmRSS")
+        r = run_load(args, srv.url, ["--targets", str(cfg["active_targets"]), "--rate", "0",
+                                     "--batch", str(batch), "--requests", str(requests),
+                                     "--duration", "0"],
+                     os.path.join(work, "memory-%s.json" % kind))
+        time.sleep(2)
+        head = srv.head_series()
+        rss = proc_status_kib(srv.pid, "VmRSS")
+    finally:
+        stop = srv.stop()
+    shutil.rmtree(os.path.dirname(data), ignore_errors=True)
+    m = r["metrics"]
+    out = {"series_sent": series, "head_series": head, "samples": m["units"],
+           "errors": m["failed"] + sum(m.get("conn_errors", {}).values()),
+           "rss_idle_kib": idle, "rss_kib": rss,
+           "rss_per_series_b": rss * 1024 / head if head else None,
+           "rss_per_series_net_b": (rss - idle) * 1024 / head if head else None, "stop": stop}
+    log("memory %-10s: %s series active, RSS %d KiB (idle %d): %.0f B/series raw, %.0f net" % (
+        kind, head, rss, idle, out["rss_per_series_b"] or 0, out["rss_per_series_net_b"] or 0))
+    return out
+
+
+def memory_phase(args, cfg, work):
+    out = {"passes": cfg["memory_passes"]}
+    for kind in SERVERS:
+        out[kind] = memory_one(args, cfg, kind, work)
+    out["ratio"] = {k: ratio(out["strata"][k], out["prometheus"][k]) for k in (
+        "rss_idle_kib", "rss_kib", "rss_per_series_b", "rss_per_series_net_b")}
+    return out
+
+
 def wait_settled(srv, cfg):
     """Waits until the set of finished blocks stops changing (cuts and compactions done)."""
     root = srv.blocks_root()
@@ -382,7 +424,12 @@ def run_query(srv, q, end):
 def query_suite(srv, qs, end, runs, end_aligned):
     out = {}
     for q in qs:
+        if q["largest"]:
+            clear_hwm(srv.pid)
+            cold_before = proc_status_kib(srv.pid, "VmRSS")
         st, body, _ = run_query(srv, q, end)  # warm-up; its answer is the one compared
+        if q["largest"]:
+            cold_delta = max(0, proc_status_kib(srv.pid, "VmHWM") - cold_before)
         try:
             doc = json.loads(body)
         except ValueError:
@@ -405,6 +452,7 @@ def query_suite(srv, qs, end, runs, end_aligned):
         hwm = proc_status_kib(srv.pid, "VmHWM")
         out[big["name"]]["peak_rss_delta_kib"] = max(0, hwm - before)
         out[big["name"]]["rss_before_kib"] = before
+        out[big["name"]]["first_run_peak_rss_delta_kib"] = cold_delta
     return out
 
 
@@ -534,7 +582,10 @@ def disk_query_phase(args, cfg, work):
         if q["largest"]:
             row["largest"] = True
             for kind in SERVERS:
-                row[kind + "_peak_rss_delta_kib"] = query[kind][q["name"]].get("peak_rss_delta_kib")
+                qk = query[kind][q["name"]]
+                row[kind + "_peak_rss_delta_kib"] = qk.get("peak_rss_delta_kib")
+                row[kind + "_first_run_peak_rss_delta_kib"] = qk.get("first_run_peak_rss_delta_kib")
+                row[kind + "_rss_before_kib"] = qk.get("rss_before_kib")
         rows.append(row)
     qout = {"end_unix": end, "end_aligned_unix": end_aligned, "runs": cfg["query_runs"],
             "queries": rows, "geomean_ratio": geomean([r["ratio"] for r in rows]),
@@ -562,10 +613,11 @@ def logs_phase(args, cfg):
     script = os.path.join(ROOT, "bench/logs/run.sh")
     if not os.access(script, os.X_OK):
         return {"skipped": "bench/logs/run.sh not present"}
+    # Called like bench/http/wrk_vs_nginx.sh: the strata binary as the argument, the rest in env.
     env = dict(os.environ, SIZE=args.size, STRATA=args.strata, SERVER_CPU=str(args.server_cpu),
                CLIENT_CPU=str(args.client_cpu), BUILD_DIR=args.build_dir)
     try:
-        p = subprocess.run([script, "--size", args.size], env=env, stdout=subprocess.PIPE,
+        p = subprocess.run([script, args.strata], env=env, stdout=subprocess.PIPE,
                            stderr=subprocess.PIPE, timeout=args.logs_timeout)
     except subprocess.TimeoutExpired:
         return {"skipped": "bench/logs/run.sh did not finish in %d s" % args.logs_timeout}
@@ -587,8 +639,8 @@ def parse_args():
     ap.add_argument("--build-dir", default=os.path.join(ROOT, "build/release"))
     ap.add_argument("--prometheus", default=shutil.which("prometheus") or "/usr/bin/prometheus")
     ap.add_argument("--queries", default=os.path.join(ROOT, "bench/compare/queries.txt"))
-    ap.add_argument("--phases", default="ingest,disk,http,logs",
-                    help="comma-separated subset of ingest,disk,http,logs")
+    ap.add_argument("--phases", default="ingest,memory,disk,http,logs",
+                    help="comma-separated subset of ingest,memory,disk,http,logs")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--connections", type=int, default=4)
     ap.add_argument("--server-cpu", type=int, default=0)
@@ -626,6 +678,8 @@ def main():
     log("size %s, work dir %s" % (args.size, work))
     if "ingest" in phases:
         res["ingest"] = ingest_phase(args, cfg, work)
+    if "memory" in phases:
+        res["memory"] = memory_phase(args, cfg, work)
     if "disk" in phases:
         res["disk"], res["query"] = disk_query_phase(args, cfg, work)
     if "http" in phases:
@@ -663,9 +717,11 @@ def summary(res):
     for kind in SERVERS:
         d = out[kind] = {}
         if ing:
-            for k in ("samples_per_s", "cpu_s_per_m_samples", "rss_per_series_b",
-                      "rss_per_series_net_b", "errors"):
+            for k in ("samples_per_s", "cpu_s_per_m_samples", "errors"):
                 d[k] = ing[kind][k]
+        if res.get("memory"):
+            for k in ("rss_idle_kib", "rss_kib", "rss_per_series_b", "rss_per_series_net_b"):
+                d[k] = res["memory"][kind][k]
         if disk:
             d["block_bytes_per_sample"] = disk[kind]["block_bytes_per_sample"]
             d["data_dir_bytes_per_sample"] = disk[kind]["data_dir_bytes_per_sample"]

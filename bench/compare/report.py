@@ -55,7 +55,7 @@ def plots(res, work, img_dir):
     os.makedirs(img_dir, exist_ok=True)
     made = []
     head = ("set terminal pngcairo size 900,480 font 'sans,10'\nset grid ytics\n"
-            "set key top left\n")
+            "set termoption noenhanced\nset key outside top center horizontal\n")
     ing = res.get("ingest")
     if ing:
         files = {}
@@ -149,19 +149,29 @@ def markdown(res, json_rel, imgs):
             p["samples_per_s"], r["samples_per_s"])
         row("ingest: server CPU-seconds per million samples", s["cpu_s_per_m_samples"],
             p["cpu_s_per_m_samples"], r["cpu_s_per_m_samples"], "%.3f")
+        row("ingest: samples per server CPU-second", s["samples_per_cpu_s"],
+            p["samples_per_cpu_s"], ratio_(s["samples_per_cpu_s"], p["samples_per_cpu_s"]))
         row("ingest: request latency p50 / p99 (ms)", None, None, None)
         out[-1] = "| ingest: request latency p50 / p99 (ms) | %.1f / %.1f | %.1f / %.1f | — |" % (
             s["latency_ms"]["p50"], s["latency_ms"]["p99"], p["latency_ms"]["p50"],
             p["latency_ms"]["p99"])
         row("ingest: errors (all repetitions)", s["errors"], p["errors"], None)
+    mem = res.get("memory")
+    if mem:
+        s, p, r = mem["strata"], mem["prometheus"], mem["ratio"]
         row("memory: RSS idle, fresh (MiB)", s["rss_idle_kib"] / 1024, p["rss_idle_kib"] / 1024,
-            ratio_(s["rss_idle_kib"], p["rss_idle_kib"]), "%.1f")
-        row("memory: RSS with %s active series (MiB)" % _n(s["head_series"]),
-            s["rss_kib"] / 1024, p["rss_kib"] / 1024, ratio_(s["rss_kib"], p["rss_kib"]), "%.1f")
+            r["rss_idle_kib"], "%.1f")
+        row("memory: RSS with %s active series, %d samples each (MiB)" % (
+            _n(s["head_series"]), mem["passes"]), s["rss_kib"] / 1024, p["rss_kib"] / 1024,
+            r["rss_kib"], "%.1f")
         row("memory: RSS per active series, raw (bytes)", s["rss_per_series_b"],
             p["rss_per_series_b"], r["rss_per_series_b"])
         row("memory: RSS per active series, idle baseline subtracted (bytes)",
             s["rss_per_series_net_b"], p["rss_per_series_net_b"], r["rss_per_series_net_b"])
+    if ing:
+        s, p = ing["strata"], ing["prometheus"]
+        row("memory: RSS after the ingest runs (%d series, MiB)" % ing["series"],
+            s["rss_kib"] / 1024, p["rss_kib"] / 1024, ratio_(s["rss_kib"], p["rss_kib"]), "%.1f")
     if disk:
         s, p, r = disk["strata"], disk["prometheus"], disk["ratio"]
         row("disk: backfill of 24 h × %d series, samples/s" % disk["series"],
@@ -178,20 +188,22 @@ def markdown(res, json_rel, imgs):
         row("query: geometric mean of latency ratios (%d queries)" % len(q["queries"]), None, None,
             q["geomean_ratio"])
         if big:
-            row("query: peak RSS delta of `%s` (MiB)" % big["name"],
-                (big.get("strata_peak_rss_delta_kib") or 0) / 1024,
-                (big.get("prometheus_peak_rss_delta_kib") or 0) / 1024,
-                ratio_(big.get("strata_peak_rss_delta_kib"),
-                       big.get("prometheus_peak_rss_delta_kib")), "%.1f")
+            for pre, what in (("first_run_", "first run"), ("", "after the timed runs")):
+                sv = big.get("strata_%speak_rss_delta_kib" % pre)
+                pv = big.get("prometheus_%speak_rss_delta_kib" % pre)
+                row("query: peak RSS delta of `%s`, %s (MiB)" % (big["name"], what),
+                    None if sv is None else sv / 1024, None if pv is None else pv / 1024,
+                    ratio_(sv, pv), "%.1f")
         out.append("| query: answers that differ (evaluated 7 s off the 15 s sample grid) | %d of %d "
                    "| | |" % (q["mismatches"], len(q["queries"])))
         out.append("| query: answers that differ at grid-aligned evaluation times | %d of %d | | |"
                    % (q.get("aligned_mismatches", 0), len(q["queries"])))
     h = (res.get("http") or {}).get("summary")
     if h:
-        out.append("| HTTP `/ready` keep-alive requests/s (vs nginx, `wrk_vs_nginx.sh`) | %s | "
-                   "nginx %s | %.3f |" % (_si(h["strata"]["rps"]), _si(h["nginx"]["rps"]),
-                                          h["ratio_rps"]))
+        out.append("| HTTP `/ready` keep-alive requests/s, p99 ms (peer: nginx 1 worker, "
+                   "`bench/http/wrk_vs_nginx.sh`) | %s, %.2f | nginx %s, %.2f | %.3f, %.3f |" % (
+                       _si(h["strata"]["rps"]), h["strata"]["p99_ms"], _si(h["nginx"]["rps"]),
+                       h["nginx"]["p99_ms"], h["ratio_rps"], h["ratio_p99"]))
     out.append("")
     if q:
         out += ["Query suite (`bench/compare/queries.txt`), each ending at the end of the "
