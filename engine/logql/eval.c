@@ -116,8 +116,8 @@ static bool interval_keeps(const struct logql_eval_params *p, struct lq_state *s
     if (p->interval_ns <= 0 || !s->have_last || s->last_ns < 0)
         return true;
     if (p->backward)
-        return ts <= s->last_ns - p->interval_ns;
-    return ts >= s->last_ns + p->interval_ns;
+        return ts <= ev_sat_sub(s->last_ns, p->interval_ns);
+    return ts >= ev_sat_add(s->last_ns, p->interval_ns);
 }
 
 static int keep_entry(struct ev_ctx *c, struct lq_state *s, const struct logql_entry *in,

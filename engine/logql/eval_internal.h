@@ -67,6 +67,23 @@ struct ev_node {
     bool lit_left, lit_right; /* BINOP: a side is a literal */
 };
 
+/* Saturating int64 arithmetic for times (huge ranges and offsets must not overflow). */
+static inline int64_t ev_sat_sub(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_sub_overflow(a, b, &r))
+        return b > 0 ? INT64_MIN : INT64_MAX;
+    return r;
+}
+
+static inline int64_t ev_sat_add(int64_t a, int64_t b)
+{
+    int64_t r;
+    if (__builtin_add_overflow(a, b, &r))
+        return b > 0 ? INT64_MAX : INT64_MIN;
+    return r;
+}
+
 /* ---- eval_labels.c ---- */
 const struct ev_lset *ev_intern(struct ev_ctx *c, const struct label *l, size_t n);
 int ev_lbuf_reserve(struct ev_ctx *c, size_t n);

@@ -209,6 +209,10 @@ static int run_steps(struct ev_ctx *c, const struct logql_expr *e, struct ev_nod
 int ev_eval_metric(struct ev_ctx *c, const struct logql_expr *e, struct logql_eval_result *out)
 {
     const struct logql_eval_params *p = c->p;
+    int64_t span;
+    if (!p->instant && p->step_ns > 0 && p->end_ns >= p->start_ns &&
+        __builtin_sub_overflow(p->end_ns, p->start_ns, &span))
+        return ev_fail(c, ERR_INVALID, "%s", "query time range too large");
     if (!p->instant && (p->step_ns <= 0 || p->end_ns < p->start_ns))
         return ev_fail(c, ERR_INVALID, "%s",
                        p->step_ns <= 0 ? "zero or negative query resolution step widths are not "

@@ -8,11 +8,13 @@
 #include "base/error.h"
 #include "engine/logql/eval_internal.h"
 
+/* Samples of one series; [head, end) is the current window, [end, n) read ahead. */
 struct ev_series {
     const struct ev_lset *ls;
     int64_t *ts;
     double *v;
-    size_t head, n, cap;
+    size_t head, end, n, cap;
+    double acc; /* sum of v over the window, for the ops whose sums are exact integers */
 };
 
 struct ev_range {
@@ -21,7 +23,7 @@ struct ev_range {
     bool eof, have_last;
     int64_t last_ts;
     struct ev_group g;
-    bool no_labels, bytes;
+    bool no_labels, bytes, exact;
     struct ev_series **ser; /* in order of appearance */
     size_t n_ser, cap_ser;
     struct ev_series **map; /* by label set pointer */
@@ -107,6 +109,8 @@ int ev_range_open(struct ev_ctx *c, struct ev_node *n, const struct ev_group *pu
     r->g = own_grouping(e, pushdown);
     r->no_labels = (r->g.set && !r->g.without && r->g.n == 0) || e->range_op == LOGQL_RANGE_ABSENT;
     r->bytes = e->range_op == LOGQL_RANGE_BYTES || e->range_op == LOGQL_RANGE_BYTES_RATE;
+    r->exact = r->bytes || e->range_op == LOGQL_RANGE_COUNT ||
+               (e->range_op == LOGQL_RANGE_RATE && !e->unwrap);
     struct logql_pipeline_opts o = {
         .metric = true,
         .no_labels = r->no_labels,
@@ -125,8 +129,8 @@ int ev_range_open(struct ev_ctx *c, struct ev_node *n, const struct ev_group *pu
     struct logql_select_req req = {
         .matchers = e->sel.matchers,
         .n_matchers = e->sel.n_matchers,
-        .start_ns = c->p->start_ns - e->range_ns - e->offset_ns,
-        .end_ns = end - e->offset_ns + 1,
+        .start_ns = ev_sat_sub(ev_sat_sub(c->p->start_ns, e->range_ns), e->offset_ns),
+        .end_ns = ev_sat_add(ev_sat_sub(end, e->offset_ns), 1),
         .contains = r->hint,
         .n_contains = logql_eval_line_hint(&e->sel, r->hint, 16),
         .pipeline = r->pl,
@@ -194,6 +198,7 @@ static int series_push(struct ev_series *s, int64_t ts, double v)
         memmove(s->ts, s->ts + s->head, (s->n - s->head) * sizeof *s->ts);
         memmove(s->v, s->v + s->head, (s->n - s->head) * sizeof *s->v);
         s->n -= s->head;
+        s->end -= s->head;
         s->head = 0;
     }
     if (s->n == s->cap) {
@@ -298,6 +303,31 @@ static int pipeline_error(struct ev_ctx *c, const struct ev_lset *ls)
     return rc;
 }
 
+/* Moves the window to (lo, tw]: both ends only move forward, so a step costs what entered and
+ * left the window. */
+static void slide(struct ev_series *s, int64_t lo, int64_t tw)
+{
+    for (; s->end < s->n && s->ts[s->end] <= tw; s->end++)
+        s->acc += s->v[s->end];
+    for (; s->head < s->end && s->ts[s->head] <= lo; s->head++)
+        s->acc -= s->v[s->head];
+    if (s->head == s->end)
+        s->acc = 0; /* no drift carried into the next window */
+}
+
+/* count, rate and the byte ops from the running sum: their sums are integers, exact in a
+ * double, so this equals summing the window afresh as Loki does. */
+static double exact_agg(const struct logql_expr *e, const struct ev_series *s, size_t cnt)
+{
+    double secs = (double)e->range_ns / 1e9;
+    switch (e->range_op) {
+    case LOGQL_RANGE_COUNT: return (double)cnt;
+    case LOGQL_RANGE_RATE: return (double)cnt / secs;
+    case LOGQL_RANGE_BYTES: return s->acc;
+    default: return s->acc / secs; /* bytes_rate */
+    }
+}
+
 static int scratch_reserve(struct ev_range *r, size_t n)
 {
     if (n <= r->scratch_cap)
@@ -314,7 +344,7 @@ int ev_range_step(struct ev_ctx *c, struct ev_node *n, int64_t t, struct ev_vec 
 {
     struct ev_range *r = n->range;
     const struct logql_expr *e = n->e;
-    int64_t tw = t - e->offset_ns, lo = tw - e->range_ns;
+    int64_t tw = ev_sat_sub(t, e->offset_ns), lo = ev_sat_sub(tw, e->range_ns);
     int rc = load(c, n, tw);
     if (rc)
         return rc;
@@ -324,18 +354,16 @@ int ev_range_step(struct ev_ctx *c, struct ev_node *n, int64_t t, struct ev_vec 
         return ERR_NOMEM;
     for (size_t i = 0; i < r->n_ser; i++) {
         struct ev_series *s = r->ser[i];
-        while (s->head < s->n && s->ts[s->head] <= lo)
-            s->head++;
-        size_t k = s->head;
-        while (k < s->n && s->ts[k] <= tw)
-            k++;
-        if (k == s->head)
+        slide(s, lo, tw);
+        size_t k = s->end, cnt = k - s->head;
+        if (cnt == 0)
             continue;
         if (s->ls->has_err)
             return pipeline_error(c, s->ls);
-        if (e->range_op == LOGQL_RANGE_QUANTILE && scratch_reserve(r, k - s->head))
+        if (e->range_op == LOGQL_RANGE_QUANTILE && scratch_reserve(r, cnt))
             return ERR_NOMEM;
-        double v = ev_range_agg(e, s->ts + s->head, s->v + s->head, k - s->head, tw, r->scratch);
+        double v = r->exact ? exact_agg(e, s, cnt)
+                            : ev_range_agg(e, s->ts + s->head, s->v + s->head, cnt, tw, r->scratch);
         out->s[out->n++] = (struct ev_sample){s->ls, v};
     }
     if (e->range_op == LOGQL_RANGE_ABSENT) {

@@ -545,45 +545,56 @@ static void test_cancel(void **state)
     assert_true(src.n_checks >= 2);
 }
 
-/* count_over_time over random entries equals a brute-force count per window and stream. */
-static void test_prop_count(void **state)
+/* count_over_time and bytes_over_time over random entries equal a brute-force count and sum per
+ * window and stream. */
+static void prop_round(struct prop *pr, const struct tentry *t, size_t n, bool bytes)
+{
+    int64_t range = 1 + (int64_t)(prop_next(pr) % 200);
+    int64_t step = 1 + (int64_t)(prop_next(pr) % 100);
+    int64_t start = (int64_t)(prop_next(pr) % 1000);
+    int64_t end = start + (int64_t)(prop_next(pr) % 500);
+    char q[128];
+    snprintf(q, sizeof q, "%s({s=~\".+\"}[%llds])", bytes ? "bytes_over_time" : "count_over_time",
+             (long long)range);
+    struct logql_eval_params p = range_p(start, end, step);
+    p.max_series = 0;
+    struct logql_eval_result r;
+    prop_check(pr, eval(q, &p, &r) == 0);
+    for (size_t k = 0; k < r.n_series; k++) {
+        const struct logql_out_series *s = &r.series[k];
+        char id = s->labels[0].value.ptr[0];
+        size_t pos = 0;
+        for (int64_t ts = start; ts <= end; ts += step) {
+            size_t want = 0, cnt = 0;
+            for (size_t i = 0; i < n; i++)
+                if (t[i].stream[3] == id && t[i].ts_s > ts - range && t[i].ts_s <= ts) {
+                    cnt++;
+                    want += bytes ? strlen(t[i].line) : 1;
+                }
+            if (cnt == 0)
+                continue;
+            prop_check(pr, pos < s->n && s->ts_ns[pos] == ts * S && s->v[pos] == (double)want);
+            pos++;
+        }
+        prop_check(pr, pos == s->n);
+    }
+    logql_eval_result_free(&r);
+}
+
+static void test_prop_windows(void **state)
 {
     (void)state;
-    struct prop pr = prop_begin("eval_count_over_time");
+    struct prop pr = prop_begin("eval_windows");
     static struct tentry t[600];
     static const char *streams[] = {"s=\"0\"", "s=\"1\"", "s=\"2\""};
-    for (int round = 0; round < 30; round++) {
+    static const char *lines[] = {"x", "hello", "", "a longer line of text"};
+    for (int round = 0; round < 40; round++) {
         size_t n = prop_next(&pr) % 600;
         for (size_t i = 0; i < n; i++)
             t[i] = (struct tentry){(int64_t)(prop_next(&pr) % 1000), streams[prop_next(&pr) % 3],
-                                   "x", NULL};
+                                   lines[prop_next(&pr) % 4], NULL};
         load(t, n);
-        int64_t range = 1 + (int64_t)(prop_next(&pr) % 200),
-                step = 1 + (int64_t)(prop_next(&pr) % 100);
-        int64_t start = (int64_t)(prop_next(&pr) % 1000),
-                end = start + (int64_t)(prop_next(&pr) % 500);
-        char q[128];
-        snprintf(q, sizeof q, "count_over_time({s=~\".+\"}[%llds])", (long long)range);
-        struct logql_eval_params p = range_p(start, end, step);
-        p.max_series = 0;
-        struct logql_eval_result r;
-        prop_check(&pr, eval(q, &p, &r) == 0);
-        for (size_t k = 0; k < r.n_series; k++) {
-            const struct logql_out_series *s = &r.series[k];
-            char id = s->labels[0].value.ptr[0];
-            size_t pos = 0;
-            for (int64_t ts = start; ts <= end; ts += step) {
-                size_t want = 0;
-                for (size_t i = 0; i < n; i++)
-                    want += t[i].stream[3] == id && t[i].ts_s > ts - range && t[i].ts_s <= ts;
-                if (want == 0)
-                    continue;
-                prop_check(&pr, pos < s->n && s->ts_ns[pos] == ts * S && s->v[pos] == (double)want);
-                pos++;
-            }
-            prop_check(&pr, pos == s->n);
-        }
-        logql_eval_result_free(&r);
+        prop_round(&pr, t, n, round & 1);
     }
 }
 
@@ -604,7 +615,7 @@ int main(void)
         cmocka_unit_test(test_pipeline_errors),
         cmocka_unit_test(test_series_limit),
         cmocka_unit_test(test_cancel),
-        cmocka_unit_test(test_prop_count),
+        cmocka_unit_test(test_prop_windows),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
