@@ -671,6 +671,9 @@ def main():
     cmd = "make bench-compare" + ("" if args.size == "default" else " SIZE=" + args.size)
     res = {"bench": "compare", "date": now.strftime("%Y-%m-%d %H:%M"), "size": args.size,
            "config": cfg, "command": cmd, "machine": report.machine(),
+           "revision": subprocess.run(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                                      stdout=subprocess.PIPE,
+                                      stderr=subprocess.DEVNULL).stdout.decode().strip(),
            "args": {"seed": args.seed, "connections": args.connections,
                     "server_cpu": args.server_cpu, "client_cpu": args.client_cpu,
                     "phases": sorted(phases)}}

@@ -130,6 +130,11 @@ def markdown(res, json_rel, imgs):
            "load average %.1f at the start. %s. Raw figures: [`%s`](%s)." % (
                res["command"], res["date"], m["cpu"], m["cpus"], m["mem_gib"], m["os"],
                m["kernel"], m["loadavg_start"][0], m["prometheus"], json_rel, json_rel), "",
+           "Size `%s`: %d series for ingest and memory, 24 h of 15 s samples of %d series for "
+           "disk and queries (the full day of the ingest series count would not fit the run's "
+           "15 minutes; `SIZE=large` takes 1 M and 50 k). strata built from `%s`." % (
+               res["size"], res["config"]["active_targets"] * 500,
+               res["config"]["backfill_targets"] * 500, res.get("revision", "?")), "",
            "Each server runs alone, pinned to core 0 (strata `--shards 1`, Prometheus "
            "`GOMAXPROCS=1`), on a fresh data directory; strata-load (remote write 1.0, seed %d, "
            "%d connections) and the driver run on core 1. Figures are medians over the "
