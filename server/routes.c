@@ -8,6 +8,7 @@
 #include "base/assert.h"
 #include "server/api_loki.h"
 #include "server/api_loki_push.h"
+#include "server/api_loki_tail.h"
 #include "server/api_prom.h"
 #include "server/api_write.h"
 #include "server/handlers.h"
@@ -59,6 +60,12 @@ const struct route server_routes[] = {
     {HTTP_GET|HTTP_POST, "/loki/api/v1/index/volume", handler_loki_volume,  TEXT,  0,     0,       0},
     {HTTP_GET|HTTP_POST, "/loki/api/v1/index/volume_range", handler_loki_volume_range, TEXT, 0, 0, 0},
     {HTTP_GET|HTTP_POST, "/loki/api/v1/format_query", handler_loki_format_query, TEXT, 0,  0,       0},
+    /* Loki tail (WebSocket), detected fields/labels, patterns (docs/api.md) */
+    {HTTP_GET,  "/loki/api/v1/tail",               handler_loki_tail,       TEXT,  NOGZ,  0,       0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/detected_fields", handler_loki_detected_fields, TEXT, 0, 0, 0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/detected_field/<name>/values", handler_loki_detected_field_values, TEXT, 0, 0, 0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/detected_labels", handler_loki_detected_labels, TEXT, 0, 0, 0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/patterns",  handler_loki_patterns,   TEXT,  0,     0,       0},
 };
 /* clang-format on */
 const size_t server_routes_n = sizeof server_routes / sizeof server_routes[0];
