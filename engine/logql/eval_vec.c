@@ -37,6 +37,9 @@ int ev_node_build(struct ev_ctx *c, const struct logql_expr *e, const struct ev_
     switch (e->kind) {
     case LOGQL_EXPR_RANGE_AGG: return ev_range_open(c, n, pushdown);
     case LOGQL_EXPR_VECTOR_AGG: {
+        if (e->vec_op == LOGQL_VEC_APPROX_TOPK && !c->p->instant) /* a count-min sketch in Loki */
+            return ev_fail(c, ERR_INVALID, "%s",
+                           "count min sketches are only supported on instant queries");
         struct ev_group g = {true, e->grouping.without, e->grouping.labels, e->grouping.n_labels};
         return ev_node_build(c, e->inner, pushdown_ok(e) ? &g : NULL, &n->a);
     }
