@@ -14,7 +14,8 @@ struct ev_series {
     int64_t *ts;
     double *v;
     size_t head, end, n, cap;
-    double acc; /* sum of v over the window, for the ops whose sums are exact integers */
+    double acc;  /* sum of v over the window, for the ops whose sums are exact integers */
+    bool active; /* in the active list (has samples in or ahead of the window) */
 };
 
 struct ev_range {
@@ -24,8 +25,9 @@ struct ev_range {
     int64_t last_ts;
     struct ev_group g;
     bool no_labels, bytes, exact;
-    struct ev_series **ser; /* in order of appearance */
+    struct ev_series **ser; /* active series; drained ones leave it until a sample comes */
     size_t n_ser, cap_ser;
+    size_t n_all;           /* series in the map */
     struct ev_series **map; /* by label set pointer */
     size_t map_cap;
     double *scratch;
@@ -168,28 +170,37 @@ static int map_grow(struct ev_range *r)
     return 0;
 }
 
+static int activate(struct ev_range *r, struct ev_series *s)
+{
+    if (s->active)
+        return 0;
+    if (r->n_ser == r->cap_ser) {
+        size_t cap = r->cap_ser ? r->cap_ser * 2 : 16;
+        struct ev_series **n = realloc(r->ser, cap * sizeof *n);
+        if (!n)
+            return ERR_NOMEM;
+        r->ser = n;
+        r->cap_ser = cap;
+    }
+    r->ser[r->n_ser++] = s;
+    s->active = true;
+    return 0;
+}
+
 static struct ev_series *series_of(struct ev_range *r, const struct ev_lset *ls)
 {
-    if ((r->n_ser + 1) * 2 > r->map_cap && map_grow(r))
+    if ((r->n_all + 1) * 2 > r->map_cap && map_grow(r))
         return NULL;
     struct ev_series **slot = map_slot(r, ls);
     if (*slot)
-        return *slot;
-    if (r->n_ser == r->cap_ser) {
-        size_t cap = r->cap_ser ? r->cap_ser * 2 : 16;
-        struct ev_series **s = realloc(r->ser, cap * sizeof *s);
-        if (!s)
-            return NULL;
-        r->ser = s;
-        r->cap_ser = cap;
-    }
+        return activate(r, *slot) ? NULL : *slot;
     struct ev_series *s = calloc(1, sizeof *s);
     if (!s)
         return NULL;
     s->ls = ls;
-    r->ser[r->n_ser++] = s;
     *slot = s;
-    return s;
+    r->n_all++;
+    return activate(r, s) ? NULL : s;
 }
 
 static int series_push(struct ev_series *s, int64_t ts, double v)
@@ -352,9 +363,17 @@ int ev_range_step(struct ev_ctx *c, struct ev_node *n, int64_t t, struct ev_vec 
     out->s = ev_step_alloc(c, (r->n_ser + 1) * sizeof *out->s);
     if (!out->s)
         return ERR_NOMEM;
+    size_t w = 0;
     for (size_t i = 0; i < r->n_ser; i++) {
         struct ev_series *s = r->ser[i];
         slide(s, lo, tw);
+        if (s->head == s->n) { /* drained: leave the active list */
+            s->active = false;
+            s->head = s->end = s->n = 0;
+            s->acc = 0;
+            continue;
+        }
+        r->ser[w++] = s;
         size_t k = s->end, cnt = k - s->head;
         if (cnt == 0)
             continue;
@@ -366,6 +385,7 @@ int ev_range_step(struct ev_ctx *c, struct ev_node *n, int64_t t, struct ev_vec 
                             : ev_range_agg(e, s->ts + s->head, s->v + s->head, cnt, tw, r->scratch);
         out->s[out->n++] = (struct ev_sample){s->ls, v};
     }
+    r->n_ser = w;
     if (e->range_op == LOGQL_RANGE_ABSENT) {
         bool any = out->n > 0;
         out->n = 0;
@@ -384,10 +404,12 @@ void ev_range_close(struct ev_ctx *c, struct ev_node *n)
         c->ops->close(r->it);
     if (r->pl)
         logql_pipeline_destroy(r->pl);
-    for (size_t i = 0; i < r->n_ser; i++) {
-        free(r->ser[i]->ts);
-        free(r->ser[i]->v);
-        free(r->ser[i]);
+    for (size_t i = 0; i < r->map_cap; i++) {
+        if (!r->map[i])
+            continue;
+        free(r->map[i]->ts);
+        free(r->map[i]->v);
+        free(r->map[i]);
     }
     free(r->ser);
     free(r->map);

@@ -306,6 +306,14 @@ static void test_range_counts(void **state)
     /* step grid start..end inclusive; a step without samples has no point */
     p = range_p(0, 100, 25);
     expect("count_over_time({app=\"a\"}[25s])", p, LOGQL_VAL_MATRIX, LA " 25:2 75:1\n");
+    /* a series that drained out of the window comes back with its next sample */
+    struct tentry churn[] = {
+        {10, "app=\"c\"", "x", NULL}, {200, "app=\"c\"", "y", NULL}, {100, "app=\"d\"", "z", NULL}};
+    load(churn, 3);
+    p = range_p(0, 240, 30);
+    expect("count_over_time({app=~\"c|d\"}[30s])", p, LOGQL_VAL_MATRIX,
+           "{app=\"c\"} 30:1 210:1\n{app=\"d\"} 120:1\n");
+    load(D1, 5);
     /* offset moves the window back */
     p = range_p(60, 120, 60);
     expect("count_over_time({app=\"a\"}[1m] offset 1m)", p, LOGQL_VAL_MATRIX, LA " 120:2\n");
@@ -415,6 +423,9 @@ static void test_vector_agg(void **state)
     expect("topk by (app) (1, " CNT ")", i, LOGQL_VAL_VECTOR, LA " 60:2\n" LB " 60:1\n");
     /* instant vectors are sorted by labels unless the query sorts by value */
     expect("sort(" CNT ")", i, LOGQL_VAL_VECTOR, LB " 60:1\n" LA " 60:2\n");
+    expect_err("approx_topk(1, " CNT ")", p, ERR_INVALID,
+               "count min sketches are only supported on instant queries");
+    expect("approx_topk(1, " CNT ")", i, LOGQL_VAL_VECTOR, LA " 60:2\n");
     expect("sort_desc(" CNT ")", i, LOGQL_VAL_VECTOR, LA " 60:2\n" LB " 60:1\n");
     expect(CNT, i, LOGQL_VAL_VECTOR, LA " 60:2\n" LB " 60:1\n");
 }
