@@ -28,7 +28,7 @@ static int check_spans(const struct histchunk_span *sp, uint32_t n, uint32_t n_b
         *why = "too many spans or buckets";
         return ERR_INVALID;
     }
-    int64_t idx = 0, total = 0;
+    int64_t idx = 0, total = 0, first = INT64_MIN;
     *last = INT64_MIN;
     for (uint32_t i = 0; i < n; i++) {
         if (i > 0 && sp[i].offset < 0) {
@@ -41,8 +41,11 @@ static int check_spans(const struct histchunk_span *sp, uint32_t n, uint32_t n_b
             *why = "spans describe too many buckets";
             return ERR_INVALID;
         }
+        if (sp[i].length && first == INT64_MIN)
+            first = idx;
         idx += sp[i].length;
-        if (idx < INT32_MIN || idx - 1 > INT32_MAX) {
+        if (idx < INT32_MIN || idx - 1 > INT32_MAX ||
+            (first != INT64_MIN && idx - first > (int64_t)HISTCHUNK_INDEX_RANGE_MAX)) {
             *why = "bucket index out of range";
             return ERR_INVALID;
         }

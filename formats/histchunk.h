@@ -39,6 +39,8 @@
 /* Most spans, and most buckets, one side of a histogram may have (larger is invalid/corrupt). */
 #define HISTCHUNK_SPANS_MAX   4096u
 #define HISTCHUNK_BUCKETS_MAX 32768u
+/* Widest range of bucket indexes one side may span (first to last populated index). */
+#define HISTCHUNK_INDEX_RANGE_MAX (1u << 20)
 /* Most custom bounds. */
 #define HISTCHUNK_CUSTOM_MAX 4096u
 
@@ -86,11 +88,11 @@ static inline uint64_t histchunk_bits(double d)
 /* Prometheus's validation rules for a histogram to store: schema in [-4, 8] or -53; spans
  * describe exactly n_*buckets buckets; only the first span of a side may have a negative offset;
  * at most HISTCHUNK_SPANS_MAX spans and HISTCHUNK_BUCKETS_MAX buckets per side; bucket indexes
- * fit in int32; counts non-negative (float: not negative, NaN refused for buckets/zero count);
- * integer: count >= zero count + all buckets; zero threshold finite and >= 0; custom: no negative
- * side, zero threshold and zero count 0, bounds finite and strictly ascending, positive bucket
- * indexes within the bounds (+Inf bucket included). Returns 0 or ERR_INVALID with a reason in
- * *why (a static string) when why is not NULL. */
+ * fit in int32 and span at most HISTCHUNK_INDEX_RANGE_MAX per side; counts non-negative;
+ * integer: count == zero count + all buckets (>= when the sum is NaN); zero threshold finite and >=
+ * 0; custom: no negative side, zero threshold and zero count 0, bounds finite and strictly
+ * ascending, positive bucket indexes within the bounds (+Inf bucket included). Returns 0 or
+ * ERR_INVALID with a reason in *why (a static string) when why is not NULL. */
 int histchunk_hist_check(const struct histchunk_hist *h, bool is_float, const char **why);
 
 /* Same layout (schema, zero threshold, spans, custom bounds). */

@@ -9,6 +9,7 @@
 
 #include "base/error.h"
 #include "engine/promql/eval_internal.h"
+#include "engine/promql/hist_storage.h"
 #include "formats/gorilla.h"
 
 static inline bool stale_bits(double v)
@@ -113,6 +114,23 @@ static void dec_hist(struct pq_query *q, struct dec *d, const struct chunk_meta 
     }
 }
 
+/* A native histogram chunk from storage: decoded into query-arena values, then taken like an
+ * in-memory histogram chunk. */
+static void dec_histchunk(struct pq_query *q, struct dec *d, const struct chunk_meta *c,
+                          int64_t mint, int64_t maxt, bool keep_stale)
+{
+    struct promql_hist_sample *v;
+    size_t n;
+    int rc = promql_histchunk_decode(&q->arena, c->data, c->len, mint, maxt, &v, &n);
+    struct chunk_meta m = *c;
+    m.data = (const uint8_t *)v;
+    m.len = n * sizeof *v;
+    if (n)
+        dec_hist(q, d, &m, mint, maxt, keep_stale);
+    if (rc)
+        corrupt(q, rc);
+}
+
 static void dec_st(struct pq_query *q, struct dec *d, const struct chunk_meta *c)
 {
     const struct promql_st_sample *v = (const void *)c->data;
@@ -203,6 +221,8 @@ static void decode_series(struct pq_query *q, const struct chunk_series *cs, int
         switch (c->encoding) {
         case CHUNK_XOR: dec_xor(q, &d, c, mint, maxt, keep_stale); break;
         case PROMQL_CHUNK_HIST_MEM: dec_hist(q, &d, c, mint, maxt, keep_stale); break;
+        case CHUNK_HISTOGRAM:
+        case CHUNK_FLOAT_HISTOGRAM: dec_histchunk(q, &d, c, mint, maxt, keep_stale); break;
         case PROMQL_CHUNK_ST_MEM: dec_st(q, &d, c); break;
         default: pq_fail(q, ERR_UNSUPPORTED, "expanding series: unsupported chunk encoding");
         }

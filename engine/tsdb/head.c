@@ -576,6 +576,7 @@ void head_series_remove(struct head *h, struct head_series *s)
         HEAD_STAT_SET(h, ooo_samples_buffered, h->n_ooo_samples);
     }
     gorilla_enc_deinit(&s->enc);
+    head_hist_free(h, s, true);
     free(s->chunks);
     free(s->ooo);
     free(s);
@@ -604,8 +605,9 @@ static int pending_cmp(const void *a, const void *b)
 static int on_scanned(void *arg, const struct headchunks_rec *rec, uint32_t file, uint32_t off)
 {
     struct head *h = arg;
-    if (rec->encoding != CHUNK_XOR || rec->maxt_ms < h->min_valid_t ||
-        (uint64_t)(rec->maxt_ms - rec->mint_ms) > UINT32_MAX)
+    if ((rec->encoding != CHUNK_XOR && rec->encoding != CHUNK_HISTOGRAM &&
+         rec->encoding != CHUNK_FLOAT_HISTOGRAM) ||
+        rec->maxt_ms < h->min_valid_t || (uint64_t)(rec->maxt_ms - rec->mint_ms) > UINT32_MAX)
         return 0;
     if (h->n_pending == h->cap_pending) {
         size_t cap = h->cap_pending ? h->cap_pending * 2 : 1024;
@@ -618,13 +620,9 @@ static int on_scanned(void *arg, const struct headchunks_rec *rec, uint32_t file
     struct head_pending *p = &h->pending[h->n_pending];
     p->id = rec->series_id;
     p->order = (uint32_t)h->n_pending;
-    p->ref = (struct head_chunk_ref){rec->mint_ms,
-                                     (uint32_t)(rec->maxt_ms - rec->mint_ms),
-                                     file,
-                                     off,
-                                     rec->samples,
-                                     rec->flags,
-                                     0};
+    p->ref = (struct head_chunk_ref){
+        rec->mint_ms, (uint32_t)(rec->maxt_ms - rec->mint_ms),       file, off, rec->samples,
+        rec->flags,   rec->encoding == CHUNK_XOR ? 0 : rec->encoding};
     h->n_pending++;
     return 0;
 }
@@ -650,8 +648,13 @@ static void attach_pending(struct head *h, struct head_series *s)
             h->max_t = head_ref_maxt(r);
             HEAD_STAT_SET(h, max_time_ms, h->max_t);
         }
-        if (!(r->flags & HEADCHUNKS_F_OOO) && head_ref_maxt(r) > attached_max)
+        if (!(r->flags & HEADCHUNKS_F_OOO) && head_ref_maxt(r) > attached_max) {
             attached_max = head_ref_maxt(r);
+            if (r->enc)
+                s->flags |= HEAD_SERIES_LAST_HIST;
+            else
+                s->flags &= (uint8_t)~HEAD_SERIES_LAST_HIST;
+        }
     }
     s->max_t = attached_max; /* last_v is decoded from the chunk when first needed */
     struct head_replay *r = h->replay ? head_replay_slot(h, s->id) : NULL;
@@ -713,6 +716,7 @@ void head_close(struct head *h)
         if (!s)
             continue;
         gorilla_enc_deinit(&s->enc);
+        head_hist_free(h, s, false);
         free(s->chunks);
         free(s->ooo);
         free(s);

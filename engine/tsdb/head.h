@@ -51,6 +51,7 @@
 #include "base/str.h"
 #include "engine/index/matcher.h"
 #include "engine/tsdb/series_set.h"
+#include "formats/histchunk.h"
 
 struct head_config {
     int64_t chunk_range_ms;        /* block range; chunks never span a multiple of it (2 h) */
@@ -119,6 +120,17 @@ uint64_t head_series_count(const struct head *h);
  * 65535 closed chunks: more than ~7.8M samples since the last truncation) or -errno (a chunk file
  * write failed). */
 int head_append(struct head *h, uint32_t id, int64_t t_ms, uint64_t v_bits);
+
+/* Appends one native histogram sample (integer, or float when is_float). Histograms follow the
+ * in-order rules above (t == newest: HEAD_DUPLICATE when identical, else ERR_DUPLICATE) but have
+ * no OOO path: an older t is ERR_ORDER. A series holds one kind per chunk: a sample of another
+ * kind than the open chunk's (float, integer or float histogram) closes that chunk first. Chunks
+ * are CHUNK_HISTOGRAM / CHUNK_FLOAT_HISTOGRAM (formats/histchunk.h). Returns an enum
+ * head_append_result or ERR_INVALID (h fails histchunk_hist_check), ERR_RANGE, ERR_DUPLICATE,
+ * ERR_ORDER, ERR_NOT_FOUND, ERR_LIMIT, ERR_NOMEM or -errno. In replay mode, a sample at or before
+ * the newest re-attached in-order chunk sample is HEAD_DUPLICATE. */
+int head_append_hist(struct head *h, uint32_t id, int64_t t_ms, const struct histchunk_hist *hh,
+                     bool is_float);
 
 /* WAL replay mode. While on, head_append trusts its input: an in-order sample at or before the
  * newest re-attached in-order sample of its series is already in a chunk file and is dropped as

@@ -19,13 +19,13 @@ int64_t head_range_start(const struct head *h, int64_t t)
 }
 
 /* End (exclusive) of the chunk range holding t, saturating at INT64_MAX. */
-static int64_t range_end(const struct head *h, int64_t t)
+int64_t head_range_end(const struct head *h, int64_t t)
 {
     int64_t start = head_range_start(h, t);
     return start > INT64_MAX - h->cfg.chunk_range_ms ? INT64_MAX : start + h->cfg.chunk_range_ms;
 }
 
-static void note_max_time(struct head *h, int64_t t)
+void head_note_max_time(struct head *h, int64_t t)
 {
     if (t > h->max_t) {
         h->max_t = t;
@@ -35,7 +35,7 @@ static void note_max_time(struct head *h, int64_t t)
 }
 
 /* Makes room for `extra` more chunk references so a chunk is never written without one. */
-static int reserve_refs(struct head *h, struct head_series *s, size_t extra)
+int head_reserve_refs(struct head *h, struct head_series *s, size_t extra)
 {
     if ((size_t)s->cap_chunks - s->n_chunks >= extra)
         return 0;
@@ -58,17 +58,17 @@ static int reserve_refs(struct head *h, struct head_series *s, size_t extra)
 }
 
 /* Writes one chunk to the chunk files and references it from s (room reserved by the caller). */
-static int write_chunk(struct head *h, struct head_series *s, const uint8_t *data, size_t len,
-                       int64_t mint, int64_t maxt, uint32_t samples, uint8_t flags)
+int head_write_chunk(struct head *h, struct head_series *s, const uint8_t *data, size_t len,
+                     int64_t mint, int64_t maxt, uint32_t samples, uint8_t flags, uint8_t enc)
 {
     ASSERT(maxt >= mint && (uint64_t)(maxt - mint) <= UINT32_MAX && samples <= UINT16_MAX);
-    struct headchunks_rec rec = {s->id, mint, maxt, (uint16_t)samples, CHUNK_XOR, flags};
+    struct headchunks_rec rec = {s->id, mint, maxt, (uint16_t)samples, enc, flags};
     uint32_t file, off;
     int rc = headchunks_append(h->hc, &rec, data, len, &file, &off);
     if (rc)
         return rc;
-    struct head_chunk_ref ref = {mint, (uint32_t)(maxt - mint), file, off, (uint16_t)samples, flags,
-                                 0};
+    struct head_chunk_ref ref = {mint,  (uint32_t)(maxt - mint),   file, off, (uint16_t)samples,
+                                 flags, enc == CHUNK_XOR ? 0 : enc};
     rc = head_series_push_ref(h, s, &ref);
     ASSERT(rc == 0); /* room was reserved */
     return 0;
@@ -76,16 +76,22 @@ static int write_chunk(struct head *h, struct head_series *s, const uint8_t *dat
 
 int head_close_open_chunk(struct head *h, struct head_series *s)
 {
+    int rc = head_close_open_xor(h, s);
+    return rc ? rc : head_close_open_hist(h, s);
+}
+
+int head_close_open_xor(struct head *h, struct head_series *s)
+{
     uint32_t count = gorilla_enc_count(&s->enc);
     if (count == 0)
         return 0;
-    int rc = reserve_refs(h, s, 1);
+    int rc = head_reserve_refs(h, s, 1);
     if (rc)
         return rc;
     struct gorilla_snap snap;
     gorilla_enc_snapshot(&s->enc, &snap);
-    rc = write_chunk(h, s, snap.data, snap.len, gorilla_enc_first_ts(&s->enc),
-                     gorilla_enc_last_ts(&s->enc), count, 0);
+    rc = head_write_chunk(h, s, snap.data, snap.len, gorilla_enc_first_ts(&s->enc),
+                          gorilla_enc_last_ts(&s->enc), count, 0, CHUNK_XOR);
     if (rc)
         return rc;
     /* The chunk's bytes now live in the file: give the buffer back. */
@@ -120,6 +126,8 @@ static int append_in_order(struct head *h, struct head_series *s, int64_t t, uin
     struct gorilla_enc *e = &s->enc;
     uint32_t count = gorilla_enc_count(e);
     int rc;
+    if (s->hist && (rc = head_close_open_hist(h, s)) != 0)
+        return rc;
     if (count > 0) {
         bool cut = count >= h->cfg.samples_per_chunk || e->b.len > h->cfg.chunk_bytes_max;
         if (!cut && count == h->cfg.samples_per_chunk / 4)
@@ -129,7 +137,7 @@ static int append_in_order(struct head *h, struct head_series *s, int64_t t, uin
         count = gorilla_enc_count(e);
     }
     if (count == 0)
-        s->next_at = range_end(h, t);
+        s->next_at = head_range_end(h, t);
     /* Account for the buffer growing (the encoder reallocs when less than ~48 bytes are left). */
     const void *old = e->b.data;
     size_t old_cap = e->b.cap;
@@ -145,7 +153,8 @@ static int append_in_order(struct head *h, struct head_series *s, int64_t t, uin
     s->max_t = t;
     s->last_v = v;
     s->flags |= HEAD_SERIES_LASTV_KNOWN;
-    note_max_time(h, t);
+    s->flags &= (uint8_t)~HEAD_SERIES_LAST_HIST;
+    head_note_max_time(h, t);
     return HEAD_APPENDED;
 }
 
@@ -200,8 +209,8 @@ static int find_sample(struct head *h, struct head_series *s, int64_t t, uint64_
     }
     for (uint32_t i = 0; i < s->n_chunks; i++) {
         const struct head_chunk_ref *r = &s->chunks[i];
-        if (t < r->mint_ms || t > head_ref_maxt(r))
-            continue;
+        if (t < r->mint_ms || t > head_ref_maxt(r) || r->enc)
+            continue; /* (histogram chunks hold no float sample) */
         const uint8_t *data;
         size_t len;
         rc = headchunks_get(h->hc, r->file, r->off, NULL, &data, &len);
@@ -233,7 +242,7 @@ uint8_t *head_encode_samples(const struct head_sample *s, size_t n, size_t *len)
 /* Samples of o from index i that share i's chunk range (and a 32-bit span). */
 static size_t ooo_run(const struct head *h, const struct head_ooo *o, size_t i)
 {
-    int64_t end = range_end(h, o->s[i].t);
+    int64_t end = head_range_end(h, o->s[i].t);
     size_t j = i + 1;
     while (j < o->n && o->s[j].t < end && (uint64_t)(o->s[j].t - o->s[i].t) <= UINT32_MAX &&
            j - i < GORILLA_SAMPLES_MAX)
@@ -249,7 +258,7 @@ int head_flush_ooo(struct head *h, struct head_series *s)
     size_t runs = 0;
     for (size_t i = 0; i < o->n; i += ooo_run(h, o, i))
         runs++;
-    int rc = reserve_refs(h, s, runs);
+    int rc = head_reserve_refs(h, s, runs);
     size_t done = 0;
     while (rc == 0 && done < o->n) {
         size_t k = ooo_run(h, o, done), len;
@@ -258,8 +267,8 @@ int head_flush_ooo(struct head *h, struct head_series *s)
             rc = ERR_NOMEM;
             break;
         }
-        rc = write_chunk(h, s, data, len, o->s[done].t, o->s[done + k - 1].t, (uint32_t)k,
-                         HEADCHUNKS_F_OOO);
+        rc = head_write_chunk(h, s, data, len, o->s[done].t, o->s[done + k - 1].t, (uint32_t)k,
+                              HEADCHUNKS_F_OOO, CHUNK_XOR);
         free(data);
         if (rc == 0)
             done += k;
@@ -326,7 +335,7 @@ static int ooo_insert(struct head *h, struct head_series *s, int64_t t, uint64_t
     o->n++;
     h->n_ooo_samples++;
     HEAD_STAT_SET(h, ooo_samples_buffered, h->n_ooo_samples);
-    note_max_time(h, t);
+    head_note_max_time(h, t);
     /* When the cut fails the sample stays buffered and the cut is retried on the next insert or
      * head_cut_open_chunks_before; the sample itself is stored either way. */
     if (o->n >= h->cfg.ooo_cap)
@@ -339,10 +348,14 @@ static int ooo_insert(struct head *h, struct head_series *s, int64_t t, uint64_t
 /* t equals the series' newest in-order sample: duplicate or conflict. */
 static int same_as_newest(struct head *h, struct head_series *s, uint64_t v)
 {
+    if (s->flags & HEAD_SERIES_LAST_HIST)
+        return ERR_DUPLICATE; /* a histogram holds that timestamp */
     if (!(s->flags & HEAD_SERIES_LASTV_KNOWN)) {
         int rc = find_sample(h, s, s->max_t, &s->last_v);
         if (rc < 0)
             return rc;
+        if (rc == 0 && s->hist)
+            return ERR_DUPLICATE; /* a re-attached histogram chunk defines max_t */
         if (rc == 0)
             return ERR_CORRUPT; /* the chunk that defines max_t lost it */
         s->flags |= HEAD_SERIES_LASTV_KNOWN;
@@ -446,7 +459,7 @@ void head_replay_end(struct head *h)
 
 /* ---- entry ---- */
 
-static void count_result(struct head *h, int rc)
+void head_count_result(struct head *h, int rc)
 {
     switch (rc) {
     case HEAD_APPENDED: HEAD_STAT_ADD(h, samples_appended_total, 1); break;
@@ -474,6 +487,6 @@ int head_append(struct head *h, uint32_t id, int64_t t_ms, uint64_t v_bits)
         rc = append_replay(h, s, t_ms, v_bits);
     else
         rc = append_live(h, s, t_ms, v_bits);
-    count_result(h, rc);
+    head_count_result(h, rc);
     return rc;
 }

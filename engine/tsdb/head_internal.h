@@ -20,6 +20,7 @@
 #include "engine/tsdb/head.h"
 #include "engine/tsdb/headchunks.h"
 #include "formats/gorilla.h"
+#include "formats/histchunk.h"
 
 /* A closed chunk in a chunk file. */
 struct head_chunk_ref {
@@ -29,8 +30,13 @@ struct head_chunk_ref {
     uint32_t off;
     uint16_t samples;
     uint8_t flags; /* HEADCHUNKS_F_OOO */
-    uint8_t pad_;
+    uint8_t enc;   /* 0: CHUNK_XOR; else the chunk encoding (native histogram chunks) */
 };
+
+static inline uint8_t head_ref_encoding(const struct head_chunk_ref *r)
+{
+    return r->enc ? r->enc : CHUNK_XOR;
+}
 
 static inline int64_t head_ref_maxt(const struct head_chunk_ref *r)
 {
@@ -50,6 +56,15 @@ struct head_ooo {
 
 enum {
     HEAD_SERIES_LASTV_KNOWN = 0x01, /* last_v holds the bits of the sample at max_t */
+    HEAD_SERIES_LAST_HIST = 0x02,   /* the sample at max_t is a native histogram */
+};
+
+/* The open native histogram chunk of a series (allocated at its first histogram sample). A series
+ * has at most one open chunk: a sample of the other kind (float / integer histogram / float
+ * histogram) closes it first. Histograms are in-order only (no OOO buffer). */
+struct head_hist {
+    struct histchunk_enc enc; /* empty: count 0 */
+    int64_t next_at;          /* the open chunk is cut at the first sample >= this */
 };
 
 struct head_series {
@@ -60,6 +75,7 @@ struct head_series {
     int64_t next_at;               /* the open chunk is cut at the first sample >= this */
     struct head_chunk_ref *chunks; /* closed chunks: in-order ones ascending, OOO ones mixed in */
     struct head_ooo *ooo;          /* NULL until the first OOO sample */
+    struct head_hist *hist;        /* NULL until the first native histogram sample */
     uint32_t id;
     uint32_t seq; /* creation stamp: lets an open set detect id reuse */
     uint16_t n_chunks, cap_chunks;
@@ -155,8 +171,22 @@ int head_series_cmp(const struct head *h, const struct head_series *a, const str
 void head_min_time_note(struct head *h, int64_t t);
 
 /* ---- head_append.c ---- */
-/* Writes the open chunk of s to the chunk files and empties it. 0 or a chunk-file error. */
+/* Writes the open chunk of s (float or histogram) to the chunk files and empties it. 0 or a
+ * chunk-file error. */
 int head_close_open_chunk(struct head *h, struct head_series *s);
+/* The same for the open float (XOR) chunk only. */
+int head_close_open_xor(struct head *h, struct head_series *s);
+/* Makes room for `extra` more chunk references. 0, ERR_LIMIT or ERR_NOMEM. */
+int head_reserve_refs(struct head *h, struct head_series *s, size_t extra);
+/* Writes one chunk to the chunk files and references it from s (room reserved by the caller). */
+int head_write_chunk(struct head *h, struct head_series *s, const uint8_t *data, size_t len,
+                     int64_t mint, int64_t maxt, uint32_t samples, uint8_t flags, uint8_t enc);
+/* End (exclusive) of the chunk range holding t. */
+int64_t head_range_end(const struct head *h, int64_t t);
+/* Raises the head's max (and min) time to cover t. */
+void head_note_max_time(struct head *h, int64_t t);
+/* Counts an append result in the statistics. */
+void head_count_result(struct head *h, int rc);
 /* Writes the OOO samples of s to chunk files (split at range boundaries) and empties the buffer. */
 int head_flush_ooo(struct head *h, struct head_series *s);
 /* Encodes samples (sorted, unique t) into a new chunk; bytes malloc'd. NULL on ERR_NOMEM. */
@@ -165,5 +195,16 @@ uint8_t *head_encode_samples(const struct head_sample *s, size_t n, size_t *len)
 struct head_replay *head_replay_slot(struct head *h, uint32_t id);
 /* Start of the chunk range holding t. */
 int64_t head_range_start(const struct head *h, int64_t t);
+
+/* ---- head_hist.c ---- */
+/* Writes the open histogram chunk of s (if any) to the chunk files and empties it. */
+int head_close_open_hist(struct head *h, struct head_series *s);
+/* True when s has an open histogram chunk; *first / *last get its time range. */
+bool head_hist_open_range(const struct head_series *s, int64_t *first, int64_t *last);
+/* Frees the histogram state of s (series removal, head close); counts its open chunk away when
+ * `count` is set. */
+void head_hist_free(struct head *h, struct head_series *s, bool count);
+/* Drops the open histogram chunk when all of it is before mint (truncation). */
+void head_hist_drop_before(struct head *h, struct head_series *s, int64_t mint);
 
 #endif

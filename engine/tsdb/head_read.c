@@ -57,6 +57,12 @@ static bool open_overlaps(const struct head_series *s, int64_t mint, int64_t max
            overlaps(gorilla_enc_first_ts(e), gorilla_enc_last_ts(e), mint, maxt);
 }
 
+static bool hist_overlaps(const struct head_series *s, int64_t mint, int64_t maxt)
+{
+    int64_t first, last;
+    return head_hist_open_range(s, &first, &last) && overlaps(first, last, mint, maxt);
+}
+
 static bool ooo_overlaps(const struct head_series *s, int64_t mint, int64_t maxt)
 {
     const struct head_ooo *o = s->ooo;
@@ -71,7 +77,8 @@ static bool series_has_data(const struct head_series *s, int64_t mint, int64_t m
                   : overlaps(r->mint_ms, head_ref_maxt(r), mint, maxt))
             return true;
     }
-    return !block && (open_overlaps(s, mint, maxt) || ooo_overlaps(s, mint, maxt));
+    return !block && (open_overlaps(s, mint, maxt) || ooo_overlaps(s, mint, maxt) ||
+                      hist_overlaps(s, mint, maxt));
 }
 
 /* ---- building the current series ---- */
@@ -153,6 +160,15 @@ static int add_memory_chunks(struct head_set *hs, const struct head_series *s, s
         if (add_copy(hs, c, snap.data, snap.len))
             return ERR_NOMEM;
     }
+    if (hist_overlaps(s, hs->mint, hs->maxt)) {
+        const struct histchunk_enc *e = &s->hist->enc;
+        size_t len;
+        const uint8_t *data = histchunk_enc_bytes(e, &len);
+        struct head_set_chunk *c = add_chunk(hs, n, e->first_t, e->t, e->count, 0);
+        c->m.encoding = e->is_float ? CHUNK_FLOAT_HISTOGRAM : CHUNK_HISTOGRAM;
+        if (add_copy(hs, c, data, len))
+            return ERR_NOMEM;
+    }
     if (ooo_overlaps(s, hs->mint, hs->maxt)) {
         const struct head_ooo *o = s->ooo;
         size_t len;
@@ -179,7 +195,7 @@ static int tmp_cmp(const void *a, const void *b)
 /* Fills cur.chunks for s; returns how many, or an error. */
 static int build_chunks(struct head_set *hs, const struct head_series *s)
 {
-    int rc = chunks_reserve(hs, (size_t)s->n_chunks + 2);
+    int rc = chunks_reserve(hs, (size_t)s->n_chunks + 3);
     if (rc)
         return rc;
     buf_reset(&hs->copies);
@@ -192,6 +208,7 @@ static int build_chunks(struct head_set *hs, const struct head_series *s)
             continue;
         struct head_set_chunk *c = add_chunk(hs, &n, r->mint_ms, head_ref_maxt(r), r->samples,
                                              r->flags & HEADCHUNKS_F_OOO);
+        c->m.encoding = head_ref_encoding(r);
         rc = headchunks_get(hs->h->hc, r->file, r->off, NULL, &c->m.data, &c->m.len);
         if (rc)
             return rc;

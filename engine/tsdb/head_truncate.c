@@ -27,8 +27,11 @@ int head_cut_open_chunks_before(struct head *h, int64_t t_ms)
         int rc = 0;
         const struct gorilla_enc *e = &s->enc;
         /* Chunks never span a range boundary, so an open chunk is wholly before t or not. */
+        int64_t hfirst, hlast;
         if (gorilla_enc_count(e) && gorilla_enc_last_ts(e) < t_ms)
             rc = head_close_open_chunk(h, s);
+        if (rc == 0 && head_hist_open_range(s, &hfirst, &hlast) && hlast < t_ms)
+            rc = head_close_open_hist(h, s);
         if (rc == 0 && s->ooo && s->ooo->n && s->ooo->s[0].t < t_ms)
             rc = head_flush_ooo(h, s);
         if (rc)
@@ -71,6 +74,7 @@ static void drop_old_memory(struct head *h, struct head_series *s, int64_t mint)
         gorilla_enc_deinit(e);
         h->n_chunks_open--;
     }
+    head_hist_drop_before(h, s, mint);
     struct head_ooo *o = s->ooo;
     if (!o)
         return;
@@ -96,6 +100,9 @@ static int64_t series_min_t(const struct head_series *s)
             m = s->chunks[i].mint_ms;
     if (gorilla_enc_count(&s->enc) && gorilla_enc_first_ts(&s->enc) < m)
         m = gorilla_enc_first_ts(&s->enc);
+    int64_t hfirst, hlast;
+    if (head_hist_open_range(s, &hfirst, &hlast) && hfirst < m)
+        m = hfirst;
     if (s->ooo && s->ooo->n && s->ooo->s[0].t < m)
         m = s->ooo->s[0].t;
     return m;

@@ -20,6 +20,7 @@
 #include "base/log.h"
 #include "engine/tsdb/series_set.h"
 #include "formats/gorilla.h"
+#include "formats/histchunk.h"
 
 struct hc_file {
     uint32_t seq;
@@ -96,6 +97,12 @@ static int rec_check(const struct headchunks_rec *r, const uint8_t *data, size_t
         int64_t first;
         if (gorilla_chunk_count(data, len) != (int)r->samples ||
             gorilla_chunk_first_ts(data, len, &first) != 0 || first != r->mint_ms)
+            return ERR_CORRUPT;
+    } else {
+        int64_t first;
+        if (histchunk_count(data, len) != (int)r->samples ||
+            histchunk_is_float(data, len) != (r->encoding == CHUNK_FLOAT_HISTOGRAM) ||
+            histchunk_first_ts(data, len, &first) != 0 || first != r->mint_ms)
             return ERR_CORRUPT;
     }
     return 0;

@@ -135,6 +135,7 @@ static void tsdb_free(struct tsdb *t)
     }
     free(t->new_series);
     free(t->acc);
+    free(t->hacc);
     free(t->worker.wal_dir);
     free(t->worker.blocks_dir);
     free(t->dir);

@@ -107,6 +107,13 @@ struct tsdb_sample {
     uint64_t v_bits; /* the float64's exact bits (stale markers are ordinary samples) */
 };
 
+/* One native histogram sample (formats/histchunk.h); h passes histchunk_hist_check. */
+struct tsdb_hist_sample {
+    int64_t t_ms;
+    bool is_float;
+    struct histchunk_hist h;
+};
+
 /* One series of a batch: labels sorted by name with unique names, validated by the caller (the
  * tenant is the label __tenant__, treated like any other), hash = hash_labels(labels, n). */
 struct tsdb_series_in {
@@ -115,6 +122,13 @@ struct tsdb_series_in {
     uint64_t hash;
     const struct tsdb_sample *samples;
     size_t n_samples;
+};
+
+/* The native histograms of one series of a batch (tsdb_append_hists: parallel to the series
+ * array). Applied after the series' float samples. */
+struct tsdb_hists_in {
+    const struct tsdb_hist_sample *hists;
+    size_t n;
 };
 
 /* Why a sample was rejected (Prometheus's storage errors). */
@@ -139,6 +153,8 @@ struct tsdb_append_result {
     uint64_t duplicates; /* samples identical to a stored one: dropped silently (not an error) */
     uint64_t rejected[TSDB_REJECT_KINDS_];
     uint64_t rejected_total;
+    /* native histograms: also counted in accepted / duplicates, NOT in rejected[] */
+    uint64_t hist_accepted, hist_duplicates, hist_rejected;
     uint32_t series_created;
     int first_reject; /* enum tsdb_reject of the first rejected sample, -1 when none */
     /* The first rejection as Prometheus words it: `out of order sample for series {__name__="up",
@@ -156,9 +172,10 @@ struct tsdb_append_result {
 typedef void (*tsdb_commit_fn)(void *arg, int result);
 
 /* Applies one batch on the owner shard: for each series, get or create its id (a new series is
- * logged in one SERIES record), apply each sample with head_append and classify the outcome in
- * *res (accepted, duplicate, rejected per kind with the first reason); then ONE SAMPLES record
- * with exactly the accepted samples is logged and cb registered for its durability.
+ * logged in one SERIES record), apply each sample with head_append (histograms with
+ * head_append_hist) and classify the outcome in *res (accepted, duplicate, rejected per kind with
+ * the first reason); then ONE SAMPLES record with exactly the accepted samples (and one HISTOGRAMS
+ * record with the accepted histograms) is logged and cb registered for its durability.
  *
  * Returns 0: res is filled and cb(arg, 0) will run exactly once, later, on the loop (also when
  * nothing was accepted: it then fires once earlier records are durable). Backpressure refuses the
@@ -172,6 +189,10 @@ typedef void (*tsdb_commit_fn)(void *arg, int result);
  * (the data is stored; the caller answers 500). */
 int tsdb_append(struct tsdb *t, const struct tsdb_series_in *series, size_t n,
                 struct tsdb_append_result *res, tsdb_commit_fn cb, void *arg);
+/* The same with native histograms: hists[i] (hists may be NULL: none) belongs to series[i]. */
+int tsdb_append_hists(struct tsdb *t, const struct tsdb_series_in *series,
+                      const struct tsdb_hists_in *hists, size_t n, struct tsdb_append_result *res,
+                      tsdb_commit_fn cb, void *arg);
 
 /* Starts the WAL's group commit (wal_flush). Call once per loop iteration after everything that
  * may append ran. */

@@ -136,10 +136,33 @@ static uint64_t samples_count(const struct tsdb_series_in *in, size_t n)
     return c;
 }
 
+static uint64_t hists_count(const struct tsdb_hists_in *in, size_t n)
+{
+    uint64_t c = 0;
+    for (size_t i = 0; in && i < n; i++)
+        c += in[i].n;
+    return c;
+}
+
+/* Upper bound of the HISTOGRAMS payload. */
+static uint64_t hists_bound(const struct tsdb_hists_in *in, size_t n)
+{
+    uint64_t b = 10;
+    for (size_t i = 0; i < n; i++) {
+        for (size_t k = 0; k < in[i].n; k++) {
+            const struct histchunk_hist *h = &in[i].hists[k].h;
+            b += 64 + 20 * ((uint64_t)h->n_pspans + h->n_nspans) +
+                 10 * ((uint64_t)h->n_pbuckets + h->n_nbuckets) + 8 * (uint64_t)h->n_custom;
+        }
+    }
+    return b;
+}
+
 /* Refuses the batch before anything is applied. The SERIES record is appended first, so the
  * SAMPLES record's wal_record_begin must still find room after it: the batch is admitted only
  * when the pending bytes plus the SERIES bound stay under the WAL's limit. */
-static int admit(struct tsdb *t, const struct tsdb_series_in *in, size_t n)
+static int admit(struct tsdb *t, const struct tsdb_series_in *in, const struct tsdb_hists_in *hin,
+                 size_t n)
 {
     if (t->closing)
         return ERR_CLOSED;
@@ -148,10 +171,17 @@ static int admit(struct tsdb *t, const struct tsdb_series_in *in, size_t n)
     uint64_t max = t->cfg.wal.pending_bytes_max;
     uint64_t sb = series_bound(in, n);
     uint64_t sam = samples_count(in, n) * (5 + 10 + 8) + 10;
-    if (sb > WALREC_PAYLOAD_MAX || sam > WALREC_PAYLOAD_MAX || (max && sb >= max))
+    uint64_t hb = hists_count(hin, n) ? hists_bound(hin, n) : 0;
+    if (sb > WALREC_PAYLOAD_MAX || sam > WALREC_PAYLOAD_MAX || hb > WALREC_PAYLOAD_MAX ||
+        (max && sb >= max))
         return ERR_LIMIT;
     uint64_t pending = wal_pending_bytes(t->wal);
     if (max && pending + sb >= max)
+        return ERR_FULL;
+    /* with histograms a third record follows SAMPLES: it too must find room */
+    if (hb && max && sb + sam >= max)
+        return ERR_LIMIT;
+    if (hb && max && pending + sb + sam >= max)
         return ERR_FULL;
     return 0;
 }
@@ -174,12 +204,16 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 }
 
 /* Makes room for the batch's scratch entries up front, so applying never fails for lack of it. */
-static int reserve_scratch(struct tsdb *t, const struct tsdb_series_in *in, size_t n)
+static int reserve_scratch(struct tsdb *t, const struct tsdb_series_in *in,
+                           const struct tsdb_hists_in *hin, size_t n)
 {
     t->n_new = t->n_acc = 0;
     int rc = grow((void **)&t->new_series, &t->cap_new, n, sizeof *t->new_series);
     if (!rc)
         rc = grow((void **)&t->acc, &t->cap_acc, samples_count(in, n), sizeof *t->acc);
+    t->n_hacc = 0;
+    if (!rc)
+        rc = grow((void **)&t->hacc, &t->cap_hacc, hists_count(hin, n), sizeof *t->hacc);
     return rc;
 }
 
@@ -200,8 +234,48 @@ static int classify(struct tsdb *t, int rc, const struct tsdb_series_in *s, int6
     }
 }
 
+/* Classifies a histogram outcome (counted apart from float samples). */
+static int classify_hist(struct tsdb *t, int rc, const struct tsdb_series_in *s, int64_t ts,
+                         struct tsdb_append_result *res)
+{
+    if (rc == HEAD_DUPLICATE) {
+        res->duplicates++;
+        res->hist_duplicates++;
+        return 0;
+    }
+    struct tsdb_append_result tmp;
+    memset(&tmp, 0, sizeof tmp);
+    tmp.first_reject = -1;
+    int r = classify(t, rc == ERR_INVALID ? ERR_ORDER : rc, s, ts, &tmp);
+    if (r)
+        return r;
+    res->hist_rejected++;
+    if (res->first_reject < 0) {
+        res->first_reject = tmp.first_reject;
+        memcpy(res->reason, tmp.reason, sizeof res->reason);
+    }
+    return 0;
+}
+
+static int apply_hists(struct tsdb *t, uint32_t id, const struct tsdb_series_in *s,
+                       const struct tsdb_hists_in *hin, struct tsdb_append_result *res)
+{
+    for (size_t i = 0; i < hin->n; i++) {
+        const struct tsdb_hist_sample *x = &hin->hists[i];
+        int rc = head_append_hist(t->head, id, x->t_ms, &x->h, x->is_float);
+        if (rc == HEAD_APPENDED) {
+            t->hacc[t->n_hacc++] = (struct walrec_hist){id, x->t_ms, x->is_float, &x->h};
+            res->accepted++;
+            res->hist_accepted++;
+        } else if ((rc = classify_hist(t, rc, s, x->t_ms, res)) != 0) {
+            return rc;
+        }
+    }
+    return 0;
+}
+
 static int apply_series(struct tsdb *t, const struct tsdb_series_in *s,
-                        struct tsdb_append_result *res)
+                        const struct tsdb_hists_in *hin, struct tsdb_append_result *res)
 {
     uint32_t id;
     bool created = false;
@@ -209,6 +283,7 @@ static int apply_series(struct tsdb *t, const struct tsdb_series_in *s,
     if (rc == ERR_LIMIT || rc == ERR_FULL) {
         if (s->n_samples)
             reject(res, TSDB_REJECT_SERIES, s, s->n_samples);
+        res->hist_rejected += hin ? hin->n : 0;
         return 0;
     }
     if (rc)
@@ -228,7 +303,7 @@ static int apply_series(struct tsdb *t, const struct tsdb_series_in *s,
             return rc;
         }
     }
-    return 0;
+    return hin && hin->n ? apply_hists(t, id, s, hin, res) : 0;
 }
 
 /* ---- logging ---- */
@@ -251,6 +326,13 @@ static void log_records(struct tsdb *t)
             wal_record_cancel(t->wal, mark);
         else if (!rc)
             rc = wal_record_end(t->wal, mark, WALREC_SAMPLES, WALREC_COMPRESS);
+    }
+    if (!rc && t->n_hacc) {
+        rc = wal_record_begin(t->wal, &b, &mark);
+        if (!rc && (rc = walrec_hists_encode(b, t->hacc, t->n_hacc)) != 0)
+            wal_record_cancel(t->wal, mark);
+        else if (!rc)
+            rc = wal_record_end(t->wal, mark, WALREC_HISTOGRAMS, WALREC_COMPRESS);
     }
     /* admit() guarantees room and sizes; what is left is memory exhaustion, after the head
      * already took the samples: the head would hold what the WAL does not. */
@@ -294,10 +376,17 @@ static void count_batch(struct tsdb *t, const struct tsdb_append_result *res)
 int tsdb_append(struct tsdb *t, const struct tsdb_series_in *series, size_t n,
                 struct tsdb_append_result *res, tsdb_commit_fn cb, void *arg)
 {
+    return tsdb_append_hists(t, series, NULL, n, res, cb, arg);
+}
+
+int tsdb_append_hists(struct tsdb *t, const struct tsdb_series_in *series,
+                      const struct tsdb_hists_in *hists, size_t n, struct tsdb_append_result *res,
+                      tsdb_commit_fn cb, void *arg)
+{
     ASSERT(cb != NULL);
     memset(res, 0, sizeof *res);
     res->first_reject = -1;
-    int rc = admit(t, series, n);
+    int rc = admit(t, series, hists, n);
     if (rc == -ENOSPC)
         TSDB_STAT_ADD(t, batches_refused_disk_total, 1);
     else if (rc == ERR_FULL || rc == ERR_LIMIT)
@@ -305,14 +394,14 @@ int tsdb_append(struct tsdb *t, const struct tsdb_series_in *series, size_t n,
     struct tsdb_commit *c = NULL;
     if (!rc && !(c = commit_get(t)))
         rc = ERR_NOMEM;
-    if (!rc && (rc = reserve_scratch(t, series, n)) != 0) {
+    if (!rc && (rc = reserve_scratch(t, series, hists, n)) != 0) {
         c->next = t->free_commits;
         t->free_commits = c;
     }
     if (rc)
         return rc;
     for (size_t i = 0; i < n && !res->err; i++)
-        res->err = apply_series(t, &series[i], res);
+        res->err = apply_series(t, &series[i], hists ? &hists[i] : NULL, res);
     if (res->err)
         log_error("append batch stopped", LOG_ERR(res->err));
     log_records(t);

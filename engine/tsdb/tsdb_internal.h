@@ -163,6 +163,8 @@ struct tsdb {
     size_t n_new, cap_new;
     struct walrec_sample *acc;
     size_t n_acc, cap_acc;
+    struct walrec_hist *hacc; /* accepted histograms of the batch (point into the input) */
+    size_t n_hacc, cap_hacc;
     struct tsdb_commit *free_commits;
     struct tsdb_cycle cyc;
     struct tsdb_stats st; /* head and wal parts are filled on read */

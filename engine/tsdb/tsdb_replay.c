@@ -1,7 +1,8 @@
 /* Start-up WAL replay of the metrics TSDB: streams the newest checkpoint and the segments after
  * it into the head in replay mode (SERIES recreate series with their ids, SAMPLES go through
  * head_append), skipping what the blocks already hold, and resumes after a damaged non-last
- * segment, counting what was lost. Memory stays bounded: records are handled one at a time. */
+ * segment, counting what was lost. HISTOGRAMS go through head_append_hist. Memory stays bounded:
+ * records are handled one at a time. */
 #include <stdlib.h>
 
 #include "base/clock.h"
@@ -87,6 +88,37 @@ static int replay_samples(struct replay *r, const struct walrec *rec)
     return 0;
 }
 
+static int replay_hists(struct replay *r, const struct walrec *rec)
+{
+    struct walrec_hists_iter it;
+    walrec_hists_iter_init(&it, rec->payload, rec->len);
+    int rc = 0;
+    while (rc == 0 && walrec_hists_iter_next(&it)) {
+        const struct walrec_hist *x = walrec_hists_iter_at(&it);
+        rc = head_append_hist(r->t->head, x->id, x->ts_ms, x->h, x->is_float);
+        switch (rc) {
+        case HEAD_APPENDED:
+        case HEAD_DUPLICATE:
+            r->samples++;
+            rc = 0;
+            break;
+        case ERR_NOT_FOUND:
+        case ERR_RANGE:
+        case ERR_DUPLICATE:
+        case ERR_INVALID:
+        case ERR_ORDER:
+            r->skipped++;
+            rc = 0;
+            break;
+        default: break; /* ERR_NOMEM, chunk file errors */
+        }
+    }
+    if (rc == 0 && walrec_hists_iter_err(&it))
+        r->bad_payloads++;
+    walrec_hists_iter_deinit(&it);
+    return rc;
+}
+
 static int on_record(void *arg, const struct walrec *rec, const struct wal_replay_at *at)
 {
     (void)at;
@@ -95,6 +127,7 @@ static int on_record(void *arg, const struct walrec *rec, const struct wal_repla
     switch (rec->type) {
     case WALREC_SERIES: return replay_series(r, rec);
     case WALREC_SAMPLES: return replay_samples(r, rec);
+    case WALREC_HISTOGRAMS: return replay_hists(r, rec);
     default: r->other++; return 0; /* logs records, markers: not ours */
     }
 }

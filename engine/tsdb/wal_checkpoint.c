@@ -240,6 +240,34 @@ static int filter_samples(struct ckpt *c, const struct walrec *rec)
     return rc ? rc : out_record_done(c);
 }
 
+/* HISTOGRAMS: the record is kept whole when any of its items is to be kept (replay skips the
+ * others as before the head's min valid time), dropped when none is. */
+static int filter_hists(struct ckpt *c, const struct walrec *rec)
+{
+    bool (*fn)(void *, uint32_t, int64_t) = c->keep->sample;
+    if (!fn)
+        return filter_ids(c, rec, NULL);
+    struct walrec_hists_iter it;
+    walrec_hists_iter_init(&it, rec->payload, rec->len);
+    size_t k = 0, seen = 0;
+    while (walrec_hists_iter_next(&it)) {
+        const struct walrec_hist *x = walrec_hists_iter_at(&it);
+        seen++;
+        k += fn(c->keep->arg, x->id, x->ts_ms);
+    }
+    int err = walrec_hists_iter_err(&it);
+    walrec_hists_iter_deinit(&it);
+    if (err == ERR_NOMEM)
+        return err;
+    if (err) {
+        drop_corrupt(c, rec, err);
+        return 0;
+    }
+    c->res->items_in += seen;
+    c->res->items_out += k ? seen : 0;
+    return k ? copy_record(c, rec) : 0;
+}
+
 /* One pass over a LOG_ENTRIES payload (structured metadata copied like series labels). */
 static int entries_pass(struct ckpt *c, const struct walrec *rec, size_t *nkept, bool *all)
 {
@@ -303,6 +331,7 @@ static int keep_record(struct ckpt *c, const struct walrec *rec)
     case WALREC_SERIES: return filter_ids(c, rec, k->series);
     case WALREC_LOG_STREAMS: return filter_ids(c, rec, k->stream);
     case WALREC_SAMPLES: return filter_samples(c, rec);
+    case WALREC_HISTOGRAMS: return filter_hists(c, rec);
     case WALREC_LOG_ENTRIES: return filter_entries(c, rec);
     default:
         if (k->record && !k->record(k->arg, rec))
