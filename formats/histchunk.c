@@ -179,9 +179,10 @@ bool histchunk_hist_eq(const struct histchunk_hist *a, const struct histchunk_hi
 
 /* ---- shared state arrays ---- */
 
+/* Grows *p to hold need elements; never leaves *p NULL (no arithmetic on NULL pointers). */
 static int grow(void **p, uint32_t *cap, uint32_t need, size_t elem)
 {
-    if (need <= *cap)
+    if (need <= *cap && *p)
         return 0;
     uint32_t c = *cap ? *cap : 8;
     while (c < need)
@@ -347,6 +348,12 @@ int histchunk_enc_append(struct histchunk_enc *e, int64_t t, const struct histch
              sizeof *e->buckets) ||
         grow((void **)&e->custom, &e->custom_cap, h->n_custom, sizeof *e->custom))
         return ERR_NOMEM;
+    /* the arrays may have moved: re-point the previous sample's views */
+    e->prev.pspans = e->spans;
+    e->prev.nspans = e->spans + e->prev.n_pspans;
+    e->prev.pbuckets = e->buckets;
+    e->prev.nbuckets = e->buckets + e->prev.n_pbuckets;
+    e->prev.custom = e->custom;
     size_t mark = e->b.len;
     int rc = 0;
     if (e->count == 0) {

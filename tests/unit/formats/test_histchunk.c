@@ -293,12 +293,48 @@ static void test_corrupt(void **state)
     histchunk_enc_deinit(&e);
 }
 
+/* Layouts that outgrow the encoder's arrays (the previous sample's copies move). */
+static void test_layout_growth(void **state)
+{
+    (void)state;
+    static struct histchunk_span sp[40];
+    static uint64_t b[40];
+    struct histchunk_enc e;
+    histchunk_enc_init(&e, false);
+    for (uint32_t n = 1; n <= 40; n += 13) {
+        for (uint32_t i = 0; i < n; i++) {
+            sp[i] = (struct histchunk_span){i ? 1 : -5, 1};
+            b[i] = i;
+        }
+        struct histchunk_hist h = {.schema = 3,
+                                   .count = (uint64_t)n * (n - 1) / 2,
+                                   .pspans = sp,
+                                   .n_pspans = n,
+                                   .pbuckets = b,
+                                   .n_pbuckets = n};
+        assert_int_equal(histchunk_enc_append(&e, n, &h), 0);
+        assert_int_equal(histchunk_enc_append(&e, n + 1, &h), 0);
+    }
+    size_t len;
+    const uint8_t *data = histchunk_enc_bytes(&e, &len);
+    struct histchunk_iter it;
+    histchunk_iter_init(&it, data, len);
+    int got = 0;
+    while (histchunk_iter_next(&it) == 1)
+        got++;
+    assert_int_equal(histchunk_iter_err(&it), 0);
+    assert_int_equal(got, 8);
+    assert_int_equal(histchunk_iter_at(&it)->n_pspans, 40);
+    histchunk_iter_deinit(&it);
+    histchunk_enc_deinit(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_golden),        cmocka_unit_test(test_check),
         cmocka_unit_test(test_roundtrip_int), cmocka_unit_test(test_roundtrip_float),
-        cmocka_unit_test(test_corrupt),
+        cmocka_unit_test(test_corrupt),       cmocka_unit_test(test_layout_growth),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
