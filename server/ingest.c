@@ -36,6 +36,13 @@ static int tsdb_store_append(void *store, const struct tsdb_series_in *series, s
     return tsdb_append(store, series, n, res, cb, arg);
 }
 
+static int tsdb_store_append_hists(void *store, const struct tsdb_series_in *series,
+                                   const struct tsdb_hists_in *hists, size_t n,
+                                   struct tsdb_append_result *res, tsdb_commit_fn cb, void *arg)
+{
+    return tsdb_append_hists(store, series, hists, n, res, cb, arg);
+}
+
 static bool tsdb_store_exists(void *store, const struct label *labels, size_t n, uint64_t hash)
 {
     uint32_t id;
@@ -81,6 +88,7 @@ int ingest_shard_create(const struct ingest_config *cfg, uint32_t self, uint32_t
         s->tenant_share = (cfg->series_per_tenant_max + nshards - 1) / nshards;
     s->tsdb_ops = (struct ingest_store_ops){
         .append = tsdb_store_append,
+        .append_hists = tsdb_store_append_hists,
         .exists = tsdb_store_exists,
         .tenant_series = tsdb_store_tenant_series,
         .series_removed = tsdb_store_removed,
@@ -120,6 +128,7 @@ void ingest_shard_destroy(struct ingest_shard *s)
     ingest_meta_deinit(s);
     ingest_tenants_deinit(s);
     free(s->scratch);
+    free(s->hscratch);
     buf_deinit(&s->body);
     free(s);
 }
@@ -301,6 +310,7 @@ static void absorb_part(struct ingest_req *r, struct ingest_part *p)
     if (p->limited_series) {
         ingest_req_reject(r, INGEST_REJ_LIMIT, p->limited_samples, p->first_index,
                           p->limited_reason);
+        r->reply.histograms_rejected += p->limited_hists;
         r->reply.series_rejected += p->limited_series;
     }
     int err = p->rc ? p->rc : p->res.err;
@@ -308,11 +318,15 @@ static void absorb_part(struct ingest_req *r, struct ingest_part *p)
         r->backpressure = err;
     if (p->rc != 0 && p->rc != ERR_NOMEM)
         return; /* refused up front: nothing applied, res unset */
-    r->reply.samples_written += p->res.accepted + p->res.duplicates;
+    const struct tsdb_append_result *x = &p->res;
+    r->reply.samples_written +=
+        (x->accepted - x->hist_accepted) + (x->duplicates - x->hist_duplicates);
+    r->reply.histograms_written += x->hist_accepted + x->hist_duplicates;
+    r->reply.histograms_rejected += x->hist_rejected;
     r->duplicates += p->res.duplicates;
     for (int k = 0; k < TSDB_REJECT_KINDS_; k++)
         r->rejected[k] += p->res.rejected[k];
-    if (p->res.rejected_total && p->res.reason[0])
+    if ((p->res.rejected_total || x->hist_rejected) && p->res.reason[0])
         ingest_req_note_reason(r, p->first_index, p->res.reason);
 }
 
@@ -398,6 +412,7 @@ static void finish(struct ingest_req *r)
     metric_add(&s->stats.samples_written, r->reply.samples_written);
     metric_add(&s->stats.samples_rejected, r->reply.samples_rejected);
     metric_add(&s->stats.histograms_rejected, r->reply.histograms_rejected);
+    metric_add(&s->stats.histograms_written, r->reply.histograms_written);
     if (r->reply.status >= 300)
         metric_add(&s->stats.requests_failed, 1);
     if (r->reply.status == 503)

@@ -29,8 +29,10 @@
  * than its WAL accepts in one batch; 500 for internal errors; 503 with Retry-After under
  * backpressure (an owner's WAL buffer full, its disk below the free-space threshold, the tsdb
  * closing, or a mesh lane full for longer than mesh_full_timeout_ns) — a retry resends everything,
- * which is idempotent because identical duplicates are dropped. Native histograms are counted and
- * rejected (400: the TSDB stores float samples only so far). Exemplars are counted and dropped
+ * which is idempotent because identical duplicates are dropped. Native histograms (integer and
+ * float, custom buckets included) are validated with Prometheus's rules (formats/histchunk.h
+ * histchunk_hist_check: an invalid one is a 400 naming its series, the valid rest is stored) and
+ * stored like samples (tsdb_append_hists). Exemplars are counted and dropped
  * without failing the request, like Prometheus without exemplar storage; they are never reported
  * as written.
  *
@@ -96,6 +98,10 @@ struct ingest_store_ops {
     uint64_t (*tenant_series)(void *store, struct str tenant);
     /* A counter that changes whenever series were removed (NULL: never). */
     uint64_t (*series_removed)(void *store);
+    /* tsdb_append_hists's contract (NULL: native histograms are rejected). */
+    int (*append_hists)(void *store, const struct tsdb_series_in *series,
+                        const struct tsdb_hists_in *hists, size_t n, struct tsdb_append_result *res,
+                        tsdb_commit_fn cb, void *arg);
 };
 
 /* Counters (single writer: the shard; any thread may read them with metric_get). */
@@ -106,7 +112,8 @@ struct ingest_stats {
     metric_u64 samples_written;     /* stored (identical duplicates included) */
     metric_u64 samples_rejected;    /* any reason, validation included */
     metric_u64 histograms_received; /* native histogram samples */
-    metric_u64 histograms_rejected; /* all of them, until the tsdb stores histograms */
+    metric_u64 histograms_written;  /* stored (identical duplicates included) */
+    metric_u64 histograms_rejected; /* any reason, validation included */
     metric_u64 exemplars_received;  /* dropped: no exemplar storage yet */
     metric_u64 series_invalid;      /* series refused by validation */
     metric_u64 series_limited;      /* series refused by the tenant series limit */
@@ -187,12 +194,13 @@ struct ingest_part {
     uint32_t owner;
     uint32_t n_series;
     const struct tsdb_series_in *series; /* immutable while in flight */
+    const struct tsdb_hists_in *hists;   /* parallel to series; NULL: no histograms */
     uint32_t first_index;                /* request index of its first series */
     /* written by the owner */
     struct ingest_shard *applier;
     int rc;                  /* tsdb_append's return, or ERR_FULL when the mesh stayed full */
     uint32_t limited_series; /* refused by the tenant series limit */
-    uint64_t limited_samples;
+    uint64_t limited_samples, limited_hists;
     char limited_reason[VALIDATE_REASON_MAX];
     struct tsdb_append_result res;
     /* accepting shard: waiting for mesh space */

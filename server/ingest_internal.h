@@ -40,6 +40,7 @@ struct ingest_shard {
     /* parts waiting for mesh space */
     struct meshq retry;
     struct tsdb_series_in *scratch; /* owner: series kept after the tenant limit */
+    struct tsdb_hists_in *hscratch; /* their histograms (parallel) */
     size_t scratch_cap;
     struct buf body; /* ingest_shard_body_buf */
     struct ingest_stats stats;
@@ -75,6 +76,13 @@ void ingest_req_reject(struct ingest_req *r, int kind, uint64_t samples, uint32_
                        const char *reason);
 /* Keeps reason when idx is lower than the index of the reason kept so far. */
 void ingest_req_note_reason(struct ingest_req *r, uint32_t idx, const char *reason);
+
+/* ingest_hist.c */
+/* Converts and validates the native histograms of request series idx (`series` is an rw1_series,
+ * or an rw2_series when v2) into *out (request arena; invalid ones are dropped, counted in
+ * reply.histograms_rejected and named in the reason). Returns 0 or ERR_NOMEM. */
+int ingest_hists_convert(struct ingest_req *r, uint32_t idx, const void *series, bool v2,
+                         const struct label *client, size_t n, struct tsdb_hists_in *out);
 
 /* ingest_owner.c */
 /* Applies a part on this (owner) shard; completes it now (refusal) or when durable. */

@@ -71,11 +71,12 @@ static struct ingest_tenant *tenant_get(struct ingest_shard *s, struct str name)
     return t;
 }
 
-static void note_limited(struct ingest_part *p, const struct tsdb_series_in *in, struct str tenant,
-                         uint64_t share)
+static void note_limited(struct ingest_part *p, uint32_t i, struct str tenant, uint64_t share)
 {
+    const struct tsdb_series_in *in = &p->series[i];
     p->limited_series++;
     p->limited_samples += in->n_samples;
+    p->limited_hists += p->hists ? p->hists[i].n : 0;
     if (p->limited_reason[0])
         return;
     char shown[200];
@@ -91,9 +92,11 @@ static void note_limited(struct ingest_part *p, const struct tsdb_series_in *in,
  * no series can cross the limit, p->series is used as is). Returns the count kept; *out the array.
  */
 static size_t limit_series(struct ingest_shard *s, struct ingest_part *p,
-                           const struct tsdb_series_in **out, struct ingest_tenant **tenant)
+                           const struct tsdb_series_in **out, const struct tsdb_hists_in **hout,
+                           struct ingest_tenant **tenant)
 {
     *out = p->series;
+    *hout = p->hists;
     *tenant = NULL;
     if (!s->tenant_share || !s->ops->exists || !s->ops->tenant_series)
         return p->n_series;
@@ -105,9 +108,12 @@ static size_t limit_series(struct ingest_shard *s, struct ingest_part *p,
         return p->n_series; /* cannot cross the limit: no lookups needed */
     if (s->scratch_cap < p->n_series) {
         struct tsdb_series_in *g = realloc(s->scratch, p->n_series * sizeof *g);
-        if (!g)
+        if (g)
+            s->scratch = g;
+        struct tsdb_hists_in *hg = g ? realloc(s->hscratch, p->n_series * sizeof *hg) : NULL;
+        if (!hg)
             return p->n_series; /* fail open: the limit is a guard, not a correctness rule */
-        s->scratch = g;
+        s->hscratch = hg;
         s->scratch_cap = p->n_series;
     }
     uint64_t live = t->series;
@@ -116,15 +122,18 @@ static size_t limit_series(struct ingest_shard *s, struct ingest_part *p,
         const struct tsdb_series_in *in = &p->series[i];
         bool exists = s->ops->exists(s->store, in->labels, in->n_labels, in->hash);
         if (!exists && live >= s->tenant_share) {
-            note_limited(p, in, name, s->tenant_share);
+            note_limited(p, i, name, s->tenant_share);
             continue;
         }
         live += !exists;
+        if (p->hists)
+            s->hscratch[k] = p->hists[i];
         s->scratch[k++] = *in;
     }
     if (p->limited_series)
         metric_add(&s->stats.series_limited, p->limited_series);
     *out = s->scratch;
+    *hout = p->hists ? s->hscratch : NULL;
     return k;
 }
 
@@ -158,14 +167,21 @@ void ingest_owner_apply(struct ingest_shard *s, struct ingest_part *p)
         return;
     }
     const struct tsdb_series_in *series;
+    const struct tsdb_hists_in *hists;
     struct ingest_tenant *t;
-    size_t n = limit_series(s, p, &series, &t);
+    size_t n = limit_series(s, p, &series, &hists, &t);
     if (n == 0) {
         complete(s, p);
         return;
     }
     s->owner_pending++;
-    p->rc = s->ops->append(s->store, series, n, &p->res, part_durable, p);
+    if (hists && s->ops->append_hists)
+        p->rc = s->ops->append_hists(s->store, series, hists, n, &p->res, part_durable, p);
+    else
+        p->rc = s->ops->append(s->store, series, n, &p->res, part_durable, p);
+    if (hists && !s->ops->append_hists && (p->rc == 0 || p->rc == ERR_NOMEM))
+        for (size_t i = 0; i < n; i++)
+            p->res.hist_rejected += hists[i].n; /* a store without histograms */
     if (p->rc == 0 || p->rc == ERR_NOMEM) {
         if (t)
             t->series += p->res.series_created;

@@ -12,9 +12,11 @@
 
 struct split {
     struct tsdb_series_in *all; /* per request series; n_samples 0 = nothing to store */
-    uint32_t *owner;            /* per request series, INGEST_NO_OWNER when not stored */
-    uint32_t *count;            /* series per shard */
-    uint32_t *first;            /* request index of each shard's first series */
+    struct tsdb_hists_in *hall; /* per request series: its valid native histograms */
+    bool any_hists;
+    uint32_t *owner; /* per request series, INGEST_NO_OWNER when not stored */
+    uint32_t *count; /* series per shard */
+    uint32_t *first; /* request index of each shard's first series */
 };
 
 void ingest_req_note_reason(struct ingest_req *r, uint32_t idx, const char *reason)
@@ -29,16 +31,6 @@ void ingest_req_reject(struct ingest_req *r, int kind, uint64_t samples, uint32_
                        const char *reason)
 {
     r->rejected[kind] += samples;
-    ingest_req_note_reason(r, idx, reason);
-}
-
-static void reject_histograms(struct ingest_req *r, uint32_t idx, const struct label *labels,
-                              size_t n, uint64_t count)
-{
-    char shown[256], reason[INGEST_REASON_MAX];
-    validate_fmt_labels(shown, sizeof shown, labels, n < SHOW_LABELS_MAX ? n : SHOW_LABELS_MAX);
-    snprintf(reason, sizeof reason, "series %s: native histograms are not supported yet", shown);
-    r->reply.histograms_rejected += count;
     ingest_req_note_reason(r, idx, reason);
 }
 
@@ -57,9 +49,7 @@ static int place_series(struct ingest_req *r, struct split *sp, uint32_t idx,
         metric_add(&s->stats.series_invalid, 1);
         return 0;
     }
-    if (histograms)
-        reject_histograms(r, idx, client, n, histograms);
-    if (samples == 0)
+    if (samples == 0 && histograms == 0)
         return 0;
     struct label *with = arena_alloc(&r->arena, (n + 1) * sizeof *with);
     if (!with)
@@ -89,7 +79,7 @@ static int split_v1_series(struct ingest_req *r, struct split *sp, uint32_t idx)
     int placed = place_series(r, sp, idx, client, n, ts->n_samples, ts->n_histograms);
     if (placed <= 0)
         return placed;
-    struct tsdb_sample *smp = arena_alloc(&r->arena, ts->n_samples * sizeof *smp);
+    struct tsdb_sample *smp = arena_alloc(&r->arena, (ts->n_samples + 1) * sizeof *smp);
     if (!smp)
         return ERR_NOMEM;
     for (size_t i = 0; i < ts->n_samples; i++) {
@@ -98,7 +88,9 @@ static int split_v1_series(struct ingest_req *r, struct split *sp, uint32_t idx)
     }
     sp->all[idx].samples = smp;
     sp->all[idx].n_samples = ts->n_samples;
-    return 0;
+    int rc = ingest_hists_convert(r, idx, ts, false, client, n, &sp->hall[idx]);
+    sp->any_hists |= sp->hall[idx].n > 0;
+    return rc;
 }
 
 static void meta_v1(struct ingest_req *r)
@@ -148,7 +140,7 @@ static int split_v2_series(struct ingest_req *r, struct split *sp, uint32_t idx)
     int placed = place_series(r, sp, idx, client, n, ts->n_samples, ts->n_histograms);
     if (placed <= 0)
         return placed;
-    struct tsdb_sample *smp = arena_alloc(&r->arena, ts->n_samples * sizeof *smp);
+    struct tsdb_sample *smp = arena_alloc(&r->arena, (ts->n_samples + 1) * sizeof *smp);
     if (!smp)
         return ERR_NOMEM;
     for (size_t i = 0; i < ts->n_samples; i++) {
@@ -157,7 +149,9 @@ static int split_v2_series(struct ingest_req *r, struct split *sp, uint32_t idx)
     }
     sp->all[idx].samples = smp;
     sp->all[idx].n_samples = ts->n_samples;
-    return 0;
+    int rc = ingest_hists_convert(r, idx, ts, true, client, n, &sp->hall[idx]);
+    sp->any_hists |= sp->hall[idx].n > 0;
+    return rc;
 }
 
 /* ---- parts ---- */
@@ -188,6 +182,12 @@ static int build_parts(struct ingest_req *r, struct split *sp, uint32_t nseries)
         if (!series)
             return ERR_NOMEM;
         p->series = series;
+        if (sp->any_hists) {
+            struct tsdb_hists_in *h = arena_alloc(&r->arena, sp->count[o] * sizeof *h);
+            if (!h)
+                return ERR_NOMEM;
+            p->hists = h;
+        }
         slot[o] = k++;
     }
     r->nparts = nparts;
@@ -195,6 +195,8 @@ static int build_parts(struct ingest_req *r, struct split *sp, uint32_t nseries)
         if (sp->owner[i] == INGEST_NO_OWNER)
             continue;
         struct ingest_part *p = &r->parts[slot[sp->owner[i]]];
+        if (p->hists)
+            ((struct tsdb_hists_in *)p->hists)[p->n_series] = sp->hall[i];
         ((struct tsdb_series_in *)p->series)[p->n_series++] = sp->all[i];
     }
     return 0;
@@ -206,12 +208,14 @@ int ingest_req_split(struct ingest_req *r)
     uint32_t n = r->v2 ? (uint32_t)r->v2->n_timeseries : (uint32_t)r->v1->n_timeseries;
     struct split sp = {
         .all = arena_alloc(&r->arena, (n + 1) * sizeof *sp.all),
+        .hall = arena_alloc(&r->arena, (n + 1) * sizeof *sp.hall),
         .owner = arena_alloc(&r->arena, (n + 1) * sizeof *sp.owner),
         .count = arena_alloc(&r->arena, s->nshards * sizeof *sp.count),
         .first = arena_alloc(&r->arena, s->nshards * sizeof *sp.first),
     };
-    if (!sp.all || !sp.owner || !sp.count || !sp.first)
+    if (!sp.all || !sp.hall || !sp.owner || !sp.count || !sp.first)
         return ERR_NOMEM;
+    memset(sp.hall, 0, (n + 1) * sizeof *sp.hall);
     memset(sp.count, 0, s->nshards * sizeof *sp.count);
     r->reply.series_total = n;
     for (uint32_t i = 0; i < n; i++) {

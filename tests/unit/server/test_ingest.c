@@ -2,7 +2,7 @@
  * owner (tenant label, hash, owner, exact sample bits), a whole multi-shard write driven on one
  * thread over a real mesh with fake stores (deferred durability), reply aggregation (204, 400 with
  * the first bad series and counts, 413, 500, 503 + Retry-After), a full mesh lane timing out,
- * RW 2.0 counts (histograms rejected, exemplars never claimed written), metadata, decode errors,
+ * RW 2.0 counts (native histograms validated and stored, exemplars never claimed written), metadata, decode errors,
  * and the per-tenant series limit with its recount. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -110,6 +110,23 @@ static int fake_append(void *store, const struct tsdb_series_in *series, size_t 
     return 0;
 }
 
+/* Histograms: each must pass the storage rules; all are accepted. */
+static int fake_append_hists(void *store, const struct tsdb_series_in *series,
+                             const struct tsdb_hists_in *hists, size_t n,
+                             struct tsdb_append_result *res, tsdb_commit_fn cb, void *arg)
+{
+    int rc = fake_append(store, series, n, res, cb, arg);
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        for (size_t k = 0; k < hists[i].n; k++) {
+            const struct tsdb_hist_sample *x = &hists[i].hists[k];
+            assert_int_equal(histchunk_hist_check(&x->h, x->is_float, NULL), 0);
+            res->accepted++;
+            res->hist_accepted++;
+        }
+    }
+    return rc;
+}
+
 static bool fake_exists(void *store, const struct label *labels, size_t n, uint64_t hash)
 {
     (void)labels;
@@ -131,6 +148,7 @@ static uint64_t fake_removed(void *store)
 
 static const struct ingest_store_ops fake_ops = {
     .append = fake_append,
+    .append_hists = fake_append_hists,
     .exists = fake_exists,
     .tenant_series = fake_tenant_series,
     .series_removed = fake_removed,
@@ -563,14 +581,14 @@ static void test_v2_counts(void **state)
     ingest_write(w.ish[0], INGEST_RW2, STR_LIT("acme"), b.data, b.len, on_done, &o);
     world_run(&w, &o, 1);
     assert_int_equal(o.reply.proto, INGEST_RW2);
-    assert_int_equal(o.reply.status, 400); /* the histogram could not be stored */
+    assert_int_equal(o.reply.status, 400); /* the histogram is invalid: count != buckets */
     assert_int_equal(o.reply.samples_written, 2);
     assert_int_equal(o.reply.histograms_total, 1);
     assert_int_equal(o.reply.histograms_rejected, 1);
     assert_int_equal(o.reply.histograms_written, 0);
     assert_int_equal(o.reply.exemplars_total, 1);
     assert_int_equal(o.reply.exemplars_written, 0); /* dropped, never claimed */
-    assert_non_null(strstr(o.reply.text, "native histograms are not supported yet"));
+    assert_non_null(strstr(o.reply.text, "invalid native histogram at 1000"));
     assert_non_null(strstr(o.reply.text, "rpc_hist"));
     struct ingest_metadata m;
     assert_true(ingest_metadata_get(w.ish[0], STR_LIT("rpc_seconds"), &m));
@@ -578,6 +596,18 @@ static void test_v2_counts(void **state)
     assert_true(str_eq_cstr(m.help, "Latency of RPCs."));
     assert_true(str_eq_cstr(m.unit, "seconds"));
     assert_false(ingest_metadata_get(w.ish[0], STR_LIT("rpc_hist"), &m));
+
+    /* a valid histogram (3 observations in the zero bucket) is stored */
+    h.zero_count_case = IO__PROMETHEUS__WRITE__V2__HISTOGRAM__ZERO_COUNT_ZERO_COUNT_INT;
+    h.zero_count_int = 3;
+    buf_reset(&b);
+    assert_int_equal(rw2_pack(&req, &b), 0);
+    o.calls = 0;
+    ingest_write(w.ish[0], INGEST_RW2, STR_LIT("acme"), b.data, b.len, on_done, &o);
+    world_run(&w, &o, 1);
+    assert_int_equal(o.reply.status, 204);
+    assert_int_equal(o.reply.histograms_written, 1);
+    assert_int_equal(o.reply.histograms_rejected, 0);
 
     /* the same series without the histogram: 204 with the counts */
     req.n_timeseries = 1;
