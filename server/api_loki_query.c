@@ -170,8 +170,11 @@ static void write_stats(struct jsonw *w, const struct logql_eval_result *res,
                         const struct query_log_stats *s, int64_t exec_ns, int64_t queue_ns)
 {
     double exec_s = exec_ns / 1e9;
-    uint64_t bytes = res->stats.bytes_scanned ? res->stats.bytes_scanned : s->bytes;
-    uint64_t lines = res->stats.entries_scanned ? res->stats.entries_scanned : s->entries;
+    /* what the owners read (their pre-filter included), else what the evaluator saw */
+    uint64_t bytes =
+        res->stats.bytes_scanned > s->scanned_bytes ? res->stats.bytes_scanned : s->scanned_bytes;
+    uint64_t lines = res->stats.entries_scanned > s->scanned_entries ? res->stats.entries_scanned
+                                                                     : s->scanned_entries;
     jsonw_key_cstr(w, "stats");
     jsonw_obj_begin(w);
     jsonw_key_cstr(w, "summary");

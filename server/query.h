@@ -65,6 +65,7 @@
 struct tsdb;
 struct ingest_shard;
 struct logql_source_ops;
+struct logql_pipeline;
 
 struct query_config {
     uint32_t workers;          /* query threads per shard (2) */
@@ -226,6 +227,8 @@ struct query_log_stats {
     uint64_t bytes_decompressed;  /* block chunk bytes inflated */
     uint64_t head_entries;        /* entries read from the heads */
     uint64_t duplicates;          /* duplicates dropped */
+    uint64_t scanned_entries;     /* entries the owners read (before their pre-filter) */
+    uint64_t scanned_bytes;       /* and their line bytes */
     uint32_t shards_done;         /* owners whose final reply arrived */
 };
 
@@ -243,6 +246,15 @@ struct query_log_iter;
 int query_log_select(struct query_job *j, const struct matcher *ms, size_t n, int64_t start_ns,
                      int64_t end_ns, bool backward, const struct logstore_line_hint *hint,
                      uint64_t limit, struct query_log_iter **out);
+/* query_log_select with the pre-filter of a LogQL pipeline (exec.h logql_pipeline_prefilter) run
+ * by each owner on the raw lines: entries it drops are never copied (they still count in the
+ * owners' figures: scanned_entries, scanned_bytes). pipeline may be NULL (no filtering); it is
+ * borrowed during this call only (each owner gets its own clone, created and destroyed on this
+ * query thread; _close waits, bounded, for the owners to let go of them). */
+int query_log_select_filtered(struct query_job *j, const struct matcher *ms, size_t n,
+                              int64_t start_ns, int64_t end_ns, bool backward,
+                              const struct logstore_line_hint *hint, uint64_t limit,
+                              struct logql_pipeline *pipeline, struct query_log_iter **out);
 /* 1 = positioned on the next entry, 0 = end, or a negative error (sticky): an owner's error,
  * -ETIMEDOUT, -ECANCELED, ERR_NOMEM. */
 int query_log_iter_next(struct query_log_iter *it);
@@ -276,10 +288,11 @@ void query_log_series_free(struct query_log_series *s);
 int query_log_index_stats(struct query_job *j, const struct matcher *ms, size_t n, int64_t start_ns,
                           int64_t end_ns, struct logstore_index_stats *out);
 
-/* The LogQL entry source (engine/logql/eval.h) over query_log_select, for logql_eval on the
- * job's query thread: ctx is a struct query_log_source (job set, stats zeroed); each select is a
- * cross-shard selection (the line hint pushed down, structured metadata sorted by name as the
- * pipeline wants it); check is query_job_check. stats sums the figures of every closed select. */
+/* The LogQL entry source (engine/logql/eval.h) over query_log_select_filtered, for logql_eval on
+ * the job's query thread: ctx is a struct query_log_source (job set, stats zeroed); each select is
+ * a cross-shard selection (the line hint pushed down, the request's pipeline pre-filter run by the
+ * owners, structured metadata sorted by name as the pipeline wants it); check is
+ * query_job_check. stats sums the figures of every closed select. */
 struct query_log_source {
     struct query_job *job;
     struct query_log_stats stats;

@@ -84,6 +84,10 @@ struct query_spec {
     bool backward;
     struct str *contains; /* line hint literals (owned, with their bytes) */
     size_t n_contains;
+    /* QK_LOG_SELECT: a pipeline clone per owner shard (index = shard) whose pre-filter the owner
+     * runs on raw lines; NULL: none. Owned by the consumer (query_log.c), which outlives every
+     * owner's use of it. */
+    struct logql_pipeline **prefilter;
 };
 
 struct query_fan;
@@ -101,7 +105,8 @@ struct query_req {
     /* written by the owner */
     int rc;
     uint64_t pieces, series;
-    struct logstore_select_stats lstats; /* QK_LOG_SELECT */
+    struct logstore_select_stats lstats;     /* QK_LOG_SELECT */
+    uint64_t scanned_entries, scanned_bytes; /* QK_LOG_SELECT: read before the pre-filter */
 };
 
 /* An entry of a QK_LOG_SELECT piece (strings in the piece arena). */

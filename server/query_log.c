@@ -7,8 +7,15 @@
 #include <string.h>
 
 #include "base/arena.h"
+#include "base/clock.h"
 #include "base/error.h"
+#include "base/log.h"
+#include "engine/logql/exec.h"
 #include "server/query_internal.h"
+
+/* How long closing a filtered selection waits for the owners to let go of their pipeline clones
+ * (they stop at their next loop turn; only a stopped shard loop takes longer). */
+#define CLONE_WAIT_NS 5000000000LL
 
 /* ---- the entry selection ---- */
 
@@ -28,7 +35,33 @@ struct query_log_iter {
     long last; /* the shard of the current entry */
     struct query_log_entry at;
     uint64_t entries, bytes;
+    struct logql_pipeline **clones; /* [n] or NULL (owned; the spec borrows them) */
 };
+
+static void clones_free(struct logql_pipeline **c, uint32_t n)
+{
+    if (!c)
+        return;
+    for (uint32_t i = 0; i < n; i++)
+        logql_pipeline_destroy(c[i]);
+    free(c);
+}
+
+/* One clone of p per shard, or NULL when p has no pre-filter (or on ERR_NOMEM: then the
+ * selection simply runs unfiltered). */
+static struct logql_pipeline **clones_new(struct logql_pipeline *p, uint32_t n)
+{
+    if (!p || !logql_pipeline_has_prefilter(p))
+        return NULL;
+    struct logql_pipeline **c = calloc(n, sizeof *c);
+    for (uint32_t i = 0; c && i < n; i++) {
+        if (logql_pipeline_clone(p, &c[i]) != 0) {
+            clones_free(c, n);
+            return NULL;
+        }
+    }
+    return c;
+}
 
 /* Copies the hint's literals (and their bytes) into one allocation owned by the spec. */
 static int spec_hint(struct query_spec *s, const struct logstore_line_hint *h)
@@ -55,6 +88,14 @@ static int spec_hint(struct query_spec *s, const struct logstore_line_hint *h)
 int query_log_select(struct query_job *j, const struct matcher *ms, size_t n, int64_t start_ns,
                      int64_t end_ns, bool backward, const struct logstore_line_hint *hint,
                      uint64_t limit, struct query_log_iter **out)
+{
+    return query_log_select_filtered(j, ms, n, start_ns, end_ns, backward, hint, limit, NULL, out);
+}
+
+int query_log_select_filtered(struct query_job *j, const struct matcher *ms, size_t n,
+                              int64_t start_ns, int64_t end_ns, bool backward,
+                              const struct logstore_line_hint *hint, uint64_t limit,
+                              struct logql_pipeline *pipeline, struct query_log_iter **out)
 {
     if (n == 0)
         return ERR_INVALID;
@@ -83,8 +124,11 @@ int query_log_select(struct query_job *j, const struct matcher *ms, size_t n, in
     it->n = j->q->nshards;
     it->backward = backward;
     it->last = -1;
+    it->clones = clones_new(pipeline, it->n);
+    spec.prefilter = it->clones;
     it->fan = query_fan_start(j, &spec);
     if (!it->fan) {
+        clones_free(it->clones, it->n);
         free(it->in);
         free(it);
         return ERR_NOMEM;
@@ -189,6 +233,25 @@ static void add_stats(struct query_log_stats *o, const struct logstore_select_st
     o->duplicates += s->duplicates;
 }
 
+/* Stops the owners and waits (bounded) until each sent its final reply: then no owner uses a
+ * pipeline clone any more. False when an owner did not answer in time. */
+static bool owners_stopped(struct query_log_iter *it)
+{
+    struct query_fan *f = it->fan;
+    struct query_shard *q = f->q;
+    atomic_store(&f->cancel, 1);
+    int64_t deadline = clock_mono_ns() + CLONE_WAIT_NS;
+    pthread_mutex_lock(&q->lock);
+    while (f->owners_left > 0 && clock_mono_ns() < deadline) {
+        int64_t t = clock_mono_ns() + 2000000; /* the job's condition, or 2 ms */
+        struct timespec ts = {.tv_sec = t / 1000000000, .tv_nsec = t % 1000000000};
+        pthread_cond_timedwait(&it->job->cond, &q->lock, &ts);
+    }
+    bool ok = f->owners_left == 0;
+    pthread_mutex_unlock(&q->lock);
+    return ok;
+}
+
 void query_log_iter_stats(const struct query_log_iter *it, struct query_log_stats *out)
 {
     memset(out, 0, sizeof *out);
@@ -201,6 +264,8 @@ void query_log_iter_stats(const struct query_log_iter *it, struct query_log_stat
             continue;
         out->shards_done++;
         add_stats(out, &it->fan->reqs[i].lstats);
+        out->scanned_entries += it->fan->reqs[i].scanned_entries;
+        out->scanned_bytes += it->fan->reqs[i].scanned_bytes;
     }
     pthread_mutex_unlock(&q->lock);
 }
@@ -212,7 +277,12 @@ void query_log_iter_close(struct query_log_iter *it)
     for (uint32_t i = 0; i < it->n; i++)
         if (it->in[i].cur)
             query_fan_give_back(it->fan, it->in[i].cur);
+    if (it->clones && !owners_stopped(it)) {
+        log_warn("log selection closed while an owner still runs its pre-filter; leaking it");
+        it->clones = NULL;
+    }
     query_fan_close(it->fan);
+    clones_free(it->clones, it->n);
     free(it->in);
     free(it);
 }

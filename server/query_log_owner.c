@@ -2,6 +2,8 @@
  * log store select open and copies its entries, in the select's time order, into self-contained
  * pieces of about piece_bytes (each piece carries the label sets of the streams its entries
  * belong to, without __tenant__, once per piece), stopping after spec.limit entries when set; a
+ * pre-filter of the query's pipeline, when the consumer gave this shard a clone of it, drops lines
+ * before they are copied (and bounds the step by the bytes read, not copied); a
  * QK_LOG_SERIES cursor takes each matcher set's stream statistics (logstore_series) and copies
  * them into pieces. Both run in the bounded steps and with the credit of query_owner.c, whose step
  * loop calls them. */
@@ -9,6 +11,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "engine/logql/exec.h"
 #include "server/query_internal.h"
 
 #define SERIES_PIECE_MAX 4096 /* stream statistics per QK_LOG_SERIES piece (at most) */
@@ -18,7 +21,8 @@ struct log_owner {
     /* QK_LOG_SELECT */
     void *it;
     uint64_t sent;
-    uint32_t gen;                /* the piece being filled (stream map generation) */
+    uint64_t scanned, scanned_bytes; /* entries read, before the pre-filter */
+    uint32_t gen;                    /* the piece being filled (stream map generation) */
     uint32_t *map_gen, *map_idx; /* select stream index -> piece stream index (when gen matches) */
     size_t map_cap;
     size_t ent_cap, str_cap; /* capacities of the current piece's heap arrays */
@@ -46,6 +50,10 @@ void query_log_owner_final(struct query_shard *q, struct query_cursor *c, struct
     struct log_owner *o = c->log;
     if (o && o->it)
         q->log_ops->stats(o->it, &r->lstats);
+    if (o) {
+        r->scanned_entries = o->scanned;
+        r->scanned_bytes = o->scanned_bytes;
+    }
 }
 
 static struct log_owner *owner_state(struct query_cursor *c)
@@ -197,26 +205,33 @@ static size_t step_select(struct query_shard *q, struct query_cursor *c, struct 
         o->gen = 1;
     }
     o->ent_cap = o->str_cap = 0;
-    while (p->bytes < s->piece_bytes) {
+    struct logql_pipeline *pf = s->prefilter ? s->prefilter[q->self] : NULL;
+    size_t read = 0; /* line bytes read this step (filtered out ones too) */
+    while (p->bytes < s->piece_bytes && read < 2 * s->piece_bytes) {
         if (s->limit > 0 && o->sent >= (uint64_t)s->limit) {
             *done = true;
             break;
         }
         int r = q->log_ops->next(o->it);
-        if (r == 1)
-            r = copy_entry(o, p, q->log_ops->at(o->it));
-        else
-            *done = true;
-        if (r) {
+        if (r != 1) {
             *rc = r;
             *done = true;
             break;
         }
-        if (*done)
+        const struct logstore_entry *e = q->log_ops->at(o->it);
+        o->scanned++;
+        o->scanned_bytes += e->line.len;
+        read += e->line.len + ENTRY_OVERHEAD;
+        if (pf && !logql_pipeline_prefilter(pf, e->line))
+            continue;
+        if ((r = copy_entry(o, p, e)) != 0) {
+            *rc = r;
+            *done = true;
             break;
+        }
         o->sent++;
     }
-    size_t bytes = p->bytes;
+    size_t bytes = p->bytes > read ? p->bytes : read;
     if (p->n > 0 && *rc == 0)
         query_piece_send(q, c, p);
     else

@@ -25,8 +25,9 @@ static int src_select(void *ctx, const struct logql_select_req *req, void **out)
         return ERR_NOMEM;
     s->src = src;
     struct logstore_line_hint h = {req->contains, req->n_contains};
-    int rc = query_log_select(src->job, req->matchers, req->n_matchers, req->start_ns, req->end_ns,
-                              req->backward, req->n_contains ? &h : NULL, 0, &s->it);
+    int rc = query_log_select_filtered(src->job, req->matchers, req->n_matchers, req->start_ns,
+                                       req->end_ns, req->backward, req->n_contains ? &h : NULL, 0,
+                                       req->pipeline, &s->it);
     if (rc) {
         free(s);
         return rc;
@@ -106,6 +107,8 @@ static void src_close(void *iter)
     t->head_entries += st.head_entries;
     t->duplicates += st.duplicates;
     t->shards_done += st.shards_done;
+    t->scanned_entries += st.scanned_entries;
+    t->scanned_bytes += st.scanned_bytes;
     query_log_iter_close(s->it);
     free(s->md);
     free(s);

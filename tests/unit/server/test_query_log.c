@@ -22,6 +22,7 @@
 #include "base/error.h"
 #include "base/hash.h"
 #include "engine/logql/eval.h"
+#include "engine/logql/parse.h"
 #include "engine/shard/mesh.h"
 #include "server/query_internal.h"
 #include "tests/unit/prop.h"
@@ -406,7 +407,8 @@ struct tjob {
     bool backward;
     uint64_t limit; /* entries to read (0: all) */
     const char *hint;
-    const char *label; /* values of; NULL: names */
+    const char *label;               /* values of; NULL: names */
+    struct logql_pipeline *pipeline; /* filtered selection */
     /* outputs */
     int rc;
     struct got *v;
@@ -452,8 +454,8 @@ static void run_select(struct query_job *j, void *arg)
     struct str h = t->hint ? str_from_cstr(t->hint) : (struct str){NULL, 0};
     struct logstore_line_hint hint = {&h, 1};
     struct query_log_iter *it;
-    t->rc = query_log_select(j, t->sets[0], t->lens[0], t->start, t->end, t->backward,
-                             t->hint ? &hint : NULL, t->limit, &it);
+    t->rc = query_log_select_filtered(j, t->sets[0], t->lens[0], t->start, t->end, t->backward,
+                                      t->hint ? &hint : NULL, t->limit, t->pipeline, &it);
     if (t->rc)
         return;
     t->md_ok = true;
@@ -754,6 +756,45 @@ static void test_metadata_and_source(void **state)
     world_deinit(&w);
 }
 
+/* The pipeline's pre-filter runs on the owners: only matching lines arrive, every line counts as
+ * scanned; reading only part of a filtered selection closes cleanly (the clones are released). */
+static void test_prefilter(void **state)
+{
+    (void)state;
+    struct world w;
+    world_init(&w, 3, 128, true);
+    for (int i = 0; i < 9; i++) {
+        struct fstream *s = add_stream(&w, "t1", "f", i);
+        for (int k = 0; k < 50; k++)
+            add_entry(s, k * 10 + i, k % 5 ? "boring line" : "an ERROR here", false);
+    }
+    world_sort(&w);
+    struct logql_query *q = NULL;
+    char err[256];
+    assert_int_equal(logql_parse(str_from_cstr("{job=\"f\"} |= \"ERROR\""), &q, err, sizeof err),
+                     0);
+    struct logql_pipeline *pl = NULL;
+    assert_int_equal(logql_pipeline_compile_expr(q->root, NULL, &pl, err, sizeof err), 0);
+    struct tjob t = {.start = 0, .end = 100000, .pipeline = pl};
+    tjob_matcher(&t, 0, MATCHER_EQ, "job", "f");
+    run_job(&w, 0, &t, run_select);
+    assert_int_equal(t.rc, 0);
+    assert_int_equal(t.n, 90);
+    for (size_t i = 0; i < t.n; i++)
+        assert_string_equal(t.v[i].line, "an ERROR here");
+    assert_true(t.stats.scanned_entries == 450 && t.stats.shards_done == 3);
+    assert_true(t.v[0].ts == 0 && t.v[89].ts == 458); /* forward */
+    tjob_deinit(&t);
+    struct tjob part = {.start = 0, .end = 100000, .pipeline = pl, .limit = 2};
+    tjob_matcher(&part, 0, MATCHER_EQ, "job", "f");
+    run_job(&w, 1, &part, run_select);
+    assert_int_equal(part.n, 2);
+    tjob_deinit(&part);
+    logql_pipeline_destroy(pl);
+    logql_query_destroy(q);
+    world_deinit(&w);
+}
+
 /* An owner's error ends the selection with it; a shard without a log store has no streams. */
 static void test_errors(void **state)
 {
@@ -789,10 +830,9 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_select_random),
-        cmocka_unit_test(test_limit_and_early_close),
-        cmocka_unit_test(test_metadata_and_source),
-        cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_select_random),       cmocka_unit_test(test_limit_and_early_close),
+        cmocka_unit_test(test_metadata_and_source), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_prefilter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
