@@ -163,6 +163,35 @@ static const struct query_log_pentry *head_of(const struct shard_in *s)
 }
 
 /* Does a come before b (a and b from different shards)? */
+#define TIE_LABELS_MAX 64
+
+/* ls with {__tenant__=tenant} put back at its sorted place, into out (n + 1 slots). */
+static size_t with_tenant(const struct label *ls, size_t n, struct str tenant, struct label *out)
+{
+    struct str name = STR_LIT(VALIDATE_TENANT_LABEL);
+    size_t k = 0, i = 0;
+    while (i < n && str_cmp(ls[i].name, name) < 0)
+        out[k++] = ls[i++];
+    out[k++] = (struct label){name, tenant};
+    while (i < n)
+        out[k++] = ls[i++];
+    return k;
+}
+
+/* The owners order streams by their full label sets, __tenant__ included (a label name sorting
+ * before it, e.g. "A" or "_a", makes that differ from the order without it): compare the same. */
+static int tie_cmp(const struct query_log_iter *it, const struct query_log_pstream *x,
+                   const struct query_log_pstream *y)
+{
+    if (x->n_labels >= TIE_LABELS_MAX || y->n_labels >= TIE_LABELS_MAX)
+        return labels_cmp(x->labels, x->n_labels, y->labels, y->n_labels);
+    struct label a[TIE_LABELS_MAX], b[TIE_LABELS_MAX];
+    struct str t = it->job->tenant;
+    size_t na = with_tenant(x->labels, x->n_labels, t, a);
+    size_t nb = with_tenant(y->labels, y->n_labels, t, b);
+    return labels_cmp(a, na, b, nb);
+}
+
 static bool before(const struct query_log_iter *it, const struct shard_in *sa,
                    const struct shard_in *sb)
 {
@@ -171,7 +200,7 @@ static bool before(const struct query_log_iter *it, const struct shard_in *sa,
         return it->backward ? a->ts_ns > b->ts_ns : a->ts_ns < b->ts_ns;
     const struct query_log_pstream *x = &sa->cur->lstreams[a->stream];
     const struct query_log_pstream *y = &sb->cur->lstreams[b->stream];
-    return labels_cmp(x->labels, x->n_labels, y->labels, y->n_labels) < 0;
+    return tie_cmp(it, x, y) < 0;
 }
 
 static int advance(struct query_log_iter *it)
