@@ -509,5 +509,21 @@ def case_grafana_flows(binary, tool, tmp):
     srv.stop()
 
 
+@case
+def case_timeout(binary, tool, tmp):
+    """A query past --query.timeout is 504 in plain text with Loki's wording."""
+    srv = start(binary, tmp, extra=ANY_AGE + ("--query.timeout", "1ms"))
+    for b in range(5):
+        push_json(srv.port, [({"job": "slow", "pod": f"p{i}"},
+                              [(NOW - (b * 4000 + k) * 10**6 - i, f"line {k} {'x' * 40}", None)
+                               for k in range(0, 4000, 4)]) for i in range(4)])
+    body = bad(srv.port, "/loki/api/v1/query_range",
+               {"query": 'sum(count_over_time({job="slow"} |~ "line [0-9]+5 x+" [1m]))',
+                "start": str(NOW - 3600 * SEC), "end": str(NOW), "step": "1s"},
+               "request timed out", status=504)
+    assert "decrease the duration of the request" in body, body
+    srv.stop()
+
+
 if __name__ == "__main__":
     sys.exit(rw.main(CASES, __doc__))
