@@ -64,6 +64,18 @@ static int place_series(struct ingest_req *r, struct split *sp, uint32_t idx,
     return 1;
 }
 
+/* After the histograms of a placed series were converted: a series left with nothing to store
+ * (every histogram invalid, no samples) is taken out again, so no empty series is created. It is
+ * the newest series of its owner, so the owner's first index stays right. */
+static void keep_placed(struct split *sp, uint32_t idx)
+{
+    sp->any_hists |= sp->hall[idx].n > 0;
+    if (sp->all[idx].n_samples || sp->hall[idx].n)
+        return;
+    sp->count[sp->owner[idx]]--;
+    sp->owner[idx] = INGEST_NO_OWNER;
+}
+
 /* ---- v1 ---- */
 
 static int split_v1_series(struct ingest_req *r, struct split *sp, uint32_t idx)
@@ -89,7 +101,7 @@ static int split_v1_series(struct ingest_req *r, struct split *sp, uint32_t idx)
     sp->all[idx].samples = smp;
     sp->all[idx].n_samples = ts->n_samples;
     int rc = ingest_hists_convert(r, idx, ts, false, client, n, &sp->hall[idx]);
-    sp->any_hists |= sp->hall[idx].n > 0;
+    keep_placed(sp, idx);
     return rc;
 }
 
@@ -150,7 +162,7 @@ static int split_v2_series(struct ingest_req *r, struct split *sp, uint32_t idx)
     sp->all[idx].samples = smp;
     sp->all[idx].n_samples = ts->n_samples;
     int rc = ingest_hists_convert(r, idx, ts, true, client, n, &sp->hall[idx]);
-    sp->any_hists |= sp->hall[idx].n > 0;
+    keep_placed(sp, idx);
     return rc;
 }
 

@@ -123,12 +123,14 @@ int head_append(struct head *h, uint32_t id, int64_t t_ms, uint64_t v_bits);
 
 /* Appends one native histogram sample (integer, or float when is_float). Histograms follow the
  * in-order rules above (t == newest: HEAD_DUPLICATE when identical, else ERR_DUPLICATE) but have
- * no OOO path: an older t is ERR_ORDER. A series holds one kind per chunk: a sample of another
- * kind than the open chunk's (float, integer or float histogram) closes that chunk first. Chunks
- * are CHUNK_HISTOGRAM / CHUNK_FLOAT_HISTOGRAM (formats/histchunk.h). Returns an enum
- * head_append_result or ERR_INVALID (h fails histchunk_hist_check), ERR_RANGE, ERR_DUPLICATE,
- * ERR_ORDER, ERR_NOT_FOUND, ERR_LIMIT, ERR_NOMEM or -errno. In replay mode, a sample at or before
- * the newest re-attached in-order chunk sample is HEAD_DUPLICATE. */
+ * no OOO path: an older t is ERR_ORDER unless a histogram is stored at t (identical:
+ * HEAD_DUPLICATE, so retried writes are idempotent; else ERR_DUPLICATE). A series holds one kind
+ * per chunk: a sample of another kind than the open chunk's (float, integer or float histogram)
+ * closes that chunk first. Chunks are CHUNK_HISTOGRAM / CHUNK_FLOAT_HISTOGRAM
+ * (formats/histchunk.h). Returns an enum head_append_result or ERR_INVALID (h fails
+ * histchunk_hist_check), ERR_RANGE, ERR_DUPLICATE, ERR_ORDER, ERR_NOT_FOUND, ERR_LIMIT, ERR_NOMEM
+ * or -errno. In replay mode, a sample at or before the newest re-attached in-order chunk sample is
+ * HEAD_DUPLICATE. */
 int head_append_hist(struct head *h, uint32_t id, int64_t t_ms, const struct histchunk_hist *hh,
                      bool is_float);
 

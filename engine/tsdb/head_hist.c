@@ -148,6 +148,49 @@ static int hist_same(const struct head_series *s, const struct histchunk_hist *h
     return HEAD_DUPLICATE; /* in a closed chunk: taken as the same (retries, replay) */
 }
 
+/* Looks for t in one histogram chunk: 1 identical, 2 different, 0 absent, or an error. */
+static int chunk_find(const uint8_t *data, size_t len, int64_t t, const struct histchunk_hist *hh,
+                      bool is_float)
+{
+    struct histchunk_iter it;
+    histchunk_iter_init(&it, data, len);
+    int rc;
+    while ((rc = histchunk_iter_next(&it)) == 1 && histchunk_iter_t(&it) < t)
+        ;
+    if (rc == 1)
+        rc = histchunk_iter_t(&it) != t                                                 ? 0
+             : it.is_float == is_float && histchunk_hist_eq(histchunk_iter_at(&it), hh) ? 1
+                                                                                        : 2;
+    histchunk_iter_deinit(&it);
+    return rc == ERR_TRUNCATED ? ERR_CORRUPT : rc;
+}
+
+/* An older t (a retried write): the stored histogram at t, if any, decides. */
+static int hist_older(struct head *h, struct head_series *s, int64_t t,
+                      const struct histchunk_hist *hh, bool is_float)
+{
+    int rc = 0;
+    int64_t first, last;
+    if (head_hist_open_range(s, &first, &last) && t >= first && t <= last) {
+        size_t len;
+        const uint8_t *data = histchunk_enc_bytes(&s->hist->enc, &len);
+        rc = chunk_find(data, len, t, hh, is_float);
+    }
+    for (uint32_t i = 0; rc == 0 && i < s->n_chunks; i++) {
+        const struct head_chunk_ref *r = &s->chunks[i];
+        if (!r->enc || t < r->mint_ms || t > head_ref_maxt(r))
+            continue;
+        const uint8_t *data;
+        size_t len;
+        rc = headchunks_get(h->hc, r->file, r->off, NULL, &data, &len);
+        if (rc == 0)
+            rc = chunk_find(data, len, t, hh, is_float);
+    }
+    if (rc < 0)
+        return rc;
+    return rc == 1 ? HEAD_DUPLICATE : rc == 2 ? ERR_DUPLICATE : ERR_ORDER;
+}
+
 static int hist_replay(struct head *h, struct head_series *s, int64_t t,
                        const struct histchunk_hist *hh, bool is_float)
 {
@@ -184,7 +227,7 @@ int head_append_hist(struct head *h, uint32_t id, int64_t t_ms, const struct his
     else if (t_ms == s->max_t)
         rc = hist_same(s, hh, is_float);
     else
-        rc = ERR_ORDER;
+        rc = hist_older(h, s, t_ms, hh, is_float);
     head_count_result(h, rc);
     return rc;
 }

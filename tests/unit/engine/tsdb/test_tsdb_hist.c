@@ -313,13 +313,25 @@ static void test_duplicates(void **state)
     assert_int_equal(tsdb_append_hists(f->x.t, &in, &hin, 1, &res, ack, &f->x), 0);
     assert_int_equal(res.hist_rejected, 1);
     assert_non_null(strstr(res.reason, "out of order sample"));
+    /* a retried older histogram that is stored: a duplicate; a different one conflicts */
+    struct gen g2;
+    gen_hist(&g2, 2000, 2, false, 0);
+    add_hist(f, f->lx, &g2);
+    hin.hists = &g.s;
+    assert_int_equal(tsdb_append_hists(f->x.t, &in, &hin, 1, &res, ack, &f->x), 0);
+    assert_int_equal(res.hist_duplicates, 1);
+    hin.hists = &h.s;
+    h.s.t_ms = 1000;
+    assert_int_equal(tsdb_append_hists(f->x.t, &in, &hin, 1, &res, ack, &f->x), 0);
+    assert_int_equal(res.hist_rejected, 1);
+    assert_non_null(strstr(res.reason, "duplicate sample for timestamp"));
     /* a float at the histogram's timestamp conflicts */
-    struct tsdb_sample s = {1000, tt_bits(1)};
+    struct tsdb_sample s = {2000, tt_bits(1)};
     in.samples = &s;
     in.n_samples = 1;
     assert_int_equal(tsdb_append(f->x.t, &in, 1, &res, ack, &f->x), 0);
     assert_int_equal(res.rejected[TSDB_REJECT_DUPLICATE], 1);
-    tt_wait_acks(&f->x, 5);
+    tt_wait_acks(&f->x, 8);
 }
 
 int main(void)
