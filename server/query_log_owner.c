@@ -14,8 +14,9 @@
 #include "engine/logql/exec.h"
 #include "server/query_internal.h"
 
-#define SERIES_PIECE_MAX 4096 /* stream statistics per QK_LOG_SERIES piece (at most) */
-#define ENTRY_OVERHEAD   32   /* budget bytes charged per entry beyond its strings */
+#define SERIES_PIECE_MAX 4096        /* stream statistics per QK_LOG_SERIES piece (at most) */
+#define ENTRY_OVERHEAD   32          /* budget bytes charged per entry beyond its strings */
+#define FIRST_PIECE      (64 * 1024) /* pieces ramp up from this to piece_bytes */
 
 struct log_owner {
     /* QK_LOG_SELECT */
@@ -206,8 +207,13 @@ static size_t step_select(struct query_shard *q, struct query_cursor *c, struct 
     }
     o->ent_cap = o->str_cap = 0;
     struct logql_pipeline *pf = s->prefilter ? s->prefilter[q->self] : NULL;
+    /* small first pieces: a consumer that needs few entries (a limit) gets them sooner, and
+     * fewer are copied in vain before it closes */
+    uint64_t target = s->piece_bytes;
+    if (c->pieces < 8 && ((uint64_t)FIRST_PIECE << c->pieces) < target)
+        target = (uint64_t)FIRST_PIECE << c->pieces;
     size_t read = 0; /* line bytes read this step (filtered out ones too) */
-    while (p->bytes < s->piece_bytes && read < 2 * s->piece_bytes) {
+    while (p->bytes < target && read < 2 * target) {
         if (s->limit > 0 && o->sent >= (uint64_t)s->limit) {
             *done = true;
             break;
