@@ -214,6 +214,7 @@ static int build_streams(struct ev_ctx *c, struct lq_state *s, struct logql_eval
     out->type = LOGQL_VAL_STREAMS;
     out->streams = os;
     out->n_streams = rc ? 0 : s->n_st;
+    c->stats->series = out->n_streams;
     free(order);
     free(fill);
     return rc;

@@ -276,6 +276,14 @@ static void test_log_limits_and_hint(void **state)
     assert_int_equal(r.stats.entries_scanned, 5);
     assert_int_equal(r.stats.entries_kept, 3);
     assert_int_equal(r.stats.bytes_scanned, 11 + 11 + 10 + 12 + 10);
+    assert_int_equal(r.stats.series, 2);
+    logql_eval_result_free(&r);
+    p = range_p(60, 120, 60);
+    assert_int_equal(eval("count_over_time({app=~\"a|b\"}[1m])", &p, &r), 0);
+    assert_int_equal(r.stats.series, 2);
+    assert_int_equal(r.stats.samples, 4);
+    assert_int_equal(r.stats.entries_scanned, 5);
+    assert_true(r.stats.exec_ns > 0);
     logql_eval_result_free(&r);
 }
 
