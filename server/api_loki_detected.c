@@ -402,14 +402,12 @@ static int field_cmp(const void *a, const void *b)
                    ((const struct logql_detected_field *)b)->name);
 }
 
-static void write_fields(struct jsonw *w, struct logql_detect *d, uint32_t limit)
+static int write_fields(struct jsonw *w, struct logql_detect *d, uint32_t limit)
 {
     size_t n = logql_detect_count(d);
     struct logql_detected_field *v = n ? malloc(n * sizeof *v) : NULL;
-    if (n && !v) {
-        jsonw_null(w); /* the writer reports ERR_NOMEM through the buffer */
-        return;
-    }
+    if (n && !v)
+        return ERR_NOMEM;
     for (size_t i = 0; i < n; i++)
         logql_detect_field(d, i, &v[i]);
     if (n > 1)
@@ -443,6 +441,7 @@ static void write_fields(struct jsonw *w, struct logql_detect *d, uint32_t limit
     jsonw_uint(w, limit);
     jsonw_obj_end(w);
     free(v);
+    return 0;
 }
 
 static void write_values(struct jsonw *w, struct logql_detect *d, struct str name, uint32_t limit)
@@ -477,8 +476,8 @@ static void run_detected(struct lx_req *r, struct query_job *j)
     if (dt->values)
         write_values(&w, dt->d, dt->name, dt->limit);
     else
-        write_fields(&w, dt->d, dt->limit);
-    if (jsonw_finish(&w))
+        rc = write_fields(&w, dt->d, dt->limit);
+    if (rc || jsonw_finish(&w))
         lx_fail(r, 500, "out of memory");
     logql_detect_destroy(dt->d);
 }
