@@ -38,8 +38,10 @@ struct logql_select_req {
     const struct str *contains;
     size_t n_contains;
     /* The pipeline (may be NULL): a source may call logql_pipeline_prefilter with it on raw
-     * lines. Borrowed for the iterator's life; the evaluator still runs the full pipeline. */
+     * lines, on the evaluator's thread (inside select/next); the evaluator still runs the full
+     * pipeline on every entry it is given. */
     struct logql_pipeline *pipeline;
+    /* Everything above is borrowed and stays valid until the iterator is closed. */
 };
 
 /* An entry source. Entries come in timestamp order of the requested direction (ties in any
