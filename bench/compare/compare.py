@@ -648,7 +648,9 @@ def parse_args():
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "build/bench-compare"))
     ap.add_argument("--no-docs", action="store_true",
                     help="write only build/bench-compare (no docs/ table, JSON copy or plots)")
-    ap.add_argument("--logs-timeout", type=int, default=240)
+    ap.add_argument("--logs-timeout", type=int, default=300)
+    ap.add_argument("--render", metavar="JSON",
+                    help="only rewrite the docs section and plots from an earlier result")
     a = ap.parse_args()
     a.strata = os.path.join(a.build_dir, "server/strata")
     a.load = os.path.join(a.build_dir, "tools/strata-load")
@@ -662,6 +664,16 @@ def main():
     sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
     import report
     args = parse_args()
+    if args.render:
+        with open(args.render) as f:
+            res = json.load(f)
+        work = os.path.join(args.out_dir, "render-%d" % os.getpid())
+        os.makedirs(work, exist_ok=True)
+        imgs = report.plots(res, work, os.path.join(ROOT, "docs/img"))
+        report.rewrite_section(os.path.join(ROOT, "docs/benchmarks.md"),
+                               report.markdown(res, "benchmarks/compare-latest.json", imgs))
+        shutil.rmtree(work, ignore_errors=True)
+        return
     cfg = SIZES[args.size]
     phases = set(args.phases.split(","))
     now = datetime.datetime.now(datetime.timezone.utc)

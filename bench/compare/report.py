@@ -229,16 +229,36 @@ def markdown(res, json_rel, imgs):
                 _n(x["ratio"], "%.2f"), "agree" if x["agree"] else
                 "**DIFFER**: " + "; ".join(x["differences"])[:300].replace("|", "\\|")))
         out.append("")
-    logs = res.get("logs") or {}
-    if logs.get("skipped"):
-        out += ["Logs scan: not run (%s)." % logs["skipped"], ""]
-    elif logs:
-        out += ["Logs scan (`bench/logs/run.sh`): %d result lines in the JSON document." %
-                len(logs.get("results", [])), ""]
+    out += _logs_md(res.get("logs") or {})
     for img in imgs:
         out.append("![%s](img/%s)" % (img[:-4], img))
     out += ["", END]
     return "\n".join(out) + "\n"
+
+
+def _logs_md(logs):
+    if not logs:
+        return []
+    if logs.get("skipped"):
+        return ["Logs scan: not run (%s)." % logs["skipped"], ""]
+    summ = next((x for x in logs.get("results", []) if x.get("bench") == "logscan_summary"), None)
+    if logs.get("exit") or not summ:
+        err = " / ".join(" ".join(x.split()) for x in (logs.get("stderr") or "").splitlines()
+                         if x.strip())
+        return ["Logs scan (`bench/logs/run.sh`): **failed**, exit status %s%s." % (
+            logs.get("exit"), (": `%s`" % err[:200].replace("`", "'")) if err else ""), ""]
+    out = ["Logs scan (`bench/logs/run.sh`, %s of raw lines, one pinned core; its own JSON lines "
+           "are in the document): GB of raw log per CPU-second." % (_si(summ.get("raw_bytes")) + "B"),
+           "", "| query | strata | ripgrep (best mode) | ripgrep CPU / strata CPU |",
+           "|---|---|---|---|"]
+    for q in ("literal", "regex", "json_level_error", "needle"):
+        if q + "_strata_gb_per_cpu_s" not in summ and q + "_rg_best_gb_per_cpu_s" not in summ:
+            continue
+        out.append("| %s | %s | %s (%s) | %s |" % (
+            q, _n(summ.get(q + "_strata_gb_per_cpu_s"), "%.3f"),
+            _n(summ.get(q + "_rg_best_gb_per_cpu_s"), "%.3f"), summ.get(q + "_rg_best_mode", "—"),
+            _n(summ.get(q + "_cpu_s_ratio_rg_over_strata"), "%.3f")))
+    return out + [""]
 
 
 def ratio_(a, b):
