@@ -91,12 +91,29 @@ static void tail_free(struct tail *t)
 
 /* ---- a poll (query thread) ------------------------------------------------------------------- */
 
+/* sent[] is sorted by (ts, h): a binary search for ts, then its few hashes. */
 static bool was_sent(const struct tail *t, int64_t ts, uint64_t h)
 {
-    for (size_t i = t->nsent; i > 0; i--)
-        if (t->sent[i - 1].ts == ts && t->sent[i - 1].h == h)
+    size_t lo = 0, hi = t->nsent;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (t->sent[mid].ts < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < t->nsent && t->sent[i].ts == ts; i++)
+        if (t->sent[i].h == h)
             return true;
     return false;
+}
+
+static int sent_cmp(const void *a, const void *b)
+{
+    const struct sent *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return x->h < y->h ? -1 : x->h > y->h;
 }
 
 static int collect(struct tail *t, const struct logql_entry *e, const struct logql_result *res)
@@ -207,6 +224,8 @@ static int remember(struct tail *t, int64_t end_ns)
         }
         t->sent[t->nsent++] = (struct sent){t->recs[i].ts, t->recs[i].h};
     }
+    if (t->nsent > 1)
+        qsort(t->sent, t->nsent, sizeof *t->sent, sent_cmp); /* entries may come late */
     return 0;
 }
 

@@ -179,6 +179,15 @@ def case_tail_live(binary, dump, tmp):
         assert [g[1] for g in got] == [f"live {k}"], got
         assert took < 1.0, f"line arrived after {took:.2f}s"
         print(f"live line {k} arrived in {took * 1000:.0f} ms")
+    # a line stored a little after its timestamp still arrives, exactly once
+    t_late = time.time_ns()
+    time.sleep(1.0)  # stored a second after its timestamp (after polls that passed it)
+    push(srv.port, [({"job": "tail", "level": "warn"}, [(t_late, "late", None)])])
+    got = lines_of(ws.recv_text(timeout=2))
+    assert [g[1] for g in got] == ["late"], got
+    push(srv.port, [({"job": "tail", "level": "warn"}, [(time.time_ns() + 10**9 // 2, "next", None)])])
+    got = lines_of(ws.recv_text(timeout=3))
+    assert [g[1] for g in got] == ["next"], got  # no "late" again in between
     # another stream the query does not select never shows up; a filter applies
     push(srv.port, [({"job": "other"}, [(time.time_ns(), "not me", None)])])
     ws2 = WS(srv.port, tail_path('{job="tail"} |= "keep"', start=str(time.time_ns())))
