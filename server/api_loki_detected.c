@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/clock.h"
 #include "base/error.h"
@@ -12,6 +11,7 @@
 #include "engine/logql/eval.h"
 #include "engine/logql/parse.h"
 #include "formats/jsonw.h"
+#include "server/api_loki.h"
 #include "server/api_loki_tail.h"
 #include "server/exchange.h"
 #include "server/query.h"
@@ -19,158 +19,7 @@
 #include "server/shard.h"
 #include "server/tenant.h"
 
-#define DEFAULT_SINCE_NS (3600LL * 1000000000LL)
-#define JOB_TIMEOUT_MS   0 /* the configured query timeout */
-
-/* ---- parameters ------------------------------------------------------------------------------ */
-
-static bool all_digits(struct str s, size_t from)
-{
-    if (from >= s.len)
-        return false;
-    for (size_t i = from; i < s.len; i++)
-        if (s.ptr[i] < '0' || s.ptr[i] > '9')
-            return false;
-    return true;
-}
-
-static int parse_i64(struct str s, int64_t *out)
-{
-    char buf[32];
-    if (s.len == 0 || s.len >= sizeof buf || !all_digits(s, s.ptr[0] == '-' ? 1 : 0))
-        return ERR_INVALID;
-    memcpy(buf, s.ptr, s.len);
-    buf[s.len] = 0;
-    errno = 0;
-    long long v = strtoll(buf, NULL, 10);
-    if (errno)
-        return ERR_INVALID;
-    *out = v;
-    return 0;
-}
-
-static int parse_f64(struct str s, double *out)
-{
-    char buf[64];
-    if (s.len == 0 || s.len >= sizeof buf)
-        return ERR_INVALID;
-    memcpy(buf, s.ptr, s.len);
-    buf[s.len] = 0;
-    char *end;
-    errno = 0;
-    double v = strtod(buf, &end);
-    if (end != buf + s.len || errno || v != v)
-        return ERR_INVALID;
-    *out = v;
-    return 0;
-}
-
-/* RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|±hh:mm). */
-static int parse_rfc3339(struct str s, int64_t *ns)
-{
-    const char *p = s.ptr;
-    int y, mo, d, h, mi, se, n = 0;
-    char buf[64];
-    if (s.len < 20 || s.len >= sizeof buf)
-        return ERR_INVALID;
-    memcpy(buf, p, s.len);
-    buf[s.len] = 0;
-    if (sscanf(buf, "%4d-%2d-%2d%*1[Tt ]%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &se, &n) != 6 ||
-        n != 19)
-        return ERR_INVALID;
-    struct tm tm = {.tm_year = y - 1900,
-                    .tm_mon = mo - 1,
-                    .tm_mday = d,
-                    .tm_hour = h,
-                    .tm_min = mi,
-                    .tm_sec = se};
-    int64_t frac = 0, scale = 100000000;
-    size_t i = 19;
-    if (i < s.len && buf[i] == '.') {
-        for (i++; i < s.len && buf[i] >= '0' && buf[i] <= '9'; i++, scale /= 10)
-            frac += scale ? (buf[i] - '0') * scale : 0;
-    }
-    int64_t off = 0;
-    if (i < s.len && (buf[i] == 'Z' || buf[i] == 'z')) {
-        i++;
-    } else if (i + 6 == s.len && (buf[i] == '+' || buf[i] == '-') && buf[i + 3] == ':') {
-        int oh = (buf[i + 1] - '0') * 10 + (buf[i + 2] - '0');
-        int om = (buf[i + 4] - '0') * 10 + (buf[i + 5] - '0');
-        off = (buf[i] == '-' ? -1 : 1) * (int64_t)(oh * 3600 + om * 60);
-        i += 6;
-    }
-    if (i != s.len || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-        return ERR_INVALID;
-    time_t t = timegm(&tm);
-    *ns = ((int64_t)t - off) * 1000000000LL + frac;
-    return 0;
-}
-
-/* Loki's parseTimestamp: with '.', float seconds; an integer of up to 10 digits is seconds, a
- * longer one nanoseconds; else RFC 3339. */
-int lx_parse_time(struct str s, int64_t *ns)
-{
-    if (memchr(s.ptr, '.', s.len) && !memchr(s.ptr, ':', s.len)) {
-        double f;
-        if (parse_f64(s, &f) || f > 9.2e9 || f < -9.2e9)
-            return ERR_INVALID;
-        *ns = (int64_t)(f * 1e3) * 1000000LL; /* Loki rounds the fraction to ms */
-        return 0;
-    }
-    int64_t v;
-    if (parse_i64(s, &v) == 0) {
-        if (s.len <= 10) {
-            *ns = v * 1000000000LL;
-            return 0;
-        }
-        *ns = v;
-        return 0;
-    }
-    return parse_rfc3339(s, ns);
-}
-
-/* Float seconds or a Prometheus duration (1h30m, 15s, 250ms). */
-int lx_parse_duration(struct str s, int64_t *ns)
-{
-    double f;
-    if (parse_f64(s, &f) == 0) {
-        if (f < 0 || f > 9.2e9)
-            return ERR_INVALID;
-        *ns = (int64_t)(f * 1e9);
-        return 0;
-    }
-    static const struct {
-        const char *u;
-        int64_t ns;
-    } units[] = {{"ms", 1000000LL},         {"s", 1000000000LL},     {"m", 60000000000LL},
-                 {"h", 3600000000000LL},    {"d", 86400000000000LL}, {"w", 604800000000000LL},
-                 {"y", 31536000000000000LL}};
-    int64_t total = 0;
-    size_t i = 0;
-    if (s.len == 0)
-        return ERR_INVALID;
-    while (i < s.len) {
-        int64_t v = 0;
-        size_t st = i;
-        while (i < s.len && s.ptr[i] >= '0' && s.ptr[i] <= '9' && v < 1000000000000LL)
-            v = v * 10 + (s.ptr[i++] - '0');
-        if (i == st)
-            return ERR_INVALID;
-        size_t u = 0, best = SIZE_MAX;
-        for (u = 0; u < sizeof units / sizeof units[0]; u++) {
-            size_t ul = strlen(units[u].u);
-            if (s.len - i >= ul && memcmp(s.ptr + i, units[u].u, ul) == 0 &&
-                (best == SIZE_MAX || ul > strlen(units[best].u)))
-                best = u;
-        }
-        if (best == SIZE_MAX)
-            return ERR_INVALID;
-        i += strlen(units[best].u);
-        total += v * units[best].ns;
-    }
-    *ns = total;
-    return 0;
-}
+#define JOB_TIMEOUT_MS 0 /* the configured query timeout */
 
 /* ---- the request scaffold -------------------------------------------------------------------- */
 
@@ -233,17 +82,13 @@ bool lx_param_query(struct lx_req *r, bool required)
 
 bool lx_param_bounds(struct lx_req *r)
 {
-    struct str s, e, since;
-    int64_t now = clock_real_ns(), since_ns = DEFAULT_SINCE_NS;
-    r->end_ns = now;
-    if (http_params_get(&r->params, "end", &e) && e.len && lx_parse_time(e, &r->end_ns))
-        return bad(r, "could not parse 'end' parameter: invalid time");
-    if (http_params_get(&r->params, "since", &since) && since.len &&
-        lx_parse_duration(since, &since_ns))
-        return bad(r, "could not parse 'since' parameter: invalid duration");
-    r->start_ns = (r->end_ns < now ? r->end_ns : now) - since_ns;
-    if (http_params_get(&r->params, "start", &s) && s.len && lx_parse_time(s, &r->start_ns))
-        return bad(r, "could not parse 'start' parameter: invalid time");
+    struct str s = {"", 0}, e = {"", 0}, since = {"", 0};
+    http_params_get(&r->params, "start", &s);
+    http_params_get(&r->params, "end", &e);
+    http_params_get(&r->params, "since", &since);
+    char err[LOKI_ERR_MAX];
+    if (loki_parse_bounds(s, e, since, clock_real_ns(), &r->start_ns, &r->end_ns, err, sizeof err))
+        return bad(r, err);
     if (r->end_ns < r->start_ns)
         return bad(r, "end timestamp must not be before or equal to start time");
     return true;
@@ -255,13 +100,9 @@ bool lx_param_u32(struct lx_req *r, const char *name, uint32_t dflt, uint32_t *o
     *out = dflt;
     if (!http_params_get(&r->params, name, &s) || s.len == 0)
         return true;
-    int64_t v;
-    char msg[128];
-    if (parse_i64(s, &v) || v <= 0 || v > UINT32_MAX) {
-        snprintf(msg, sizeof msg, "invalid %s: must be a positive integer", name);
-        return bad(r, msg);
-    }
-    *out = (uint32_t)v;
+    char err[LOKI_ERR_MAX];
+    if (loki_parse_limit(s, dflt, out, err, sizeof err))
+        return bad(r, err);
     return true;
 }
 
@@ -539,10 +380,23 @@ static bool is_uuid(struct str v)
     return true;
 }
 
+/* Go's strconv.ParseFloat accepts it (Loki's containsAllIDTypes). */
+static bool is_number(struct str v)
+{
+    char buf[64];
+    if (v.len == 0 || v.len >= sizeof buf || v.ptr[0] == ' ' || v.ptr[0] == '\t')
+        return false;
+    memcpy(buf, v.ptr, v.len);
+    buf[v.len] = 0;
+    char *end;
+    errno = 0;
+    (void)strtod(buf, &end);
+    return end == buf + v.len && errno != ERANGE;
+}
+
 static bool is_id(struct str v)
 {
-    double f;
-    return parse_f64(v, &f) == 0 || is_uuid(v);
+    return is_number(v) || is_uuid(v);
 }
 
 /* Loki's shouldRejectLabel: no values, or every value an ID (numbers, UUIDs), except that a

@@ -3,10 +3,12 @@
  * {"status":"success","data":[{"pattern":"...","samples":[[unix_s,count],...]},...]}. Loki's
  * pattern ingesters mine pushes as they arrive; we mine the stored lines at query time, newest
  * first, at most `line_limit` of them (default 100000). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "engine/logs/patterns.h"
 #include "formats/jsonw.h"
+#include "server/api_loki.h"
 #include "server/api_loki_tail.h"
 #include "server/exchange.h"
 
@@ -75,13 +77,6 @@ static void run_patterns(struct lx_req *r, struct query_job *j)
     logpat_destroy(p);
 }
 
-/* Loki's default step (max(1 s, range / 250)) rounded up to the 10 s sample resolution. */
-static int64_t default_step(int64_t start_ns, int64_t end_ns)
-{
-    int64_t s = (end_ns - start_ns) / 250 / 1000000000LL * 1000000000LL;
-    return s < 1000000000LL ? 1000000000LL : s;
-}
-
 void handler_loki_patterns(struct http_exchange *x)
 {
     struct lx_req *r = lx_req_new(x);
@@ -97,10 +92,13 @@ void handler_loki_patterns(struct http_exchange *x)
     if (!lx_param_u32(r, "line_limit", PATTERN_LINES_DEFAULT, &pr->line_limit))
         return;
     struct str st;
-    pr->step_ns = default_step(r->start_ns, r->end_ns);
+    char why[LOKI_ERR_MAX];
+    pr->step_ns = loki_default_step_ns(r->start_ns, r->end_ns);
     if (http_params_get(&r->params, "step", &st) && st.len &&
-        (lx_parse_duration(st, &pr->step_ns) || pr->step_ns <= 0)) {
-        http_reply_error(x, 400, "invalid step: must be a positive duration");
+        (loki_parse_duration(st, &pr->step_ns, why, sizeof why) || pr->step_ns <= 0)) {
+        http_reply_error(x, 400,
+                         "zero or negative query resolution step widths are not accepted. Try a "
+                         "positive integer");
         lx_req_free(r);
         return;
     }

@@ -23,6 +23,7 @@
 #include "engine/logql/eval.h"
 #include "engine/logql/parse.h"
 #include "formats/jsonw.h"
+#include "server/api_loki.h"
 #include "server/api_loki_tail.h"
 #include "server/exchange.h"
 #include "server/http/websocket.h"
@@ -367,14 +368,17 @@ static bool tail_params(struct lx_req *r, struct tail *t)
 {
     struct http_exchange *x = r->x;
     struct str s;
-    t->start_ns = clock_real_ns() - 3600LL * 1000000000LL;
-    if (http_params_get(&r->params, "start", &s) && s.len && lx_parse_time(s, &t->start_ns)) {
-        http_reply_error(x, 400, "could not parse 'start' parameter: invalid time");
+    char err[LOKI_ERR_MAX + 64], why[LOKI_ERR_MAX];
+    t->start_ns = clock_real_ns() - LOKI_DEFAULT_SINCE_NS;
+    if (http_params_get(&r->params, "start", &s) && s.len &&
+        loki_parse_time(s, &t->start_ns, why, sizeof why)) {
+        snprintf(err, sizeof err, "could not parse 'start' parameter: %s", why);
+        http_reply_error(x, 400, err);
         return false;
     }
     if (http_params_get(&r->params, "delay_for", &s) && s.len) {
         int64_t d;
-        if (lx_parse_duration(s, &d) || d % 1000000000LL) {
+        if (loki_parse_duration(s, &d, why, sizeof why) || d % 1000000000LL || d < 0) {
             http_reply_error(x, 400, "invalid delay_for: must be whole seconds");
             return false;
         }
@@ -384,7 +388,6 @@ static bool tail_params(struct lx_req *r, struct tail *t)
         }
         t->delay_ns = d;
     }
-    char err[LX_ERR_MAX];
     if (logql_pipeline_compile_expr(r->q->root, NULL, &t->pipe, err, sizeof err)) {
         http_reply_error(x, 400, err);
         return false;

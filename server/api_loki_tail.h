@@ -60,6 +60,7 @@ void lx_req_free(struct lx_req *r);
 /* Each answers 400 (and frees r) and returns false on a bad parameter. */
 bool lx_param_query(struct lx_req *r, bool required);
 bool lx_param_bounds(struct lx_req *r);
+/* A positive count (Loki's limit rules, server/api_loki.h), dflt when absent. */
 bool lx_param_u32(struct lx_req *r, const char *name, uint32_t dflt, uint32_t *out);
 /* Starts the job (the client going away cancels it); answers 503/500 and frees r on failure. */
 void lx_req_start(struct lx_req *r);
@@ -73,9 +74,5 @@ void lx_fail_rc(struct lx_req *r, int rc);
  * Returns 0 or an error (-ECANCELED, -ETIMEDOUT, ERR_NOMEM, owner errors). */
 typedef int (*lx_entry_fn)(void *arg, const struct logql_entry *e, const struct logql_result *res);
 int lx_scan(struct lx_req *r, struct query_job *j, uint32_t max_lines, lx_entry_fn fn, void *arg);
-
-/* Parses a Loki time or duration parameter: see api_loki_detected.c. */
-int lx_parse_time(struct str s, int64_t *ns);
-int lx_parse_duration(struct str s, int64_t *ns);
 
 #endif
