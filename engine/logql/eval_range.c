@@ -247,7 +247,7 @@ static const struct ev_lset *sample_labels(struct ev_ctx *c, struct ev_range *r,
     for (size_t i = 0; i < res->n_labels; i++) {
         const struct label *l = &res->labels[i];
         bool in = ev_names_has(r->g.names, r->g.n, l->name);
-        if (r->g.without ? !in : (in && l->value.len > 0))
+        if (r->g.without ? !in : in) /* parsed labels count even when empty */
             c->lbuf[n++] = *l;
     }
     return ev_intern(c, c->lbuf, n);

@@ -436,6 +436,15 @@ static void test_vector_agg(void **state)
     expect("approx_topk(1, " CNT ")", i, LOGQL_VAL_VECTOR, LA " 60:2\n");
     expect("sort_desc(" CNT ")", i, LOGQL_VAL_VECTOR, LA " 60:2\n" LB " 60:1\n");
     expect(CNT, i, LOGQL_VAL_VECTOR, LA " 60:2\n" LB " 60:1\n");
+    /* an empty parsed label is a label (--keep-empty), absent is not */
+    struct tentry k[] = {{10, "app=\"k\"", "name=", NULL},
+                         {20, "app=\"k\"", "name=x", NULL},
+                         {30, "app=\"k\"", "other=1", NULL}};
+    load(k, 3);
+    expect("sum by (name) (count_over_time({app=\"k\"} | logfmt --keep-empty [1m]))", i,
+           LOGQL_VAL_VECTOR, "{} 60:1\n{name=\"\"} 60:1\n{name=\"x\"} 60:1\n");
+    expect("max by (name) (count_over_time({app=\"k\"} | logfmt --keep-empty [1m]))", i,
+           LOGQL_VAL_VECTOR, "{} 60:1\n{name=\"\"} 60:1\n{name=\"x\"} 60:1\n");
 }
 
 static void test_binops(void **state)
@@ -544,6 +553,15 @@ static void test_series_limit(void **state)
     expect_err(CNT, i, ERR_INVALID, "maximum of series (1) reached for a single query");
     i.max_series = 0;
     expect(CNT, i, LOGQL_VAL_VECTOR, LA " 60:2\n" LB " 60:1\n");
+    /* an empty parsed label is a label (--keep-empty), absent is not */
+    struct tentry k[] = {{10, "app=\"k\"", "name=", NULL},
+                         {20, "app=\"k\"", "name=x", NULL},
+                         {30, "app=\"k\"", "other=1", NULL}};
+    load(k, 3);
+    expect("sum by (name) (count_over_time({app=\"k\"} | logfmt --keep-empty [1m]))", i,
+           LOGQL_VAL_VECTOR, "{} 60:1\n{name=\"\"} 60:1\n{name=\"x\"} 60:1\n");
+    expect("max by (name) (count_over_time({app=\"k\"} | logfmt --keep-empty [1m]))", i,
+           LOGQL_VAL_VECTOR, "{} 60:1\n{name=\"\"} 60:1\n{name=\"x\"} 60:1\n");
 }
 
 static void test_cancel(void **state)
