@@ -217,7 +217,7 @@ static int decode_times(struct rd *r, const struct blockindex_chunk *prev,
     c->samples = (uint32_t)u;
     if ((rc = rd_u8(r, &c->encoding)))
         return rc;
-    return c->encoding >= 1 && c->encoding <= 4 ? 0 : ERR_CORRUPT;
+    return c->encoding >= 1 && c->encoding <= 5 ? 0 : ERR_CORRUPT;
 }
 
 static int decode_place(struct rd *r, const struct blockindex_chunk *prev,
@@ -289,7 +289,7 @@ int blockindex_series_decode(const uint8_t *p, size_t n, uint32_t n_symbols,
 
 static bool chunk_ok_after(const struct blockindex_chunk *prev, const struct blockindex_chunk *c)
 {
-    if (c->maxt_ms < c->mint_ms || c->samples == 0 || c->encoding < 1 || c->encoding > 4)
+    if (c->maxt_ms < c->mint_ms || c->samples == 0 || c->encoding < 1 || c->encoding > 5)
         return false;
     if (c->file == 0 || c->file > BLOCKINDEX_CHUNK_FILES_MAX || !chunk_place_ok(c->offset, c->len))
         return false;

@@ -62,7 +62,7 @@ struct blockindex_chunk {
     int64_t mint_ms;  /* first sample */
     int64_t maxt_ms;  /* last sample (inclusive), >= mint_ms */
     uint32_t samples; /* >= 1 */
-    uint8_t encoding; /* 1..4 (engine/tsdb/series_set.h enum chunk_encoding) */
+    uint8_t encoding; /* 1..5 (engine/tsdb/series_set.h enum chunk_encoding) */
     uint32_t file;    /* chunk file number, >= 1 */
     uint64_t offset;  /* of the chunk RECORD (not its data) in that file */
     uint32_t len;     /* data bytes (the record is BLOCKINDEX_CHUNK_OVERHEAD bytes longer) */

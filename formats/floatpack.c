@@ -564,15 +564,20 @@ static int fill_ts(struct floatpack_iter *it, size_t off, size_t k)
     if (rc)
         return rc;
     uint64_t t = (uint64_t)it->t, d = (uint64_t)it->d;
-    uint64_t idx = it->done;
+    /* grid: t0 + i*d + e; delta: t + d + e. Both as a running base plus e. */
+    uint64_t base = it->ts_mode == TS_GRID ? (uint64_t)it->t0 + (uint64_t)(it->done - 1) * d : t;
+    bool grid = it->ts_mode == TS_GRID;
+    bool bad = false;
     for (size_t i = 0; i < k; i++) {
-        uint64_t e = (uint64_t)zigzag_dec(u[i]);
-        uint64_t nt = it->ts_mode == TS_GRID ? (uint64_t)it->t0 + (idx + i) * d + e : t + d + e;
-        if ((int64_t)nt <= (int64_t)t)
-            return ERR_CORRUPT;
+        base += d;
+        uint64_t nt = base + (uint64_t)zigzag_dec(u[i]);
+        bad |= (int64_t)nt <= (int64_t)t;
         it->ahead_t[off + i] = (int64_t)nt;
         t = nt;
+        base = grid ? base : nt;
     }
+    if (bad)
+        return ERR_CORRUPT;
     it->t = (int64_t)t;
     return 0;
 }
@@ -585,12 +590,28 @@ static int fill_dec(struct floatpack_iter *it, size_t off, size_t k)
         return rc;
     double p = P10[it->scale];
     uint64_t m = it->m, dm = it->dm, g = it->g;
-    bool dod = it->v_mode == V_DEC_DOD;
-    for (size_t i = 0; i < k; i++) {
-        uint64_t x = (uint64_t)zigzag_dec(u[i]) * g;
-        dm = dod ? dm + x : x;
-        m += dm;
-        it->ahead_v[off + i] = f2b((double)(int64_t)m / p);
+    /* runs of one value are common (constant series, idle counters): divide once per run */
+    uint64_t last_m = m, last_v = f2b((double)(int64_t)m / p);
+    if (it->v_mode == V_DEC_DOD) {
+        for (size_t i = 0; i < k; i++) {
+            dm += (uint64_t)zigzag_dec(u[i]) * g;
+            m += dm;
+            if (m != last_m) {
+                last_m = m;
+                last_v = f2b((double)(int64_t)m / p);
+            }
+            it->ahead_v[off + i] = last_v;
+        }
+    } else {
+        for (size_t i = 0; i < k; i++) {
+            dm = (uint64_t)zigzag_dec(u[i]) * g;
+            m += dm;
+            if (m != last_m) {
+                last_m = m;
+                last_v = f2b((double)(int64_t)m / p);
+            }
+            it->ahead_v[off + i] = last_v;
+        }
     }
     it->m = m;
     it->dm = dm;
@@ -598,23 +619,28 @@ static int fill_dec(struct floatpack_iter *it, size_t off, size_t k)
 }
 
 /* Reads nb (<= 64) bits of the xor stream. */
-static int xor_bits(struct floatpack_iter *it, unsigned nb, uint64_t *out)
+static inline int xor_bits(struct floatpack_iter *it, unsigned nb, uint64_t *out)
 {
     size_t len = it->v_end - it->v_pos;
-    if (nb == 0) {
-        *out = 0;
-        return 0;
-    }
-    if (it->v_bit + nb > (uint64_t)len * 8)
+    if (__builtin_expect(it->v_bit + nb > (uint64_t)len * 8, 0))
         return ERR_TRUNCATED;
     const uint8_t *p = it->data + it->v_pos;
     size_t by = (size_t)(it->v_bit >> 3);
     unsigned sh = (unsigned)(it->v_bit & 7);
-    uint8_t tmp[9] = {0};
-    memcpy(tmp, p + by, len - by < 9 ? len - by : 9);
-    uint64_t x = le64_get(tmp) >> sh;
+    uint64_t x;
+    uint8_t extra;
+    if (__builtin_expect(by + 9 <= len, 1)) {
+        x = le64_get(p + by);
+        extra = p[by + 8];
+    } else {
+        uint8_t tmp[9] = {0};
+        memcpy(tmp, p + by, len - by);
+        x = le64_get(tmp);
+        extra = tmp[8];
+    }
+    x >>= sh;
     if (sh && sh + nb > 64)
-        x |= (uint64_t)tmp[8] << (64 - sh);
+        x |= (uint64_t)extra << (64 - sh);
     *out = x & mask_w(nb);
     it->v_bit += nb;
     return 0;

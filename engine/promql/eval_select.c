@@ -10,6 +10,7 @@
 #include "base/error.h"
 #include "engine/promql/eval_internal.h"
 #include "engine/promql/hist_storage.h"
+#include "formats/floatpack.h"
 #include "formats/gorilla.h"
 
 static inline bool stale_bits(double v)
@@ -93,6 +94,50 @@ static void dec_xor(struct pq_query *q, struct dec *d, const struct chunk_meta *
         r->fv[k] = r->fv[i];
         r->fst[k] = 0;
         k++;
+    }
+    r->nf = k;
+}
+
+/* Decodes a CHUNK_PACKED chunk's samples within [mint, maxt] and appends them. */
+static void dec_packed(struct pq_query *q, struct dec *d, const struct chunk_meta *c, int64_t mint,
+                       int64_t maxt, bool keep_stale)
+{
+    struct floatpack_iter it;
+    int rc = floatpack_iter_init(&it, c->data, c->len);
+    if (rc)
+        corrupt(q, rc);
+    struct pq_raw *r = d->r;
+    uint32_t k = r->nf;
+    if (mint > c->mint_ms && (rc = floatpack_iter_seek(&it, mint)) < 0)
+        corrupt(q, rc);
+    if (mint > c->mint_ms && rc == 0)
+        return;
+    if (mint > c->mint_ms) { /* the sample the seek stopped on */
+        grow_f(q, d, k + 1);
+        floatpack_iter_at(&it, &r->ft[k], &r->fv[k]);
+        r->fst[k] = 0;
+        if (r->ft[k] > maxt)
+            return;
+        k += keep_stale || !stale_bits(r->fv[k]);
+    }
+    for (;;) {
+        grow_f(q, d, k + FLOATPACK_FRAME);
+        rc = floatpack_iter_next_batch(&it, r->ft + k, r->fv + k, FLOATPACK_FRAME);
+        if (rc < 0)
+            corrupt(q, rc);
+        uint32_t end = k + (uint32_t)(rc > 0 ? rc : 0);
+        bool past = false;
+        for (uint32_t i = k; i < end; i++) {
+            past |= r->ft[i] > maxt;
+            if (past || (!keep_stale && stale_bits(r->fv[i])))
+                continue;
+            r->ft[k] = r->ft[i];
+            r->fv[k] = r->fv[i];
+            r->fst[k] = 0;
+            k++;
+        }
+        if (rc == 0 || past)
+            break;
     }
     r->nf = k;
 }
@@ -220,6 +265,7 @@ static void decode_series(struct pq_query *q, const struct chunk_series *cs, int
         uint32_t nf = r->nf, nh = r->nh;
         switch (c->encoding) {
         case CHUNK_XOR: dec_xor(q, &d, c, mint, maxt, keep_stale); break;
+        case CHUNK_PACKED: dec_packed(q, &d, c, mint, maxt, keep_stale); break;
         case PROMQL_CHUNK_HIST_MEM: dec_hist(q, &d, c, mint, maxt, keep_stale); break;
         case CHUNK_HISTOGRAM:
         case CHUNK_FLOAT_HISTOGRAM: dec_histchunk(q, &d, c, mint, maxt, keep_stale); break;

@@ -4,8 +4,9 @@
  * drops duplicate timestamps, the first-listed chunk winning). The TSDB querier
  * (engine/tsdb/querier.h) and the in-memory store (memstore.h) both plug in here.
  *
- * Chunk encodings the evaluator reads: CHUNK_XOR (formats/gorilla.h) and two in-memory
- * encodings defined here, for native histograms and for start timestamps, whose `data` points at
+ * Chunk encodings the evaluator reads: CHUNK_XOR (formats/gorilla.h), CHUNK_PACKED
+ * (formats/floatpack.h, in blocks) and two in-memory encodings defined here, for native
+ * histograms and for start timestamps, whose `data` points at
  * arrays of the structs below (len = count * sizeof(struct)). Their pointers (histograms
  * included) must stay valid for the whole query, not only until the set's next _next(): the
  * evaluator keeps histogram pointers while it evaluates. Histograms are never modified by the

@@ -136,7 +136,15 @@ int block_remove_dir(const char *path);
 struct block_write_opts {
     uint64_t chunk_file_bytes_max; /* 0: BLOCKINDEX_CHUNK_FILE_MAX (512 MiB) */
     uint64_t spool_mem_bytes_max;  /* series kept in memory before spilling; 0: 8 MiB */
+    /* Float chunks (XOR or packed) of a series are re-encoded as CHUNK_PACKED
+     * (formats/floatpack.h), consecutive non-overlapping ones merged up to BLOCK_PACK_SAMPLES_MAX
+     * samples and BLOCK_PACK_SPAN_MS, whenever that is smaller. true: keep float chunks as they
+     * come. */
+    bool float_pack_off;
 };
+
+#define BLOCK_PACK_SAMPLES_MAX 16384u
+#define BLOCK_PACK_SPAN_MS     (24 * 3600 * 1000ll)
 
 /* Writes the series of `set` (consumed, not closed) as a new block covering [mint_ms, maxt_ms)
  * under `blocks_dir`: files go to `<ULID>.tmp/`, are fsynced, then the directory is renamed to

@@ -22,6 +22,8 @@
 #include "engine/index/memindex.h"
 #include "engine/tsdb/block.h"
 #include "engine/tsdb/block_internal.h"
+#include "formats/floatpack.h"
+#include "formats/gorilla.h"
 
 #define FLUSH_BYTES       (1u << 20) /* buffered chunk and index bytes before a write(2) */
 #define SPOOL_SPILL_BYTES (8u << 20) /* series spool kept in memory up to this much */
@@ -47,6 +49,11 @@ struct bw {
     size_t prev_n, cap_prev;
     struct blockindex_chunk *refs;
     size_t cap_refs;
+    bool pack;     /* re-encode float chunks as CHUNK_PACKED when smaller */
+    struct buf pk; /* a packed chunk being written */
+    int64_t *pt;   /* samples of a group of float chunks */
+    uint64_t *pv;
+    size_t cap_p;
 };
 
 void block_ulid_new(uint64_t ms, struct blockindex_ulid *out)
@@ -166,7 +173,7 @@ static int check_series(const struct bw *w, const struct chunk_series *cs)
         return ERR_INVALID;
     for (size_t i = 0; i < cs->n_chunks; i++) {
         const struct chunk_meta *c = &cs->chunks[i];
-        if (c->encoding < 1 || c->encoding > 4 || c->samples == 0 || c->len == 0 ||
+        if (c->encoding < 1 || c->encoding > CHUNK_PACKED || c->samples == 0 || c->len == 0 ||
             c->len > UINT32_MAX || !c->data || c->maxt_ms < c->mint_ms ||
             (i && c->mint_ms < cs->chunks[i - 1].mint_ms))
             return ERR_INVALID;
@@ -202,7 +209,7 @@ static int remember_labels(struct bw *w, const struct chunk_series *cs)
 }
 
 /* Spool record: n_labels, {name, value} as uvarint-length strings, n_chunks, raw chunk refs. */
-static int spool_series(struct bw *w, const struct chunk_series *cs)
+static int spool_series(struct bw *w, const struct chunk_series *cs, size_t n_refs)
 {
     int rc = buf_append_uvarint(&w->spool, cs->n_labels);
     for (size_t i = 0; i < cs->n_labels && rc == 0; i++) {
@@ -212,8 +219,8 @@ static int spool_series(struct bw *w, const struct chunk_series *cs)
              buf_append_uvarint(&w->spool, l->value.len) |
              buf_append(&w->spool, l->value.ptr, l->value.len);
     }
-    rc |= buf_append_uvarint(&w->spool, cs->n_chunks);
-    rc |= buf_append(&w->spool, w->refs, cs->n_chunks * sizeof *w->refs);
+    rc |= buf_append_uvarint(&w->spool, n_refs);
+    rc |= buf_append(&w->spool, w->refs, n_refs * sizeof *w->refs);
     if (rc)
         return ERR_NOMEM;
     if (w->spool.len < w->spool_max)
@@ -224,6 +231,96 @@ static int spool_series(struct bw *w, const struct chunk_series *cs)
     w->spilled += w->spool.len;
     buf_reset(&w->spool);
     return rc;
+}
+
+/* ---- float chunk packing ------------------------------------------------------------------ */
+
+static bool is_float(const struct chunk_meta *c)
+{
+    return c->encoding == CHUNK_XOR || c->encoding == CHUNK_PACKED;
+}
+
+/* End of the run of float chunks starting at i that pack together: each starts after the last
+ * one ends, and the run stays within the sample and span caps. i itself when chunk i is not a
+ * float chunk. */
+static size_t pack_group_end(const struct chunk_meta *c, size_t n, size_t i)
+{
+    if (!is_float(&c[i]))
+        return i;
+    uint64_t samples = c[i].samples;
+    size_t j = i + 1;
+    for (; j < n && is_float(&c[j]) && c[j].mint_ms > c[j - 1].maxt_ms; j++) {
+        if (samples + c[j].samples > BLOCK_PACK_SAMPLES_MAX ||
+            c[j].maxt_ms - c[i].mint_ms >= BLOCK_PACK_SPAN_MS)
+            break;
+        samples += c[j].samples;
+    }
+    return j;
+}
+
+/* Decodes one float chunk, appending its samples to pt/pv from *k on. 0, or ERR_INVALID when the
+ * chunk does not decode to exactly its announced samples and range. */
+static int unpack_chunk(struct bw *w, const struct chunk_meta *c, size_t *k)
+{
+    struct gorilla_iter gi;
+    struct floatpack_iter fi;
+    bool xor = c->encoding == CHUNK_XOR;
+    int rc =
+        xor? gorilla_iter_init(&gi, c->data, c->len) : floatpack_iter_init(&fi, c->data, c->len);
+    size_t end = *k + c->samples;
+    /* one step past the announced count: the chunk must end there */
+    for (size_t i = 0; rc == 0 && i <= c->samples; i++) {
+        rc = xor? gorilla_iter_next(&gi) : floatpack_iter_next(&fi);
+        if (rc != 1 || *k == end)
+            break;
+        if (xor)
+            gorilla_iter_at_bits(&gi, &w->pt[*k], &w->pv[*k]);
+        else
+            floatpack_iter_at_bits(&fi, &w->pt[*k], &w->pv[*k]);
+        (*k)++;
+        rc = 0;
+    }
+    if (rc != 0 || *k != end || w->pt[end - c->samples] != c->mint_ms ||
+        w->pt[end - 1] != c->maxt_ms)
+        return ERR_INVALID;
+    return 0;
+}
+
+/* Writes chunks c[0..n) (float, ascending, non-overlapping) as one packed chunk when that is
+ * smaller than writing them as they are; otherwise as they are. */
+static int pack_group(struct bw *w, const struct chunk_meta *c, size_t n, size_t *n_refs)
+{
+    size_t total = 0, plain = 0;
+    for (size_t i = 0; i < n; i++) {
+        total += c[i].samples;
+        plain += c[i].len + BLOCKINDEX_CHUNK_OVERHEAD;
+    }
+    if (total > w->cap_p) {
+        free(w->pt);
+        free(w->pv);
+        w->pt = malloc(total * sizeof *w->pt);
+        w->pv = malloc(total * sizeof *w->pv);
+        w->cap_p = w->pt && w->pv ? total : 0;
+        if (!w->cap_p)
+            return ERR_NOMEM;
+    }
+    size_t k = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = unpack_chunk(w, &c[i], &k);
+    buf_reset(&w->pk);
+    /* chunks that do not decode as announced are kept as they are (readers report them) */
+    if (rc == 0 && (rc = floatpack_encode(w->pt, w->pv, total, &w->pk)) == ERR_NOMEM)
+        return rc;
+    if (rc || w->pk.len + BLOCKINDEX_CHUNK_OVERHEAD >= plain) {
+        rc = 0;
+        for (size_t i = 0; i < n && rc == 0; i++)
+            rc = chunk_write(w, &c[i], &w->refs[(*n_refs)++]);
+        return rc;
+    }
+    struct chunk_meta m = {c[0].mint_ms, c[n - 1].maxt_ms, (uint32_t)total,
+                           CHUNK_PACKED, w->pk.data,       w->pk.len};
+    return chunk_write(w, &m, &w->refs[(*n_refs)++]);
 }
 
 static int take_series(struct bw *w, const struct chunk_series *cs)
@@ -240,15 +337,24 @@ static int take_series(struct bw *w, const struct chunk_series *cs)
         w->refs = p;
         w->cap_refs = cs->n_chunks;
     }
-    for (size_t i = 0; i < cs->n_chunks; i++) {
-        if ((rc = chunk_write(w, &cs->chunks[i], &w->refs[i])))
-            return rc;
+    size_t n_refs = 0;
+    for (size_t i = 0; i < cs->n_chunks; i++)
         w->n_samples += cs->chunks[i].samples;
+    for (size_t i = 0; i < cs->n_chunks;) {
+        size_t j = w->pack ? pack_group_end(cs->chunks, cs->n_chunks, i) : i;
+        if (j > i) {
+            rc = pack_group(w, cs->chunks + i, j - i, &n_refs);
+            i = j;
+        } else {
+            rc = chunk_write(w, &cs->chunks[i++], &w->refs[n_refs++]);
+        }
+        if (rc)
+            return rc;
     }
     if ((rc = memindex_add(&w->ix, w->n_series, cs->labels, cs->n_labels)) ||
-        (rc = spool_series(w, cs)) || (rc = remember_labels(w, cs)))
+        (rc = spool_series(w, cs, n_refs)) || (rc = remember_labels(w, cs)))
         return rc;
-    w->n_chunks += cs->n_chunks;
+    w->n_chunks += n_refs;
     w->n_series++;
     return 0;
 }
@@ -555,6 +661,7 @@ int block_write_ex(const char *blocks_dir, struct chunk_series_set *set, int64_t
     w.file_max =
         opts && opts->chunk_file_bytes_max ? opts->chunk_file_bytes_max : BLOCKINDEX_CHUNK_FILE_MAX;
     w.spool_max = opts && opts->spool_mem_bytes_max ? opts->spool_mem_bytes_max : SPOOL_SPILL_BYTES;
+    w.pack = !(opts && opts->float_pack_off);
     if (w.file_max > BLOCKINDEX_CHUNK_FILE_MAX)
         w.file_max = BLOCKINDEX_CHUNK_FILE_MAX;
     struct blockindex_ulid id;
@@ -583,6 +690,9 @@ int block_write_ex(const char *blocks_dir, struct chunk_series_set *set, int64_t
     buf_deinit(&w.prev);
     free(w.prev_labels);
     free(w.refs);
+    buf_deinit(&w.pk);
+    free(w.pt);
+    free(w.pv);
     return rc;
 }
 

@@ -6,6 +6,7 @@
 
 #include "base/assert.h"
 #include "base/error.h"
+#include "formats/floatpack.h"
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
@@ -38,6 +39,8 @@ void merge_reenc_deinit(struct merge_reenc *r)
     free(r->its);
     free(r->live);
     gorilla_enc_deinit(&r->enc);
+    buf_deinit(&r->xdata);
+    free(r->xspan);
     memset(r, 0, sizeof *r);
 }
 
@@ -99,6 +102,37 @@ static int advance(struct merge_reenc *r, size_t i)
     return rc < 0 ? rc : 0;
 }
 
+/* Re-encodes the CHUNK_PACKED inputs among in[0..k) as XOR into xdata (overlaps are rare, so
+ * the merge keeps one iterator type). */
+static int packed_as_xor(struct merge_reenc *r, const struct chunk_meta *in, size_t k)
+{
+    buf_reset(&r->xdata);
+    if (grow((void **)&r->xspan, &r->cap_xspan, 2 * k, sizeof *r->xspan))
+        return ERR_NOMEM;
+    for (size_t i = 0; i < k; i++) {
+        if (in[i].encoding != CHUNK_PACKED)
+            continue;
+        struct floatpack_iter it;
+        int rc = floatpack_iter_init(&it, in[i].data, in[i].len);
+        gorilla_enc_reset(&r->enc);
+        while (rc == 0 && (rc = floatpack_iter_next(&it)) == 1) {
+            int64_t t;
+            uint64_t v;
+            floatpack_iter_at_bits(&it, &t, &v);
+            rc = gorilla_enc_append_bits(&r->enc, t, v);
+        }
+        if (rc < 0)
+            return rc == ERR_ORDER || rc == ERR_FULL ? ERR_CORRUPT : rc;
+        struct gorilla_snap snap;
+        gorilla_enc_snapshot(&r->enc, &snap);
+        r->xspan[2 * i] = r->xdata.len;
+        r->xspan[2 * i + 1] = snap.len;
+        if (buf_append(&r->xdata, snap.data, snap.len))
+            return ERR_NOMEM;
+    }
+    return 0;
+}
+
 static int merge_group(struct merge_reenc *r, const struct chunk_meta *in, const uint32_t *prio,
                        size_t k)
 {
@@ -106,10 +140,17 @@ static int merge_group(struct merge_reenc *r, const struct chunk_meta *in, const
         grow((void **)&r->live, &r->cap_live, k, 1))
         return ERR_NOMEM;
     int rc = 0;
-    for (size_t i = 0; i < k && rc == 0; i++) {
-        if (in[i].encoding != CHUNK_XOR)
+    for (size_t i = 0; i < k; i++)
+        if (in[i].encoding != CHUNK_XOR && in[i].encoding != CHUNK_PACKED)
             return ERR_UNSUPPORTED;
-        rc = gorilla_iter_init(&r->its[i], in[i].data, in[i].len);
+    if ((rc = packed_as_xor(r, in, k)))
+        return rc;
+    for (size_t i = 0; i < k && rc == 0; i++) {
+        if (in[i].encoding == CHUNK_PACKED)
+            rc =
+                gorilla_iter_init(&r->its[i], r->xdata.data + r->xspan[2 * i], r->xspan[2 * i + 1]);
+        else
+            rc = gorilla_iter_init(&r->its[i], in[i].data, in[i].len);
         if (rc == 0)
             rc = advance(r, i);
     }

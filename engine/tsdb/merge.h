@@ -18,8 +18,8 @@
  * Lifetime: what the merged set's _at() returns is valid until its next _next()/_close(); it
  * points into the inputs' data (passed-through chunks) and the set's own buffers (re-encoded ones).
  * Errors: the first negative code of an input (the set then stops and keeps it in _err());
- * ERR_UNSUPPORTED when overlapping chunks are not all XOR; ERR_CORRUPT/ERR_TRUNCATED for chunk
- * bytes that do not decode; ERR_NOMEM. Single-threaded. */
+ * ERR_UNSUPPORTED when overlapping chunks are not all XOR or PACKED; ERR_CORRUPT/ERR_TRUNCATED for
+ * chunk bytes that do not decode; ERR_NOMEM. Single-threaded. */
 #ifndef STRATA_ENGINE_TSDB_MERGE_H
 #define STRATA_ENGINE_TSDB_MERGE_H
 
@@ -47,6 +47,9 @@ struct merge_reenc {
     uint8_t *live;
     size_t cap_its, cap_live;
     struct gorilla_enc enc;
+    struct buf xdata; /* CHUNK_PACKED inputs of a group re-encoded as XOR, to merge them */
+    size_t *xspan;    /* per input: offset and length in xdata */
+    size_t cap_xspan;
 };
 
 void merge_reenc_init(struct merge_reenc *r);

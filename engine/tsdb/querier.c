@@ -262,11 +262,19 @@ static int fail(struct querier_sample_iter *it, int err)
     return err;
 }
 
+static void act_at(const struct querier_chunk_it *a, int64_t *t, uint64_t *v)
+{
+    if (a->enc == CHUNK_PACKED)
+        floatpack_iter_at_bits(&a->pk, t, v);
+    else
+        gorilla_iter_at_bits(&a->it, t, v);
+}
+
 static int64_t act_t(const struct querier_chunk_it *a)
 {
     int64_t t;
     uint64_t v;
-    gorilla_iter_at_bits(&a->it, &t, &v);
+    act_at(a, &t, &v);
     return t;
 }
 
@@ -279,8 +287,12 @@ static void act_drop(struct querier_sample_iter *it, size_t i)
  * drops it at its end. Returns 0 or an error. */
 static int act_seek(struct querier_sample_iter *it, size_t i, int64_t t, bool *dropped)
 {
-    int rc =
-        t == INT64_MIN ? gorilla_iter_next(&it->act[i].it) : gorilla_iter_seek(&it->act[i].it, t);
+    struct querier_chunk_it *a = &it->act[i];
+    int rc;
+    if (a->enc == CHUNK_PACKED)
+        rc = t == INT64_MIN ? floatpack_iter_next(&a->pk) : floatpack_iter_seek(&a->pk, t);
+    else
+        rc = t == INT64_MIN ? gorilla_iter_next(&a->it) : gorilla_iter_seek(&a->it, t);
     *dropped = rc == 0;
     if (rc == 0)
         act_drop(it, i);
@@ -308,14 +320,17 @@ static int start_chunk(struct querier_sample_iter *it)
 {
     size_t idx = it->next_chunk++;
     const struct chunk_meta *c = &it->chunks[idx];
-    if (c->encoding != CHUNK_XOR)
+    if (c->encoding != CHUNK_XOR && c->encoding != CHUNK_PACKED)
         return ERR_UNSUPPORTED;
     int rc = act_push(it);
     if (rc)
         return rc;
     struct querier_chunk_it *a = &it->act[it->n_act++];
     a->idx = idx;
-    if ((rc = gorilla_iter_init(&a->it, c->data, c->len)) != 0) {
+    a->enc = c->encoding;
+    rc = a->enc == CHUNK_PACKED ? floatpack_iter_init(&a->pk, c->data, c->len)
+                                : gorilla_iter_init(&a->it, c->data, c->len);
+    if (rc != 0) {
         it->n_act--;
         return rc;
     }
@@ -368,7 +383,7 @@ static int take(struct querier_sample_iter *it)
         it->have = false;
         return 0;
     }
-    gorilla_iter_at_bits(&it->act[m].it, &it->t, &it->v);
+    act_at(&it->act[m], &it->t, &it->v);
     it->last_t = it->t;
     it->have = true;
     for (size_t i = 0; i < it->n_act;) {

@@ -25,6 +25,7 @@
 #include "engine/index/matcher.h"
 #include "engine/tsdb/series_set.h"
 #include "engine/tsdb/tsdb.h"
+#include "formats/floatpack.h"
 #include "formats/gorilla.h"
 
 struct querier_hints {
@@ -66,16 +67,20 @@ void querier_strings_free(struct querier_strings *s);
 #define QUERIER_ITER_INLINE 4
 
 struct querier_chunk_it {
-    struct gorilla_iter it;
+    union {
+        struct gorilla_iter it;   /* CHUNK_XOR */
+        struct floatpack_iter pk; /* CHUNK_PACKED */
+    };
     size_t idx; /* index of its chunk: a smaller one wins an equal timestamp */
+    uint8_t enc;
 };
 
 /* Walks the chunks of a chunk series (ascending mint, possibly overlapping) as one stream of
  * strictly increasing timestamps: overlapping chunks are merged and of several samples with one
  * timestamp the one in the first-listed chunk is kept. Chunks are decoded lazily, only when the
  * stream reaches their mint. Borrows the chunk array and bytes (valid until the set's next
- * _next()). Errors: ERR_UNSUPPORTED (a chunk that is not XOR), ERR_CORRUPT / ERR_TRUNCATED (bad
- * chunk bytes; every sample before the error is yielded first), ERR_NOMEM. */
+ * _next()). Errors: ERR_UNSUPPORTED (a chunk that is not XOR or PACKED), ERR_CORRUPT /
+ * ERR_TRUNCATED (bad chunk bytes; every sample before the error is yielded first), ERR_NOMEM. */
 struct querier_sample_iter {
     const struct chunk_meta *chunks;
     size_t n_chunks;

@@ -27,7 +27,8 @@ enum chunk_encoding {
     CHUNK_XOR = 1,       /* formats/gorilla.h: float samples */
     CHUNK_HISTOGRAM = 2, /* native histograms (integer) */
     CHUNK_FLOAT_HISTOGRAM = 3,
-    CHUNK_LOG = 4, /* engine/logs/logblock.h: a log chunk in its block envelope */
+    CHUNK_LOG = 4,    /* engine/logs/logblock.h: a log chunk in its block envelope */
+    CHUNK_PACKED = 5, /* formats/floatpack.h: float samples, compact (blocks only) */
 };
 
 struct chunk_meta {

@@ -152,7 +152,9 @@ static void roundtrip_with(enum block_io io)
         random_data(&p, &d, 20 + prop_next(&p) % 150);
         struct blockindex_meta meta;
         char path[PATH_MAX];
-        prop_check(&p, tb_write(blocks, &d, 0, 2 * HOUR_MS, NULL, &meta, path, sizeof path) == 0);
+        /* chunks stored as given (float packing off): compared byte for byte below */
+        struct block_write_opts asis = {.float_pack_off = true};
+        prop_check(&p, tb_write(blocks, &d, 0, 2 * HOUR_MS, &asis, &meta, path, sizeof path) == 0);
         uint64_t samples = 0, chunks = 0;
         for (size_t i = 0; i < d.n; i++) {
             samples += d.s[i].n;
@@ -426,7 +428,8 @@ static void corrupt_one(const struct target *t)
     small_data(&d);
     struct blockindex_meta meta;
     char path[PATH_MAX], file[PATH_MAX + 32];
-    assert_int_equal(tb_write(blocks, &d, 0, 2 * HOUR_MS, NULL, &meta, path, sizeof path), 0);
+    struct block_write_opts asis = {.float_pack_off = true}; /* offsets below assume XOR sizes */
+    assert_int_equal(tb_write(blocks, &d, 0, 2 * HOUR_MS, &asis, &meta, path, sizeof path), 0);
     snprintf(file, sizeof file, "%s/%s", path, t->file);
     uint64_t off = t->off, lo = 0, hi = off; /* a fault names the item holding the byte */
     if (t->section >= 0 || t->section == -1) {
@@ -578,7 +581,8 @@ static void test_rotation_and_spool(void **state)
     random_data(&p, &d, 300);
     struct blockindex_meta meta;
     char path[PATH_MAX], file[PATH_MAX + 32];
-    struct block_write_opts o = {.chunk_file_bytes_max = 4096, .spool_mem_bytes_max = 1000};
+    struct block_write_opts o = {
+        .chunk_file_bytes_max = 4096, .spool_mem_bytes_max = 1000, .float_pack_off = true};
     assert_int_equal(tb_write(blocks, &d, 0, 2 * HOUR_MS, &o, &meta, path, sizeof path), 0);
     snprintf(file, sizeof file, "%s/chunks/000003", path);
     struct stat st;

@@ -14,6 +14,7 @@
 #include "base/error.h"
 #include "engine/tsdb/block.h"
 #include "engine/tsdb/series_set.h"
+#include "formats/floatpack.h"
 #include "formats/gorilla.h"
 
 struct tb_series {
@@ -194,14 +195,21 @@ static inline int tb_decode(const struct chunk_meta *c, size_t n, int64_t **ts_o
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         struct gorilla_iter it;
-        rc = gorilla_iter_init(&it, c[i].data, c[i].len);
+        struct floatpack_iter pk; /* CHUNK_PACKED chunks written by the block writer */
+        bool packed = c[i].encoding == CHUNK_PACKED;
+        rc = packed ? floatpack_iter_init(&pk, c[i].data, c[i].len)
+                    : gorilla_iter_init(&it, c[i].data, c[i].len);
         int more;
-        while (rc == 0 && (more = gorilla_iter_next(&it)) != 0) {
+        while (rc == 0 &&
+               (more = packed ? floatpack_iter_next(&pk) : gorilla_iter_next(&it)) != 0) {
             if (more < 0 || k == total) {
                 rc = more < 0 ? more : ERR_CORRUPT; /* or more samples than the meta says */
                 break;
             }
-            gorilla_iter_at_bits(&it, &ts[k], &v[k]);
+            if (packed)
+                floatpack_iter_at_bits(&pk, &ts[k], &v[k]);
+            else
+                gorilla_iter_at_bits(&it, &ts[k], &v[k]);
             rank[k++] = i;
         }
     }
