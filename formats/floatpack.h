@@ -73,7 +73,7 @@ int floatpack_iter_init(struct floatpack_iter *it, const uint8_t *data, size_t l
 /* Out-of-line part of floatpack_iter_next; not for direct use. */
 int floatpack_iter_fill_(struct floatpack_iter *it);
 /* 1 = positioned on a sample, 0 = end, negative = ERR_TRUNCATED/ERR_CORRUPT (sticky). Samples
- * before an error are yielded first. */
+ * of the frames (64 samples) decoded before an error are yielded first. */
 static inline int floatpack_iter_next(struct floatpack_iter *it)
 {
     if (__builtin_expect(it->cur + 1 < it->n_ahead, 1)) {
