@@ -80,10 +80,11 @@ static void counter(struct catalog *c, struct ld_mtmpl *t, uint32_t rate_lo, uin
     t->scale = scale;
 }
 
-static void gauge(struct catalog *c, struct ld_mtmpl *t, double base, double amp)
+static void gauge(struct catalog *c, struct ld_mtmpl *t, double base, double amp, int8_t decimals)
 {
     t->scale = base * (0.5 + ld_rng_unit(&c->rng));
     t->amp = amp;
+    t->decimals = decimals;
 }
 
 static void fam_cpu(struct catalog *c, uint32_t r)
@@ -147,7 +148,7 @@ static void fam_fs(struct catalog *c, uint32_t r)
         add_static(c, t, "device", dev);
         add_static(c, t, "fstype", "ext4");
         add_static(c, t, "mountpoint", mnt);
-        gauge(c, t, base[i], amp[i]);
+        gauge(c, t, base[i], amp[i], 0);
     }
 }
 
@@ -190,7 +191,7 @@ static void fam_hwmon(struct catalog *c, uint32_t r)
     struct ld_mtmpl *t = add_series(c, "node_hwmon_temp_celsius", LD_M_GAUGE);
     add_static(c, t, "chip", "platform_coretemp_0");
     add_static(c, t, "sensor", sensor);
-    gauge(c, t, 55, 0.15);
+    gauge(c, t, 55, 0.15, 0); /* coretemp reports whole degrees */
 }
 
 static void fam_singles(struct catalog *c)
@@ -199,22 +200,23 @@ static void fam_singles(struct catalog *c)
         const char *name;
         double base, amp;
         uint32_t rate_lo, rate_hi; /* counters when rate_hi > 0 */
+        int8_t decimals;           /* gauges below 1000 */
     } s[] = {
-        {"node_load1", 2, 0.6, 0, 0},
-        {"node_load5", 2, 0.4, 0, 0},
-        {"node_load15", 2, 0.2, 0, 0},
-        {"node_memory_MemTotal_bytes", 6.4e10, 0, 0, 0},
-        {"node_memory_MemAvailable_bytes", 3.2e10, 0.1, 0, 0},
-        {"node_memory_MemFree_bytes", 8e9, 0.2, 0, 0},
-        {"node_memory_Cached_bytes", 2e10, 0.05, 0, 0},
-        {"node_memory_Buffers_bytes", 1e9, 0.05, 0, 0},
-        {"node_boot_time_seconds", 1.7e9, 0, 0, 0},
-        {"node_context_switches_total", 1, 0, 5000, 50000},
-        {"node_intr_total", 1, 0, 2000, 20000},
-        {"node_forks_total", 1, 0, 1, 20},
-        {"up", 1, 0, 0, 0},
-        {"scrape_duration_seconds", 0.02, 0.3, 0, 0},
-        {"scrape_samples_scraped", 1000, 0, 0, 0},
+        {"node_load1", 2, 0.6, 0, 0, 2}, /* /proc/loadavg has two decimals */
+        {"node_load5", 2, 0.4, 0, 0, 2},
+        {"node_load15", 2, 0.2, 0, 0, 2},
+        {"node_memory_MemTotal_bytes", 6.4e10, 0, 0, 0, 0},
+        {"node_memory_MemAvailable_bytes", 3.2e10, 0.1, 0, 0, 0},
+        {"node_memory_MemFree_bytes", 8e9, 0.2, 0, 0, 0},
+        {"node_memory_Cached_bytes", 2e10, 0.05, 0, 0, 0},
+        {"node_memory_Buffers_bytes", 1e9, 0.05, 0, 0, 0},
+        {"node_boot_time_seconds", 1.7e9, 0, 0, 0, 0},
+        {"node_context_switches_total", 1, 0, 5000, 50000, 0},
+        {"node_intr_total", 1, 0, 2000, 20000, 0},
+        {"node_forks_total", 1, 0, 1, 20, 0},
+        {"up", 1, 0, 0, 0, 0},
+        {"scrape_duration_seconds", 0.02, 0.3, 0, 0, -1}, /* a measured duration */
+        {"scrape_samples_scraped", 1000, 0, 0, 0, 0},
     };
     for (size_t i = 0; i < sizeof s / sizeof s[0]; i++) {
         enum ld_mkind kind = s[i].rate_hi ? LD_M_COUNTER : LD_M_GAUGE;
@@ -222,7 +224,7 @@ static void fam_singles(struct catalog *c)
         if (kind == LD_M_COUNTER)
             counter(c, t, s[i].rate_lo, s[i].rate_hi, 1);
         else
-            t->scale = s[i].base, t->amp = s[i].amp;
+            t->scale = s[i].base, t->amp = s[i].amp, t->decimals = s[i].decimals;
     }
 }
 
@@ -364,14 +366,19 @@ static double hist_value(const struct ld_metrics *m, const struct ld_mtmpl *t, u
 
 static double gauge_at(const struct ld_mtmpl *t, uint64_t key, int64_t ts_ms)
 {
-    if (t->amp == 0)
-        return t->scale;
-    double period_ms = 300000.0 + (double)(ld_hash3(key, 0, 2) % 3300000);
-    double phase = ld_unit_of(ld_hash3(key, 0, 3)) * 2 * M_PI;
-    double noise = ld_unit_of(ld_hash3(key, (uint64_t)ts_ms, 4)) - 0.5;
-    double v = t->scale * (1 + t->amp * sin(2 * M_PI * (double)ts_ms / period_ms + phase) +
-                           t->amp * 0.2 * noise);
-    return t->scale >= 1000 ? floor(v) : v;
+    double v = t->scale;
+    if (t->amp != 0) {
+        double period_ms = 300000.0 + (double)(ld_hash3(key, 0, 2) % 3300000);
+        double phase = ld_unit_of(ld_hash3(key, 0, 3)) * 2 * M_PI;
+        double noise = ld_unit_of(ld_hash3(key, (uint64_t)ts_ms, 4)) - 0.5;
+        v *= 1 + t->amp * sin(2 * M_PI * (double)ts_ms / period_ms + phase) + t->amp * 0.2 * noise;
+    }
+    if (t->scale >= 1000)
+        return floor(v);
+    if (t->decimals < 0)
+        return v;
+    double unit = pow(10, t->decimals); /* the nearest double of a decimal, as strconv parses it */
+    return round(v * unit) / unit;
 }
 
 static double value_at(const struct ld_metrics *m, uint64_t series, uint32_t gen, int64_t birth_ms,
@@ -382,8 +389,10 @@ static double value_at(const struct ld_metrics *m, uint64_t series, uint32_t gen
     int64_t elapsed = ts_ms - birth_ms;
     switch (t->kind) {
     case LD_M_COUNTER: {
-        double v = counter_at(ld_hash3(m->cfg.seed, series, gen), t->rate, elapsed);
-        return t->scale == 1 ? floor(v) : v * t->scale;
+        /* whole increments; a scaled counter (cpu seconds in 1/100 s ticks, io time in ms) is
+         * ticks / divisor, the nearest double of a decimal as the exporter computes it */
+        double v = floor(counter_at(ld_hash3(m->cfg.seed, series, gen), t->rate, elapsed));
+        return t->scale == 1 ? v : v / round(1 / t->scale);
     }
     case LD_M_GAUGE: return gauge_at(t, ld_hash3(m->cfg.seed, series, gen), ts_ms);
     default: {

@@ -132,6 +132,52 @@ static void test_labels_valid_sorted_unique(void **state)
     }
 }
 
+/* Values have the precision real exporters give them: cpu seconds in 1/100 s ticks, io time in
+ * milliseconds, load averages with two decimals, whole degrees and bytes; only measured
+ * durations (scrape_duration_seconds, the histogram _sum) use every bit of a float64. */
+static bool has_decimals(double v, int d)
+{
+    double unit = pow(10, d);
+    return round(v * unit) / unit == v;
+}
+
+static void test_value_precision(void **state)
+{
+    (void)state;
+    struct ld_metrics m;
+    struct ld_metrics_cfg c = cfg(7, 2, 400, 1000, 0);
+    assert_int_equal(ld_metrics_init(&m, &c), 0);
+    int full = 0, checked = 0;
+    for (uint64_t s = 0; s < m.n_series; s++) {
+        const struct ld_mtmpl *t = &m.tmpl[s % 400];
+        struct str name = t->labels[0].value;
+        int want = 0; /* decimals */
+        if (str_eq(name, STR_LIT("node_cpu_seconds_total")) ||
+            str_eq(name, STR_LIT("node_load1")) || str_eq(name, STR_LIT("node_load5")) ||
+            str_eq(name, STR_LIT("node_load15")))
+            want = 2;
+        else if (str_eq(name, STR_LIT("node_disk_io_time_seconds_total")))
+            want = 3;
+        else if (str_eq(name, STR_LIT("scrape_duration_seconds")) ||
+                 str_eq(name, STR_LIT("http_request_duration_seconds_sum")))
+            want = -1;
+        for (int i = 0; i < 50; i++) {
+            double v = ld_metrics_value(&m, s, 0, T0 + i * 15000 + 1234);
+            if (want < 0) {
+                full += !has_decimals(v, 6);
+                continue;
+            }
+            checked++;
+            if (!has_decimals(v, want))
+                fail_msg("%.*s = %.17g has more than %d decimals", (int)name.len, name.ptr, v,
+                         want);
+        }
+    }
+    assert_true(checked > 1000);
+    assert_true(full > 0); /* the measured durations do stay full precision */
+    ld_metrics_deinit(&m);
+}
+
 static void test_counters_monotonic_histograms_cumulative(void **state)
 {
     struct ld_metrics m;
@@ -250,6 +296,7 @@ int main(void)
         cmocka_unit_test(test_deterministic),
         cmocka_unit_test(test_labels_valid_sorted_unique),
         cmocka_unit_test(test_counters_monotonic_histograms_cumulative),
+        cmocka_unit_test(test_value_precision),
         cmocka_unit_test(test_churn),
         cmocka_unit_test(test_decodes),
         cmocka_unit_test(test_bad_config),
