@@ -46,6 +46,8 @@ struct lq_entry {
 struct lq_state {
     struct lq_stream *st;
     size_t n_st, cap_st;
+    uint32_t *slot; /* stream index + 1 by key, open addressing */
+    size_t slot_cap;
     struct lq_entry *ent;
     size_t n_ent, cap_ent;
     bool have_last;
@@ -89,12 +91,32 @@ static int cat_copy(struct ev_ctx *c, const struct logql_result *r, uint8_t cat,
     return 0;
 }
 
-static int stream_index(struct ev_ctx *c, struct lq_state *s, const struct ev_lset *key,
-                        uint32_t *idx)
+static int stream_slots_grow(struct lq_state *s)
 {
-    for (size_t i = s->n_st; i-- > 0;) /* streams of a page are few; newest first */
-        if (s->st[i].key == key) {
-            *idx = (uint32_t)i;
+    size_t cap = s->slot_cap ? s->slot_cap * 2 : 64;
+    uint32_t *slot = calloc(cap, sizeof *slot);
+    if (!slot)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < s->n_st; i++) {
+        size_t k = s->st[i].key->hash & (cap - 1);
+        while (slot[k])
+            k = (k + 1) & (cap - 1);
+        slot[k] = (uint32_t)i + 1;
+    }
+    free(s->slot);
+    s->slot = slot;
+    s->slot_cap = cap;
+    return 0;
+}
+
+static int stream_index(struct lq_state *s, const struct ev_lset *key, uint32_t *idx)
+{
+    if ((s->n_st + 1) * 2 > s->slot_cap && stream_slots_grow(s))
+        return ERR_NOMEM;
+    size_t k = key->hash & (s->slot_cap - 1);
+    for (; s->slot[k]; k = (k + 1) & (s->slot_cap - 1))
+        if (s->st[s->slot[k] - 1].key == key) {
+            *idx = s->slot[k] - 1;
             return 0;
         }
     if (s->n_st == s->cap_st) {
@@ -107,7 +129,7 @@ static int stream_index(struct ev_ctx *c, struct lq_state *s, const struct ev_ls
     }
     s->st[s->n_st] = (struct lq_stream){key, 0, BUF_INIT};
     *idx = (uint32_t)s->n_st++;
-    (void)c;
+    s->slot[k] = *idx + 1;
     return 0;
 }
 
@@ -125,7 +147,7 @@ static int keep_entry(struct ev_ctx *c, struct lq_state *s, const struct logql_e
 {
     const struct ev_lset *key = stream_key(c, r);
     uint32_t idx;
-    if (!key || stream_index(c, s, key, &idx))
+    if (!key || stream_index(s, key, &idx))
         return ERR_NOMEM;
     if (s->n_ent == s->cap_ent) {
         size_t cap = s->cap_ent ? s->cap_ent * 2 : 64;
@@ -256,6 +278,7 @@ static int eval_log(struct ev_ctx *c, const struct logql_expr *e, struct logql_e
     for (size_t i = 0; i < s.n_st; i++)
         buf_deinit(&s.st[i].text);
     free(s.st);
+    free(s.slot);
     free(s.ent);
     logql_pipeline_destroy(pl);
     return rc;

@@ -244,6 +244,29 @@ static void test_log_pipeline_and_streams(void **state)
            "{app=\"m\", trace=\"t1\"} 5:hello\n{app=\"m\"} 6:world\n");
 }
 
+/* Many streams: each entry lands in its own stream, streams come out sorted by their text. */
+static void test_log_many_streams(void **state)
+{
+    (void)state;
+    static struct tentry t[700];
+    static char names[700][16];
+    for (size_t i = 0; i < 700; i++) {
+        snprintf(names[i], sizeof names[i], "s=\"%zu\"", (i * 7919) % 700);
+        t[i] = (struct tentry){(int64_t)i, names[i], "l", NULL};
+    }
+    load(t, 700);
+    struct logql_eval_params p = range_p(0, 1000, 0);
+    p.limit = 1000;
+    struct logql_eval_result r;
+    assert_int_equal(eval("{s=~\".+\"}", &p, &r), 0);
+    assert_int_equal(r.n_streams, 700);
+    for (size_t i = 1; i < r.n_streams; i++) {
+        assert_int_equal(r.streams[i].n_entries, 1);
+        assert_true(str_cmp(r.streams[i - 1].labels[0].value, r.streams[i].labels[0].value) < 0);
+    }
+    logql_eval_result_free(&r);
+}
+
 static void test_log_interval(void **state)
 {
     (void)state;
@@ -641,6 +664,7 @@ int main(void)
         cmocka_unit_test(test_log_limit_direction),
         cmocka_unit_test(test_log_pipeline_and_streams),
         cmocka_unit_test(test_log_interval),
+        cmocka_unit_test(test_log_many_streams),
         cmocka_unit_test(test_log_limits_and_hint),
         cmocka_unit_test(test_range_counts),
         cmocka_unit_test(test_range_unwrap),
