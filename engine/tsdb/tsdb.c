@@ -33,6 +33,7 @@ void tsdb_config_init(struct tsdb_config *c)
     c->retention_interval_ms = 60 * 1000;
     c->retry_interval_ms = 60 * 1000;
     c->verify_blocks_on_open = false;
+    c->exemplars_max = EXEMPLARS_DEFAULT_MAX;
 }
 
 static bool config_valid(const struct tsdb_config *c)
@@ -136,6 +137,8 @@ static void tsdb_free(struct tsdb *t)
     free(t->new_series);
     free(t->acc);
     free(t->hacc);
+    free(t->eacc);
+    exemplars_destroy(t->ex);
     free(t->worker.wal_dir);
     free(t->worker.blocks_dir);
     free(t->dir);
@@ -156,7 +159,8 @@ static int open_steps(struct tsdb *t)
              LOG_F64("duration_ms", (double)(t1 - t0) / 1e6));
     struct head_config hc;
     head_cfg_of(&t->cfg, &hc);
-    if ((rc = head_open(t->dir, &hc, blocks_end(t), &t->head)) != 0)
+    if ((rc = head_open(t->dir, &hc, blocks_end(t), &t->head)) != 0 ||
+        (rc = exemplars_create(t->cfg.exemplars_max, &t->ex)) != 0)
         return rc;
     int64_t t2 = clock_mono_ns();
     log_info("tsdb head opened", LOG_STR("dir", t->dir),
@@ -237,6 +241,11 @@ bool tsdb_before_wait(struct loop *l, void *arg)
 struct wal *tsdb_wal(struct tsdb *t)
 {
     return t->wal;
+}
+
+struct exemplars *tsdb_exemplars(struct tsdb *t)
+{
+    return t->ex;
 }
 
 struct head *tsdb_head(struct tsdb *t)

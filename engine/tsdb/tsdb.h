@@ -62,6 +62,7 @@
 
 #include "base/str.h"
 #include "engine/io/loop.h"
+#include "engine/tsdb/exemplars.h"
 #include "engine/tsdb/head.h"
 #include "engine/tsdb/wal.h"
 
@@ -83,6 +84,7 @@ struct tsdb_config {
     int64_t retention_interval_ms; /* how often retention runs without other changes (60 s) */
     int64_t retry_interval_ms;     /* back-off after a failed background job (60 s) */
     bool verify_blocks_on_open;    /* read every block completely at open (slow) */
+    uint32_t exemplars_max;        /* exemplar ring size (100000; 0: exemplars not stored) */
 };
 
 /* Fills in the defaults above. */
@@ -124,11 +126,15 @@ struct tsdb_series_in {
     size_t n_samples;
 };
 
-/* The native histograms of one series of a batch (tsdb_append_hists: parallel to the series
- * array). Applied after the series' float samples. */
+/* The native histograms and exemplars of one series of a batch (tsdb_append_hists: parallel to
+ * the series array). Applied after the series' float samples. Exemplars follow exemplars.h's
+ * rules; one that is refused (out of order, too long, storage disabled) is dropped silently as
+ * Prometheus does, never failing the batch. */
 struct tsdb_hists_in {
     const struct tsdb_hist_sample *hists;
     size_t n;
+    const struct exemplar_in *exemplars;
+    size_t n_exemplars;
 };
 
 /* Why a sample was rejected (Prometheus's storage errors). */
@@ -155,6 +161,7 @@ struct tsdb_append_result {
     uint64_t rejected_total;
     /* native histograms: also counted in accepted / duplicates, NOT in rejected[] */
     uint64_t hist_accepted, hist_duplicates, hist_rejected;
+    uint64_t exemplars_accepted; /* stored and logged (duplicates and refusals are not) */
     uint32_t series_created;
     int first_reject; /* enum tsdb_reject of the first rejected sample, -1 when none */
     /* The first rejection as Prometheus words it: `out of order sample for series {__name__="up",
@@ -203,6 +210,8 @@ bool tsdb_before_wait(struct loop *l, void *arg);
 /* The WAL, e.g. to share it with the logs half of the shard (the tsdb's replay skips record types
  * that are not SERIES/SAMPLES, and its checkpoints keep them whole). */
 struct wal *tsdb_wal(struct tsdb *t);
+/* The exemplar storage (queries read it on the shard thread). */
+struct exemplars *tsdb_exemplars(struct tsdb *t);
 struct head *tsdb_head(struct tsdb *t);
 
 /* ---- maintenance ---- */

@@ -140,7 +140,15 @@ static uint64_t hists_count(const struct tsdb_hists_in *in, size_t n)
 {
     uint64_t c = 0;
     for (size_t i = 0; in && i < n; i++)
-        c += in[i].n;
+        c += in[i].n + in[i].n_exemplars;
+    return c;
+}
+
+static uint64_t exemplars_count_in(const struct tsdb_hists_in *in, size_t n)
+{
+    uint64_t c = 0;
+    for (size_t i = 0; in && i < n; i++)
+        c += in[i].n_exemplars;
     return c;
 }
 
@@ -153,6 +161,12 @@ static uint64_t hists_bound(const struct tsdb_hists_in *in, size_t n)
             const struct histchunk_hist *h = &in[i].hists[k].h;
             b += 64 + 20 * ((uint64_t)h->n_pspans + h->n_nspans) +
                  10 * ((uint64_t)h->n_pbuckets + h->n_nbuckets) + 8 * (uint64_t)h->n_custom;
+        }
+        for (size_t k = 0; k < in[i].n_exemplars; k++) {
+            const struct exemplar_in *x = &in[i].exemplars[k];
+            b += 40;
+            for (size_t j = 0; j < x->n_labels; j++)
+                b += 20 + x->labels[j].name.len + x->labels[j].value.len;
         }
     }
     return b;
@@ -178,10 +192,10 @@ static int admit(struct tsdb *t, const struct tsdb_series_in *in, const struct t
     uint64_t pending = wal_pending_bytes(t->wal);
     if (max && pending + sb >= max)
         return ERR_FULL;
-    /* with histograms a third record follows SAMPLES: it too must find room */
-    if (hb && max && sb + sam >= max)
+    /* with histograms or exemplars more records follow SAMPLES: they too must find room */
+    if (hb && max && sb + sam + hb >= max)
         return ERR_LIMIT;
-    if (hb && max && pending + sb + sam >= max)
+    if (hb && max && pending + sb + sam + hb >= max)
         return ERR_FULL;
     return 0;
 }
@@ -214,6 +228,9 @@ static int reserve_scratch(struct tsdb *t, const struct tsdb_series_in *in,
     t->n_hacc = 0;
     if (!rc)
         rc = grow((void **)&t->hacc, &t->cap_hacc, hists_count(hin, n), sizeof *t->hacc);
+    t->n_eacc = 0;
+    if (!rc)
+        rc = grow((void **)&t->eacc, &t->cap_eacc, exemplars_count_in(hin, n), sizeof *t->eacc);
     return rc;
 }
 
@@ -274,6 +291,20 @@ static int apply_hists(struct tsdb *t, uint32_t id, const struct tsdb_series_in 
     return 0;
 }
 
+/* Exemplars: stored when the storage takes them, refusals dropped (Prometheus logs them). */
+static void apply_exemplars(struct tsdb *t, uint32_t id, const struct tsdb_series_in *s,
+                            const struct tsdb_hists_in *hin, struct tsdb_append_result *res)
+{
+    for (size_t i = 0; i < hin->n_exemplars; i++) {
+        const struct exemplar_in *x = &hin->exemplars[i];
+        if (exemplars_add(t->ex, id, s->hash, x) != 1)
+            continue;
+        t->eacc[t->n_eacc++] =
+            (struct walrec_exemplar){id, x->ts_ms, x->value_bits, x->labels, x->n_labels};
+        res->exemplars_accepted++;
+    }
+}
+
 static int apply_series(struct tsdb *t, const struct tsdb_series_in *s,
                         const struct tsdb_hists_in *hin, struct tsdb_append_result *res)
 {
@@ -303,6 +334,8 @@ static int apply_series(struct tsdb *t, const struct tsdb_series_in *s,
             return rc;
         }
     }
+    if (hin && hin->n_exemplars)
+        apply_exemplars(t, id, s, hin, res);
     return hin && hin->n ? apply_hists(t, id, s, hin, res) : 0;
 }
 
@@ -333,6 +366,13 @@ static void log_records(struct tsdb *t)
             wal_record_cancel(t->wal, mark);
         else if (!rc)
             rc = wal_record_end(t->wal, mark, WALREC_HISTOGRAMS, WALREC_COMPRESS);
+    }
+    if (!rc && t->n_eacc) {
+        rc = wal_record_begin(t->wal, &b, &mark);
+        if (!rc && (rc = walrec_exemplars_encode(b, t->eacc, t->n_eacc)) != 0)
+            wal_record_cancel(t->wal, mark);
+        else if (!rc)
+            rc = wal_record_end(t->wal, mark, WALREC_EXEMPLARS, WALREC_COMPRESS);
     }
     /* admit() guarantees room and sizes; what is left is memory exhaustion, after the head
      * already took the samples: the head would hold what the WAL does not. */

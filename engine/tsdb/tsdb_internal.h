@@ -12,6 +12,7 @@
 #include "base/arena.h"
 #include "engine/tsdb/block.h"
 #include "engine/tsdb/compact.h"
+#include "engine/tsdb/exemplars.h"
 #include "engine/tsdb/head.h"
 #include "engine/tsdb/tsdb.h"
 #include "engine/tsdb/wal.h"
@@ -165,6 +166,9 @@ struct tsdb {
     size_t n_acc, cap_acc;
     struct walrec_hist *hacc; /* accepted histograms of the batch (point into the input) */
     size_t n_hacc, cap_hacc;
+    struct walrec_exemplar *eacc; /* stored exemplars of the batch (point into the input) */
+    size_t n_eacc, cap_eacc;
+    struct exemplars *ex; /* exemplar storage (engine/tsdb/exemplars.h) */
     struct tsdb_commit *free_commits;
     struct tsdb_cycle cyc;
     struct tsdb_stats st; /* head and wal parts are filled on read */

@@ -17,7 +17,7 @@ struct replay {
     struct tsdb *t;
     struct label *lbuf;
     size_t lcap;
-    uint64_t records, series, samples, skipped, conflicts, other, bad_payloads;
+    uint64_t records, series, samples, skipped, conflicts, other, bad_payloads, exemplars;
 };
 
 static int series_item(struct replay *r, const struct walrec_series *s)
@@ -119,6 +119,39 @@ static int replay_hists(struct replay *r, const struct walrec *rec)
     return rc;
 }
 
+/* Exemplars go back into the exemplar storage (series the checkpoint dropped are skipped). */
+static int replay_exemplars(struct replay *r, const struct walrec *rec)
+{
+    struct label ex_labels[EXEMPLARS_LABELS_MAX];
+    struct walrec_exemplars_iter it;
+    walrec_exemplars_iter_init(&it, rec->payload, rec->len, ex_labels, EXEMPLARS_LABELS_MAX);
+    while (walrec_exemplars_iter_next(&it)) {
+        const struct walrec_exemplar *x = walrec_exemplars_iter_at(&it);
+        size_t n;
+        int rc = head_series_labels(r->t->head, x->id, r->lbuf, r->lcap, &n);
+        if (rc == ERR_FULL) {
+            struct label *p = realloc(r->lbuf, n * sizeof *p);
+            if (!p)
+                return ERR_NOMEM;
+            r->lbuf = p;
+            r->lcap = n;
+            rc = head_series_labels(r->t->head, x->id, r->lbuf, r->lcap, &n);
+        }
+        if (rc) {
+            r->skipped++;
+            continue;
+        }
+        struct exemplar_in in = {x->ts_ms, x->value_bits, x->labels, x->n_labels};
+        rc = exemplars_add(r->t->ex, x->id, hash_labels(r->lbuf, n), &in);
+        if (rc == ERR_NOMEM)
+            return rc;
+        r->exemplars += rc == 1;
+    }
+    if (walrec_exemplars_iter_err(&it))
+        r->bad_payloads++;
+    return 0;
+}
+
 static int on_record(void *arg, const struct walrec *rec, const struct wal_replay_at *at)
 {
     (void)at;
@@ -128,6 +161,7 @@ static int on_record(void *arg, const struct walrec *rec, const struct wal_repla
     case WALREC_SERIES: return replay_series(r, rec);
     case WALREC_SAMPLES: return replay_samples(r, rec);
     case WALREC_HISTOGRAMS: return replay_hists(r, rec);
+    case WALREC_EXEMPLARS: return replay_exemplars(r, rec);
     default: r->other++; return 0; /* logs records, markers: not ours */
     }
 }
@@ -188,7 +222,7 @@ int tsdb_replay(struct tsdb *t, const char *wal_dir)
     log_info("wal replayed", LOG_STR("dir", wal_dir), LOG_UINT("records", r.records),
              LOG_UINT("series", r.series), LOG_UINT("samples", r.samples),
              LOG_UINT("samples_skipped", r.skipped), LOG_UINT("series_conflicts", r.conflicts),
-             LOG_UINT("bad_payloads", r.bad_payloads), LOG_UINT("other_records", r.other),
-             LOG_F64("duration_ms", (double)d / 1e6));
+             LOG_UINT("exemplars", r.exemplars), LOG_UINT("bad_payloads", r.bad_payloads),
+             LOG_UINT("other_records", r.other), LOG_F64("duration_ms", (double)d / 1e6));
     return 0;
 }

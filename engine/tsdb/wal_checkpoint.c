@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "engine/tsdb/exemplars.h"
 #include "engine/tsdb/wal.h"
 #include "engine/tsdb/wal_internal.h"
 
@@ -268,6 +269,31 @@ static int filter_hists(struct ckpt *c, const struct walrec *rec)
     return k ? copy_record(c, rec) : 0;
 }
 
+/* EXEMPLARS: like HISTOGRAMS, kept whole when any item is to be kept. */
+static int filter_exemplars(struct ckpt *c, const struct walrec *rec)
+{
+    bool (*fn)(void *, uint32_t, int64_t) = c->keep->sample;
+    if (!fn)
+        return filter_ids(c, rec, NULL);
+    struct label lb[EXEMPLARS_LABELS_MAX];
+    struct walrec_exemplars_iter it;
+    walrec_exemplars_iter_init(&it, rec->payload, rec->len, lb, EXEMPLARS_LABELS_MAX);
+    size_t k = 0, seen = 0;
+    while (walrec_exemplars_iter_next(&it)) {
+        const struct walrec_exemplar *x = walrec_exemplars_iter_at(&it);
+        seen++;
+        k += fn(c->keep->arg, x->id, x->ts_ms);
+    }
+    int err = walrec_exemplars_iter_err(&it);
+    if (err) {
+        drop_corrupt(c, rec, err);
+        return 0;
+    }
+    c->res->items_in += seen;
+    c->res->items_out += k ? seen : 0;
+    return k ? copy_record(c, rec) : 0;
+}
+
 /* One pass over a LOG_ENTRIES payload (structured metadata copied like series labels). */
 static int entries_pass(struct ckpt *c, const struct walrec *rec, size_t *nkept, bool *all)
 {
@@ -332,6 +358,7 @@ static int keep_record(struct ckpt *c, const struct walrec *rec)
     case WALREC_LOG_STREAMS: return filter_ids(c, rec, k->stream);
     case WALREC_SAMPLES: return filter_samples(c, rec);
     case WALREC_HISTOGRAMS: return filter_hists(c, rec);
+    case WALREC_EXEMPLARS: return filter_exemplars(c, rec);
     case WALREC_LOG_ENTRIES: return filter_entries(c, rec);
     default:
         if (k->record && !k->record(k->arg, rec))

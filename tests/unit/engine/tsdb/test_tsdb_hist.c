@@ -93,7 +93,7 @@ static void ack(void *arg, int rc)
 static void add_hist(struct fx *f, const struct label *l, const struct gen *g)
 {
     struct tsdb_series_in in = {l, 2, hash_labels(l, 2), NULL, 0};
-    struct tsdb_hists_in hin = {&g->s, 1};
+    struct tsdb_hists_in hin = {.hists = &g->s, .n = 1};
     struct tsdb_append_result res;
     assert_int_equal(tsdb_append_hists(f->x.t, &in, &hin, 1, &res, ack, &f->x), 0);
     assert_int_equal(res.hist_accepted, 1);
@@ -296,7 +296,7 @@ static void test_duplicates(void **state)
     gen_hist(&g, 1000, 1, false, 0);
     add_hist(f, f->lx, &g);
     struct tsdb_series_in in = {f->lx, 2, hash_labels(f->lx, 2), NULL, 0};
-    struct tsdb_hists_in hin = {&g.s, 1};
+    struct tsdb_hists_in hin = {.hists = &g.s, .n = 1};
     struct tsdb_append_result res;
     /* identical: a duplicate, not an error */
     assert_int_equal(tsdb_append_hists(f->x.t, &in, &hin, 1, &res, ack, &f->x), 0);
