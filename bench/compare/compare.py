@@ -7,15 +7,17 @@ strata with --shards 1; strata-load and this driver on core 1):
            fresh data dir for a fixed time, several repetitions alternating the servers: accepted
            samples/s, server CPU-seconds per million samples (utime+stime of /proc/PID/stat), errors,
            accepted samples/s over time (counter polled once a second) and request latency.
-  memory   at the end of every ingest repetition all the size's series are active: VmRSS, and the
-           VmRSS of the same server idle and fresh before the load (raw and baseline-subtracted).
+  memory   a fresh server's VmRSS idle, then with every series of the size active, each written the
+           same number of times on both servers (raw and idle-baseline-subtracted per series);
+           the VmRSS after each ingest repetition is kept too.
   disk     24 h of 15 s history (strata-load --backfill 24h, a fixed --start so both get identical
            samples), wait until block cutting and compaction settle, stop cleanly: bytes per sample
            of the blocks (directory bytes / meta.json numSamples) and of the whole data dir.
   query    before that stop: a dashboard suite of PromQL range queries (bench/compare/queries.txt),
            median of N runs each, answers of the two servers compared (same series, same timestamps,
            values within 1e-9 relative), peak RSS delta of the largest query.
-  http     bench/http/wrk_vs_nginx.sh (its JSON summary), and bench/logs/run.sh when it exists.
+  http     bench/http/wrk_vs_nginx.sh (its JSON summary);
+  logs     bench/logs/run.sh (strata's log scan next to ripgrep) when it exists, its JSON lines.
 Writes build/bench-compare/compare-<UTC>.json (copied to docs/benchmarks/compare-latest.json), PNG
 plots in docs/img/ and the section between the bench-compare markers of docs/benchmarks.md.
 Never passes or fails on time; exit status 0 unless a phase could not run at all.
@@ -40,18 +42,20 @@ import urllib.parse
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-PAGE = os.sysconf("SC_PAGE_SIZE")
 SERIES_PER_TARGET = 500
 SERVERS = ("strata", "prometheus")
 
 # active_targets x 500 series are ingested; backfill_targets x 500 series get 24 h of history.
 SIZES = {
-    "small": dict(active_targets=20, ingest_s=8, reps=2, memory_passes=4, backfill_targets=2, query_runs=3,
-                  http_reps=1, http_duration="5s", settle_max_s=90),
-    "default": dict(active_targets=200, ingest_s=20, reps=3, memory_passes=4, backfill_targets=20, query_runs=5,
-                    http_reps=3, http_duration="10s", settle_max_s=150),
-    "large": dict(active_targets=2000, ingest_s=60, reps=3, memory_passes=4, backfill_targets=100, query_runs=5,
-                  http_reps=3, http_duration="10s", settle_max_s=600),
+    "small": dict(active_targets=20, ingest_s=8, reps=2, memory_passes=4, backfill_targets=2,
+                  query_runs=3, http_reps=1, http_duration="5s", settle_max_s=90,
+                  logs_size="small"),
+    "default": dict(active_targets=200, ingest_s=20, reps=3, memory_passes=4, backfill_targets=20,
+                    query_runs=5, http_reps=3, http_duration="10s", settle_max_s=150,
+                    logs_size="small"),
+    "large": dict(active_targets=2000, ingest_s=60, reps=3, memory_passes=4, backfill_targets=100,
+                  query_runs=5, http_reps=3, http_duration="10s", settle_max_s=600,
+                  logs_size="default"),
 }
 
 
@@ -294,7 +298,7 @@ def ingest_rep(args, cfg, kind, rep, work):
         "rep": rep, "samples": m["units"], "elapsed_s": r["elapsed_s"],
         "samples_per_s": m["units_per_s"], "requests": m["requests"], "ok": m["ok"],
         "errors": errors, "status": m.get("status"), "last_error": m.get("last_error"),
-        "server_cpu_s": round(cpu, 3),
+        "server_cpu_s": round(cpu, 3), "client_cpu_s": r.get("cpu_s"),
         "cpu_s_per_m_samples": cpu / m["units"] * 1e6 if m["units"] else None,
         "samples_per_cpu_s": m["units"] / cpu if cpu > 0 else None,
         "latency_ms": m["latency_ms"], "head_series": series,
@@ -614,21 +618,28 @@ def logs_phase(args, cfg):
     if not os.access(script, os.X_OK):
         return {"skipped": "bench/logs/run.sh not present"}
     # Called like bench/http/wrk_vs_nginx.sh: the strata binary as the argument, the rest in env.
-    env = dict(os.environ, SIZE=args.size, STRATA=args.strata, SERVER_CPU=str(args.server_cpu),
-               CLIENT_CPU=str(args.client_cpu), BUILD_DIR=args.build_dir)
+    # Its own default size (1 GB of logs) takes longer than this whole run is meant to: the
+    # default size here runs its small one.
+    env = dict(os.environ, SIZE=cfg["logs_size"], STRATA=args.strata,
+               SERVER_CPU=str(args.server_cpu), CLIENT_CPU=str(args.client_cpu),
+               BUILD_DIR=args.build_dir)
+    timeout = args.logs_timeout or (1500 if args.size == "large" else 300)
+    p = subprocess.Popen([script, args.strata], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, start_new_session=True)
     try:
-        p = subprocess.run([script, args.strata], env=env, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE, timeout=args.logs_timeout)
+        stdout, stderr = p.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"skipped": "bench/logs/run.sh did not finish in %d s" % args.logs_timeout}
+        os.killpg(p.pid, signal.SIGTERM)  # its own process group: the script and its children
+        p.communicate()
+        return {"skipped": "bench/logs/run.sh did not finish in %d s" % timeout}
     lines = []
-    for x in p.stdout.decode().splitlines():
+    for x in stdout.decode().splitlines():
         try:
             lines.append(json.loads(x))
         except ValueError:
             pass
-    return {"exit": p.returncode, "results": lines,
-            "stderr": p.stderr.decode()[-300:] if p.returncode else None}
+    return {"exit": p.returncode, "size": cfg["logs_size"], "results": lines,
+            "stderr": stderr.decode()[-300:] if p.returncode else None}
 
 
 # ---- main --------------------------------------------------------------------------------------
@@ -648,7 +659,8 @@ def parse_args():
     ap.add_argument("--out-dir", default=os.path.join(ROOT, "build/bench-compare"))
     ap.add_argument("--no-docs", action="store_true",
                     help="write only build/bench-compare (no docs/ table, JSON copy or plots)")
-    ap.add_argument("--logs-timeout", type=int, default=300)
+    ap.add_argument("--logs-timeout", type=int, default=0,
+                    help="seconds (default 300, large 1500)")
     ap.add_argument("--render", metavar="JSON",
                     help="only rewrite the docs section and plots from an earlier result")
     a = ap.parse_args()
