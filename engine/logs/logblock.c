@@ -62,8 +62,12 @@ static unsigned filter_log2(size_t distinct, size_t raw_len)
 static inline uint64_t gram_hash(const uint8_t *p, unsigned k)
 {
     uint64_t z = 0;
-    for (unsigned i = 0; i < k; i++)
-        z |= (uint64_t)p[i] << (8 * i);
+    if (k == 8) {
+        z = le64_get(p);
+    } else {
+        for (unsigned i = 0; i < k; i++)
+            z |= (uint64_t)p[i] << (8 * i);
+    }
     z += 0x9e3779b97f4a7c15ull;
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
@@ -112,69 +116,85 @@ static bool gram_minimizers(const uint8_t *p, size_t n, unsigned k, unsigned w, 
     return true;
 }
 
-/* Bit j of a key's probes in a filter of `bits` bits: double hashing, then a multiply-shift. */
+/* Bit j of a key's probes in a filter of `bits` bits: double hashing of the key times an odd
+ * constant (a key is a window's minimum, so its high bits are mostly zero), then a multiply-shift.
+ */
 static inline uint32_t gram_bit(uint64_t key, unsigned j, uint32_t bits)
 {
-    uint32_t v = (uint32_t)(key >> 32) + (uint32_t)j * ((uint32_t)key | 1u);
+    uint64_t m = key * 0x9e3779b97f4a7c15ull;
+    uint32_t v = (uint32_t)(m >> 32) + (uint32_t)j * ((uint32_t)m | 1u);
     return (uint32_t)(((uint64_t)v * bits) >> 32);
+}
+
+/* The distinct keys of the chunk being built: an open-addressing set (0 marks an empty slot;
+ * the key 0 is kept as a flag), grown at half full. */
+static bool keys_grow(struct logblock_enc *e)
+{
+    size_t cap = e->keys_cap ? e->keys_cap * 2 : 4096;
+    uint64_t *t = calloc(cap, sizeof *t);
+    if (!t)
+        return false;
+    for (size_t i = 0; i < e->keys_cap; i++) {
+        uint64_t k = e->keys[i];
+        if (!k)
+            continue;
+        size_t j = (size_t)k & (cap - 1);
+        while (t[j])
+            j = (j + 1) & (cap - 1);
+        t[j] = k;
+    }
+    free(e->keys);
+    e->keys = t;
+    e->keys_cap = cap;
+    return true;
 }
 
 static bool gram_note(void *arg, uint64_t key)
 {
     struct logblock_enc *e = arg;
-    if (e->keys_n == e->keys_cap) {
-        size_t cap = e->keys_cap ? e->keys_cap * 2 : 4096;
-        uint64_t *k = realloc(e->keys, cap * sizeof *k);
-        if (!k)
-            return false;
-        e->keys = k;
-        e->keys_cap = cap;
+    if (!key) {
+        e->key_zero = true;
+        return true;
     }
-    e->keys[e->keys_n++] = key;
+    if (2 * (e->keys_n + 1) > e->keys_cap && !keys_grow(e))
+        return false;
+    size_t mask = e->keys_cap - 1, j = (size_t)key & mask;
+    while (e->keys[j]) {
+        if (e->keys[j] == key)
+            return true;
+        j = (j + 1) & mask;
+    }
+    e->keys[j] = key;
+    e->keys_n++;
     return true;
 }
 
-static int cmp_u64(const void *a, const void *b)
+/* Filter size for n distinct keys: bits_per_key each, a multiple of 64, within the bounds. */
+static uint32_t gram_bits_for(size_t n, unsigned bits_per_key)
 {
-    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* Sorts the noted keys and drops repeats; returns the distinct count. */
-static size_t gram_unique(struct logblock_enc *e)
-{
-    if (!e->keys_n)
-        return 0;
-    qsort(e->keys, e->keys_n, sizeof *e->keys, cmp_u64);
-    size_t n = 1;
-    for (size_t i = 1; i < e->keys_n; i++)
-        if (e->keys[i] != e->keys[n - 1])
-            e->keys[n++] = e->keys[i];
-    return e->keys_n = n;
-}
-
-/* Filter size for n distinct keys: BITS_PER_KEY each, a multiple of 64, within the bounds. */
-static uint32_t gram_bits_for(size_t n)
-{
-    uint64_t b = ((uint64_t)n * LOGBLOCK_GRAM_BITS_PER_KEY + 63) / 64 * 64;
+    uint64_t b = ((uint64_t)n * bits_per_key + 63) / 64 * 64;
     return b > LOGBLOCK_GRAM_BITS_MAX ? LOGBLOCK_GRAM_BITS_MAX : (uint32_t)b;
 }
 
 /* Writes the gram section (head and bits) for the unique keys. */
 static void gram_put(const struct logblock_enc *e, uint8_t *g, uint32_t bits)
 {
-    g[0] = LOGBLOCK_GRAM_K;
-    g[1] = LOGBLOCK_GRAM_W;
-    g[2] = LOGBLOCK_GRAM_PROBES;
+    g[0] = e->gram_k;
+    g[1] = e->gram_w;
+    g[2] = e->gram_probes;
     g[3] = 0;
     le32_put(g + 4, bits);
     uint8_t *f = g + LOGBLOCK_GRAM_HEAD_BYTES;
     memset(f, 0, bits / 8);
-    for (size_t i = 0; i < e->keys_n; i++)
-        for (unsigned j = 0; j < LOGBLOCK_GRAM_PROBES; j++) {
-            uint32_t bit = gram_bit(e->keys[i], j, bits);
+    for (size_t i = 0; i <= e->keys_cap; i++) {
+        uint64_t key = i < e->keys_cap ? e->keys[i] : 0;
+        if (!key && (i < e->keys_cap || !e->key_zero))
+            continue;
+        for (unsigned j = 0; j < e->gram_probes; j++) {
+            uint32_t bit = gram_bit(key, j, bits);
             f[bit >> 3] |= (uint8_t)(1u << (bit & 7));
         }
+    }
 }
 
 struct gram_probe {
@@ -199,6 +219,10 @@ void logblock_enc_init(struct logblock_enc *e, int zstd_level, bool filter)
     memset(e, 0, sizeof *e);
     e->zstd_level = zstd_level;
     e->filter = filter;
+    e->gram_k = LOGBLOCK_GRAM_K;
+    e->gram_w = LOGBLOCK_GRAM_W;
+    e->gram_probes = LOGBLOCK_GRAM_PROBES;
+    e->gram_bits_per_key = LOGBLOCK_GRAM_BITS_PER_KEY;
     buf_init(&e->z);
 }
 
@@ -222,7 +246,7 @@ int logblock_enc_line(struct logblock_enc *e, struct str line)
     for (size_t i = 0; i + 3 <= line.len; i++)
         if (tri_add(e, tri_code(p + i)))
             return ERR_NOMEM;
-    if (!gram_minimizers(p, line.len, LOGBLOCK_GRAM_K, LOGBLOCK_GRAM_W, gram_note, e))
+    if (!gram_minimizers(p, line.len, e->gram_k, e->gram_w, gram_note, e))
         return ERR_NOMEM;
     return 0;
 }
@@ -282,7 +306,10 @@ static void enc_forget(struct logblock_enc *e)
     for (size_t i = 0; i < e->tri_n; i++)
         e->seen[e->tri[i] >> 6] = 0; /* the words of every code seen: all their bits were ours */
     e->tri_n = 0;
+    if (e->keys_n)
+        memset(e->keys, 0, e->keys_cap * sizeof *e->keys);
     e->keys_n = 0;
+    e->key_zero = false;
 }
 
 int logblock_enc_finish(struct logblock_enc *e, const uint8_t *chunk, size_t len, int64_t mint_ns,
@@ -298,7 +325,7 @@ int logblock_enc_finish(struct logblock_enc *e, const uint8_t *chunk, size_t len
         return rc;
     unsigned log2 = e->filter ? filter_log2(e->tri_n, len) : 0;
     size_t fbytes = log2 ? ((size_t)1 << log2) / 8 : 0;
-    uint32_t gbits = e->filter ? gram_bits_for(gram_unique(e)) : 0;
+    uint32_t gbits = e->filter ? gram_bits_for(e->keys_n + e->key_zero, e->gram_bits_per_key) : 0;
     size_t gbytes = gbits ? LOGBLOCK_GRAM_HEAD_BYTES + gbits / 8 : 0;
     const uint8_t *payload = codec == LOGBLOCK_CODEC_ZSTD ? e->z.data : chunk;
     uint32_t plen = codec == LOGBLOCK_CODEC_ZSTD ? (uint32_t)e->z.len : (uint32_t)len;

@@ -34,9 +34,9 @@
  * least W + K - 1 bytes can be tested; about BITS_PER_KEY bits per distinct minimizer and PROBES
  * bits set per minimizer. Readers accept K in [1, 8], W in [1, 64], PROBES in [1, 8]. */
 #define LOGBLOCK_GRAM_K            8
-#define LOGBLOCK_GRAM_W            24
-#define LOGBLOCK_GRAM_BITS_PER_KEY 6
-#define LOGBLOCK_GRAM_PROBES       3
+#define LOGBLOCK_GRAM_W            8
+#define LOGBLOCK_GRAM_BITS_PER_KEY 2
+#define LOGBLOCK_GRAM_PROBES       1
 #define LOGBLOCK_GRAM_HEAD_BYTES   8
 #define LOGBLOCK_GRAM_BITS_MAX     (1u << 27)
 #define LOGBLOCK_FLAG_GRAMS        1u /* header byte 7 (version 2): a gram section follows */
@@ -74,8 +74,12 @@ struct logblock_enc {
     uint64_t *seen; /* one bit per trigram code (2^24 bits), set for the codes in tri */
     uint32_t *tri;  /* distinct trigram codes noted since the last finish */
     size_t tri_cap, tri_n;
-    uint64_t *keys; /* gram minimizers noted since the last finish (with repeats) */
+    uint64_t *keys; /* distinct nonzero gram minimizers since the last finish (hash set) */
     size_t keys_cap, keys_n;
+    bool key_zero; /* the minimizer 0 was noted */
+    /* gram filter parameters, LOGBLOCK_GRAM_* after init (tests and benchmarks may change them
+     * before the first line: k in [1, 8], w in [1, 64], probes in [1, 8], bits_per_key >= 1) */
+    uint8_t gram_k, gram_w, gram_probes, gram_bits_per_key;
     struct buf z; /* compressed payload scratch */
 };
 

@@ -278,7 +278,7 @@ static void test_gram_sound(void **state)
         }
         if (n >= 1500) {
             prop_check(&p, out_tri < 40); /* trigrams cannot tell (nearly all hex trigrams occur) */
-            prop_check(&p, out_all > 160); /* the gram filter can (about 6 % false positives) */
+            prop_check(&p, out_all > 160); /* the gram filter can (about 2 % false positives) */
         }
     }
     buf_deinit(&text);
