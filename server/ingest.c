@@ -323,6 +323,7 @@ static void absorb_part(struct ingest_req *r, struct ingest_part *p)
         (x->accepted - x->hist_accepted) + (x->duplicates - x->hist_duplicates);
     r->reply.histograms_written += x->hist_accepted + x->hist_duplicates;
     r->reply.histograms_rejected += x->hist_rejected;
+    r->reply.exemplars_written += x->exemplars_accepted;
     r->duplicates += p->res.duplicates;
     for (int k = 0; k < TSDB_REJECT_KINDS_; k++)
         r->rejected[k] += p->res.rejected[k];

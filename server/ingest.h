@@ -32,9 +32,10 @@
  * which is idempotent because identical duplicates are dropped. Native histograms (integer and
  * float, custom buckets included) are validated with Prometheus's rules (formats/histchunk.h
  * histchunk_hist_check: an invalid one is a 400 naming its series, the valid rest is stored) and
- * stored like samples (tsdb_append_hists). Exemplars are counted and dropped
- * without failing the request, like Prometheus without exemplar storage; they are never reported
- * as written.
+ * stored like samples (tsdb_append_hists). Exemplars of stored series go to the owner's exemplar
+ * storage (engine/tsdb/exemplars.h) with the series' samples; one the storage refuses (out of
+ * order, labels too long) is dropped without failing the request, as Prometheus does, and only
+ * stored ones are reported as written.
  *
  * Metadata (v1 `metadata`, v2 per-series metadata) is kept per accepting shard in memory, one
  * entry per metric family name (type, help, unit; newest wins), at most metadata_max families
@@ -114,7 +115,7 @@ struct ingest_stats {
     metric_u64 histograms_received; /* native histogram samples */
     metric_u64 histograms_written;  /* stored (identical duplicates included) */
     metric_u64 histograms_rejected; /* any reason, validation included */
-    metric_u64 exemplars_received;  /* dropped: no exemplar storage yet */
+    metric_u64 exemplars_received;  /* in decoded requests */
     metric_u64 series_invalid;      /* series refused by validation */
     metric_u64 series_limited;      /* series refused by the tenant series limit */
     metric_u64 metadata_received;

@@ -178,6 +178,46 @@ static int v2_one(struct arena *a, const Io__Prometheus__Write__V2__Histogram *m
     return view_to_sample(a, &v, out, why);
 }
 
+/* The exemplars of a series (labels borrowed from the message or its symbols table). */
+int ingest_exemplars_convert(struct ingest_req *r, const void *series, bool v2,
+                             struct tsdb_hists_in *out)
+{
+    const rw1_series *s1 = series;
+    const rw2_series *s2 = series;
+    size_t k = v2 ? s2->n_exemplars : s1->n_exemplars;
+    out->exemplars = NULL;
+    out->n_exemplars = 0;
+    if (k == 0)
+        return 0;
+    struct exemplar_in *xs = arena_alloc(&r->arena, k * sizeof *xs);
+    if (!xs)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < k; i++) {
+        size_t nl = v2 ? s2->exemplars[i]->n_labels_refs / 2 : s1->exemplars[i]->n_labels;
+        struct label *l = arena_alloc(&r->arena, (nl + 1) * sizeof *l);
+        if (!l)
+            return ERR_NOMEM;
+        for (size_t j = 0; j < nl; j++) {
+            if (v2) {
+                const uint32_t *refs = s2->exemplars[i]->labels_refs;
+                l[j] = (struct label){rw2_symbol(r->v2, refs[2 * j]),
+                                      rw2_symbol(r->v2, refs[2 * j + 1])};
+            } else {
+                const Prometheus__Label *p = s1->exemplars[i]->labels[j];
+                l[j] = (struct label){wire_str(p->name), wire_str(p->value)};
+            }
+        }
+        double v = v2 ? s2->exemplars[i]->value : s1->exemplars[i]->value;
+        xs[i].ts_ms = v2 ? s2->exemplars[i]->timestamp : s1->exemplars[i]->timestamp;
+        memcpy(&xs[i].value_bits, &v, sizeof v);
+        xs[i].labels = l;
+        xs[i].n_labels = nl;
+    }
+    out->exemplars = xs;
+    out->n_exemplars = k;
+    return 0;
+}
+
 int ingest_hists_convert(struct ingest_req *r, uint32_t idx, const void *series, bool v2,
                          const struct label *client, size_t n, struct tsdb_hists_in *out)
 {
@@ -187,7 +227,7 @@ int ingest_hists_convert(struct ingest_req *r, uint32_t idx, const void *series,
     out->hists = NULL;
     out->n = 0;
     if (k == 0)
-        return 0;
+        return ingest_exemplars_convert(r, series, v2, out);
     struct tsdb_hist_sample *hs = arena_alloc(&r->arena, k * sizeof *hs);
     if (!hs)
         return ERR_NOMEM;
@@ -208,5 +248,5 @@ int ingest_hists_convert(struct ingest_req *r, uint32_t idx, const void *series,
     }
     out->hists = hs;
     out->n = kept;
-    return 0;
+    return ingest_exemplars_convert(r, series, v2, out);
 }

@@ -84,6 +84,10 @@ void ingest_req_note_reason(struct ingest_req *r, uint32_t idx, const char *reas
 int ingest_hists_convert(struct ingest_req *r, uint32_t idx, const void *series, bool v2,
                          const struct label *client, size_t n, struct tsdb_hists_in *out);
 
+/* Fills out->exemplars from the series' exemplars (called by ingest_hists_convert). */
+int ingest_exemplars_convert(struct ingest_req *r, const void *series, bool v2,
+                             struct tsdb_hists_in *out);
+
 /* ingest_owner.c */
 /* Applies a part on this (owner) shard; completes it now (refusal) or when durable. */
 void ingest_owner_apply(struct ingest_shard *s, struct ingest_part *p);

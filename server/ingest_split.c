@@ -69,8 +69,8 @@ static int place_series(struct ingest_req *r, struct split *sp, uint32_t idx,
  * the newest series of its owner, so the owner's first index stays right. */
 static void keep_placed(struct split *sp, uint32_t idx)
 {
-    sp->any_hists |= sp->hall[idx].n > 0;
-    if (sp->all[idx].n_samples || sp->hall[idx].n)
+    sp->any_hists |= sp->hall[idx].n > 0 || sp->hall[idx].n_exemplars > 0;
+    if (sp->all[idx].n_samples || sp->hall[idx].n || sp->hall[idx].n_exemplars)
         return;
     sp->count[sp->owner[idx]]--;
     sp->owner[idx] = INGEST_NO_OWNER;
