@@ -16,6 +16,8 @@ enum { V_DEC_DELTA = 0, V_DEC_DOD = 1, V_XOR = 2 };
 #define FLAG_V_SHIFT 2
 #define FLAG_V_MASK  0x0cu
 #define EXC_FLAG     0x80u
+#define SPARSE_BASE  65u /* head width field 65 + w: a sparse frame of w-bit nonzero values */
+#define SPARSE_W_MAX 62u
 
 static const double P10[FLOATPACK_SCALE_MAX + 1] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,
@@ -95,7 +97,7 @@ static size_t frame_cost(const uint64_t *u, size_t k, unsigned w)
     return ne ? c + 1 : c;
 }
 
-static unsigned frame_width(const uint64_t *u, size_t k)
+static unsigned frame_width(const uint64_t *u, size_t k, size_t *cost)
 {
     uint64_t seen = 0; /* bit b: some value has bit length b (b < 64) */
     unsigned maxw = 0;
@@ -117,12 +119,46 @@ static unsigned frame_width(const uint64_t *u, size_t k)
             best = w;
         }
     }
+    *cost = best_c;
     return best;
+}
+
+/* Sparse frame: head, a bitmap of the nonzero values, then those values at width w. Worth it
+ * when most values are zero and the rest similar (jittered scrape timestamps). *w_out = 0: not
+ * possible. */
+static size_t sparse_cost(const uint64_t *u, size_t k, unsigned *w_out)
+{
+    size_t nz = 0;
+    unsigned w = 0;
+    for (size_t i = 0; i < k; i++) {
+        unsigned b = bitlen(u[i]);
+        nz += b > 0;
+        w = b > w ? b : w;
+    }
+    *w_out = w <= SPARSE_W_MAX ? w : 0;
+    return 1 + (k + 7) / 8 + (nz * w + 7) / 8;
+}
+
+static int pack_sparse(const uint64_t *u, size_t k, unsigned w, struct buf *out)
+{
+    uint8_t bm[FLOATPACK_FRAME / 8] = {0};
+    for (size_t i = 0; i < k; i++)
+        bm[i / 8] |= (uint8_t)((u[i] != 0) << (i % 8));
+    int rc = buf_append_u8(out, (uint8_t)(SPARSE_BASE + w)) | buf_append(out, bm, (k + 7) / 8);
+    struct bitw bw = {out, 0, 0, 0};
+    for (size_t i = 0; i < k; i++)
+        if (u[i])
+            bitw_put(&bw, u[i], w);
+    bitw_finish(&bw);
+    return rc || bw.err ? ERR_NOMEM : 0;
 }
 
 static int pack_frame(const uint64_t *u, size_t k, struct buf *out)
 {
-    unsigned w = frame_width(u, k);
+    size_t cost;
+    unsigned sw, w = frame_width(u, k, &cost);
+    if (sparse_cost(u, k, &sw) < cost && sw)
+        return pack_sparse(u, k, sw, out);
     uint8_t ne = 0;
     for (size_t i = 0; i < k; i++)
         ne += bitlen(u[i]) > w;
@@ -154,6 +190,49 @@ static int pack_stream(const uint64_t *u, size_t n, struct buf *tmp, struct buf 
     return 0;
 }
 
+/* k values of w bits, least significant bit first, from q (nbytes = ceil(k*w/8) readable). */
+static void unpack_bits(const uint8_t *q, size_t nbytes, size_t k, unsigned w, uint64_t *out)
+{
+    if (w == 0) {
+        memset(out, 0, k * sizeof *out);
+        return;
+    }
+    uint8_t tmp[FLOATPACK_FRAME * 8 + 16];
+    memcpy(tmp, q, nbytes);
+    memset(tmp + nbytes, 0, 16);
+    uint64_t m = mask_w(w);
+    for (size_t i = 0; i < k; i++) {
+        size_t bp = i * w, by = bp >> 3;
+        unsigned sh = bp & 7;
+        uint64_t x = le64_get(tmp + by) >> sh;
+        if (sh && sh + w > 64)
+            x |= (uint64_t)tmp[by + 8] << (64 - sh);
+        out[i] = x & m;
+    }
+}
+
+static int unpack_sparse(struct rd *r, unsigned h, size_t k, uint64_t *out)
+{
+    unsigned w = h - SPARSE_BASE;
+    const uint8_t *bm, *q;
+    if ((h & EXC_FLAG) || w == 0 || w > SPARSE_W_MAX)
+        return ERR_CORRUPT;
+    size_t nb = (k + 7) / 8, nz = 0;
+    if (rd_take(r, nb, &bm))
+        return ERR_TRUNCATED;
+    if (k % 8 && bm[nb - 1] >> (k % 8))
+        return ERR_CORRUPT; /* bits past the frame */
+    for (size_t i = 0; i < nb; i++)
+        nz += (size_t)__builtin_popcount(bm[i]);
+    if (rd_take(r, (nz * w + 7) / 8, &q))
+        return ERR_TRUNCATED;
+    uint64_t vals[FLOATPACK_FRAME];
+    unpack_bits(q, (nz * w + 7) / 8, nz, w, vals);
+    for (size_t i = 0, j = 0; i < k; i++)
+        out[i] = bm[i / 8] >> (i % 8) & 1 ? vals[j++] : 0;
+    return 0;
+}
+
 /* Unpacks one frame of k values from [*pos, end) of p. */
 static int unpack_frame(const uint8_t *p, size_t *pos, size_t end, size_t k, uint64_t *out)
 {
@@ -163,6 +242,12 @@ static int unpack_frame(const uint8_t *p, size_t *pos, size_t end, size_t k, uin
     if (rd_u8(&r, &h))
         return ERR_TRUNCATED;
     unsigned w = h & 0x7fu;
+    if (w >= SPARSE_BASE) {
+        int rc = unpack_sparse(&r, h, k, out);
+        if (rc == 0)
+            *pos = (size_t)(r.p - p);
+        return rc;
+    }
     if (w > 64)
         return ERR_CORRUPT;
     if ((h & EXC_FLAG) && (rd_u8(&r, &ne) || ne == 0 || ne > k || w == 64))
@@ -180,22 +265,7 @@ static int unpack_frame(const uint8_t *p, size_t *pos, size_t end, size_t k, uin
     const uint8_t *q;
     if (rd_take(&r, nbytes, &q))
         return ERR_TRUNCATED;
-    if (w == 0) {
-        memset(out, 0, k * sizeof *out);
-    } else {
-        uint8_t tmp[FLOATPACK_FRAME * 8 + 16];
-        memcpy(tmp, q, nbytes);
-        memset(tmp + nbytes, 0, 16);
-        uint64_t m = mask_w(w);
-        for (size_t i = 0; i < k; i++) {
-            size_t bp = i * w, by = bp >> 3;
-            unsigned sh = bp & 7;
-            uint64_t x = le64_get(tmp + by) >> sh;
-            if (sh && sh + w > 64)
-                x |= (uint64_t)tmp[by + 8] << (64 - sh);
-            out[i] = x & m;
-        }
-    }
+    unpack_bits(q, nbytes, k, w, out);
     for (unsigned e = 0; e < ne; e++)
         out[idx[e]] |= hi[e] << w;
     *pos = (size_t)(r.p - p);

@@ -13,7 +13,7 @@
  *                  ns per sample, bytes per sample on disk (index + chunks + meta.json);
  *   open           block_open (meta.json, TOC, symbols, names);
  *   read_chunks    select every series, walk every chunk (CRC-checked) without decoding;
- *   read_samples   the same, decoding every sample (gorilla_iter_next_batch);
+ *   read_samples   the same, decoding every sample (gorilla_ / floatpack_iter_next_batch);
  *   select_one     {__name__="<family>", instance="<host>"}: a selective query, its chunks
  *                  decoded; microseconds per query.
  * One JSON object per line on stdout. Never pass/fail on time. */
@@ -29,6 +29,7 @@
 #include "engine/index/matcher.h"
 #include "engine/tsdb/block.h"
 #include "engine/tsdb/series_set.h"
+#include "formats/floatpack.h"
 #include "formats/gorilla.h"
 
 enum {
@@ -243,9 +244,16 @@ static uint64_t read_all(struct block *b, bool decode, const struct matcher *ms,
                 samples += cs->chunks[c].samples;
                 continue;
             }
+            int k;
+            if (cs->chunks[c].encoding == CHUNK_PACKED) { /* the writer's re-encoding */
+                struct floatpack_iter it;
+                floatpack_iter_init(&it, cs->chunks[c].data, cs->chunks[c].len);
+                while ((k = floatpack_iter_next_batch(&it, ts, v, CHUNK)) > 0)
+                    samples += (uint64_t)k;
+                continue;
+            }
             struct gorilla_iter it;
             gorilla_iter_init(&it, cs->chunks[c].data, cs->chunks[c].len);
-            int k;
             while ((k = gorilla_iter_next_batch(&it, ts, v, CHUNK)) > 0)
                 samples += (uint64_t)k;
         }

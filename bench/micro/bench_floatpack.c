@@ -3,10 +3,13 @@
  *
  * Data: the three generated shapes of bench_gorilla.c (constant, node_exporter, random; its
  * generator is included below so both benchmarks see identical samples), and optionally a corpus
- * of real samples: `bench_floatpack <corpus>` where the corpus file is "FPC1" then per series u32
- * n, n int64 timestamps (ms), n uint64 value bit patterns (little endian). The corpus is printed
- * as scraped ("corpus") and thinned to every 15th sample ("corpus_15s", a 15 s scrape interval
- * from a 1 s scrape). bench/micro/floatpack_corpus.py builds a corpus from `promtool tsdb dump`.
+ * of real samples: `bench_floatpack <corpus>`, the file bench/micro/floatpack_corpus.py builds from
+ * `promtool tsdb dump` ("FPC2", then per series: u32 length and text of the labels as dumped, u32
+ * n, n int64 timestamps (ms), n uint64 value bit patterns, little endian). The corpus is measured
+ * as scraped ("corpus") and thinned to every 15th sample ("corpus_15s": a 15 s scrape interval
+ * from a 1 s scrape). For the corpus the benchmark also writes real blocks (block_write_ex of the
+ * series cut into 120-sample Gorilla chunks, as the head cuts them) with float packing off and on
+ * and prints their bytes per sample on disk, index and meta.json included ("block_floatpack").
  *
  * Layouts measured per shape:
  *   gorilla_120     Gorilla chunks of 120 samples (what the head cuts; the baseline);
@@ -24,7 +27,12 @@ int bench_gorilla_main(void);
 #include "bench_gorilla.c"
 #undef main
 
+#include <dirent.h>
+#include <limits.h>
+#include <sys/stat.h>
+
 #include "base/error.h"
+#include "engine/tsdb/block.h"
 
 enum { BLOCK_SAMPLES = 16384, BATCH = 128 };
 
@@ -215,11 +223,54 @@ static bool read_exact(FILE *f, void *p, size_t n)
     return fread(p, 1, n, f) == n;
 }
 
+/* Labels of the corpus series (parallel to the dataset's series), parsed from the dumped text. */
+struct clabels {
+    struct label l[32];
+    size_t n;
+    char *text;
+};
+
+static struct clabels *corpus_labels;
+
+/* Parses `{a="b", c="d"}` in place (values unescaped). False when malformed or too many. */
+static bool parse_labels(char *p, struct clabels *out)
+{
+    out->n = 0;
+    if (*p++ != '{')
+        return false;
+    while (*p && *p != '}') {
+        char *name = p;
+        while (*p && *p != '=')
+            p++;
+        if (p[0] != '=' || p[1] != '"' || out->n == 32)
+            return false;
+        size_t name_len = (size_t)(p - name);
+        p += 2;
+        char *val = p, *w = p;
+        while (*p && *p != '"') {
+            if (*p == '\\' && p[1]) {
+                p++;
+                *w++ = *p == 'n' ? '\n' : *p;
+                p++;
+                continue;
+            }
+            *w++ = *p++;
+        }
+        if (*p != '"')
+            return false;
+        out->l[out->n++] = (struct label){{name, name_len}, {val, (size_t)(w - val)}};
+        p++;
+        while (*p == ',' || *p == ' ')
+            p++;
+    }
+    return true;
+}
+
 static bool load_corpus(const char *path, struct dataset *ds, size_t thin)
 {
     FILE *f = fopen(path, "rb");
     char magic[4];
-    if (!f || !read_exact(f, magic, 4) || memcmp(magic, "FPC1", 4) != 0) {
+    if (!f || !read_exact(f, magic, 4) || memcmp(magic, "FPC2", 4) != 0) {
         fprintf(stderr, "bench_floatpack: %s is not a corpus file\n", path);
         if (f)
             fclose(f);
@@ -228,8 +279,12 @@ static bool load_corpus(const char *path, struct dataset *ds, size_t thin)
     size_t cap = 0;
     memset(ds, 0, sizeof *ds);
     ds->shape = thin > 1 ? "corpus_15s" : "corpus";
-    uint32_t n;
-    while (read_exact(f, &n, sizeof n)) {
+    uint32_t n, tl;
+    while (read_exact(f, &tl, sizeof tl)) {
+        char *text = malloc(tl + 1);
+        if (!text || !read_exact(f, text, tl) || !read_exact(f, &n, sizeof n))
+            abort();
+        text[tl] = 0;
         int64_t *t = malloc((n ? n : 1) * sizeof *t);
         uint64_t *v = malloc((n ? n : 1) * sizeof *v);
         if (!t || !v || !read_exact(f, t, n * sizeof *t) || !read_exact(f, v, n * sizeof *v))
@@ -242,17 +297,155 @@ static bool load_corpus(const char *path, struct dataset *ds, size_t thin)
         if (ds->n_series == cap) {
             cap = cap ? 2 * cap : 256;
             ds->s = realloc(ds->s, cap * sizeof *ds->s);
+            corpus_labels = realloc(corpus_labels, cap * sizeof *corpus_labels);
         }
-        if (m == 0 || m > FLOATPACK_SAMPLES_MAX) {
+        struct clabels *cl = &corpus_labels[ds->n_series];
+        if (m == 0 || m > FLOATPACK_SAMPLES_MAX || !parse_labels(text, cl)) {
             free(t);
             free(v);
+            free(text);
             continue;
         }
+        cl->text = text;
         ds->s[ds->n_series++] = (struct series){t, v, m};
         ds->n_samples += m;
     }
     fclose(f);
     return ds->n_series > 0;
+}
+
+static void corpus_free(struct dataset *ds)
+{
+    for (size_t k = 0; k < ds->n_series; k++)
+        free(corpus_labels[k].text);
+    free(corpus_labels);
+    corpus_labels = NULL;
+    dataset_free(ds);
+}
+
+/* ---- corpus as a block ---- */
+
+struct cset {
+    struct chunk_series_set base;
+    const struct dataset *ds;
+    size_t *order; /* series in label order */
+    size_t i;
+    struct pchunks g; /* current series' Gorilla chunks */
+    struct chunk_meta *metas;
+    struct chunk_series cur;
+};
+
+static const struct dataset *sort_ds;
+
+static int label_order(const void *a, const void *b)
+{
+    const struct clabels *x = &corpus_labels[*(const size_t *)a];
+    const struct clabels *y = &corpus_labels[*(const size_t *)b];
+    (void)sort_ds;
+    return labels_cmp(x->l, x->n, y->l, y->n);
+}
+
+static int cset_next(struct chunk_series_set *base)
+{
+    struct cset *c = (struct cset *)base;
+    if (c->i == c->ds->n_series)
+        return 0;
+    size_t k = c->order[c->i++];
+    const struct series *s = &c->ds->s[k];
+    pchunks_free(&c->g);
+    struct gorilla_enc e;
+    gorilla_enc_init(&e);
+    gorilla_bytes(s, 0, s->n, &e, &c->g);
+    gorilla_enc_deinit(&e);
+    c->metas = realloc(c->metas, (c->g.n + 1) * sizeof *c->metas);
+    for (size_t j = 0, i = 0; j < c->g.n; j++, i += CHUNK_SAMPLES) {
+        size_t end = i + CHUNK_SAMPLES < s->n ? i + CHUNK_SAMPLES : s->n;
+        c->metas[j] = (struct chunk_meta){s->t[i],   s->t[end - 1], (uint32_t)(end - i),
+                                          CHUNK_XOR, c->g.data[j],  c->g.len[j]};
+    }
+    c->cur = (struct chunk_series){corpus_labels[k].l, corpus_labels[k].n, c->metas, c->g.n};
+    return 1;
+}
+
+static const struct chunk_series *cset_at(struct chunk_series_set *base)
+{
+    return &((struct cset *)base)->cur;
+}
+
+static void cset_close(struct chunk_series_set *base)
+{
+    (void)base;
+}
+
+static const struct chunk_series_set_ops cset_ops = {cset_next, cset_at, cset_close};
+
+static uint64_t dir_bytes(const char *path)
+{
+    DIR *d = opendir(path);
+    uint64_t total = 0;
+    struct dirent *e;
+    while (d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        char p[PATH_MAX + 256];
+        snprintf(p, sizeof p, "%s/%s", path, e->d_name);
+        struct stat st;
+        if (stat(p, &st) == 0)
+            total += S_ISDIR(st.st_mode) ? dir_bytes(p) : (uint64_t)st.st_size;
+    }
+    if (d)
+        closedir(d);
+    return total;
+}
+
+/* Writes the corpus as one block (packing off, then on) and prints bytes per sample on disk. */
+static void bench_corpus_block(const struct dataset *ds)
+{
+    char dir[] = "/tmp/strata-bench-floatpack-XXXXXX";
+    if (!mkdtemp(dir))
+        abort();
+    size_t *order = malloc(ds->n_series * sizeof *order);
+    int64_t mint = INT64_MAX, maxt = INT64_MIN;
+    for (size_t k = 0; k < ds->n_series; k++) {
+        order[k] = k;
+        mint = ds->s[k].t[0] < mint ? ds->s[k].t[0] : mint;
+        maxt = ds->s[k].t[ds->s[k].n - 1] > maxt ? ds->s[k].t[ds->s[k].n - 1] : maxt;
+    }
+    sort_ds = ds;
+    qsort(order, ds->n_series, sizeof *order, label_order);
+    uint64_t bytes[2] = {0, 0}, idx[2] = {0, 0}, nchunks[2] = {0, 0};
+    for (int on = 0; on < 2; on++) {
+        struct cset c = {.base = {&cset_ops, 0}, .ds = ds, .order = order};
+        struct block_write_opts o = {.float_pack_off = !on};
+        struct blockindex_meta meta;
+        blockindex_meta_init(&meta);
+        int rc = block_write_ex(dir, &c.base, mint, maxt + 1, &o, &meta);
+        pchunks_free(&c.g);
+        free(c.metas);
+        if (rc) {
+            fprintf(stderr, "bench_floatpack: block_write: %s\n", err_str(rc));
+            exit(1);
+        }
+        char id[BLOCKINDEX_ULID_CHARS + 1], p[sizeof dir + 64];
+        blockindex_ulid_format(&meta.ulid, id);
+        snprintf(p, sizeof p, "%s/%s", dir, id);
+        bytes[on] = dir_bytes(p);
+        snprintf(p, sizeof p, "%s/%s/index", dir, id);
+        struct stat st;
+        idx[on] = stat(p, &st) == 0 ? (uint64_t)st.st_size : 0;
+        nchunks[on] = meta.num_chunks;
+        blockindex_meta_deinit(&meta);
+    }
+    double n = (double)ds->n_samples;
+    printf("{\"bench\":\"block_floatpack\",\"shape\":\"%s\",\"series\":%zu,\"samples\":%zu,"
+           "\"xor_block_bytes\":%" PRIu64 ",\"xor_bytes_per_sample\":%.4f,\"xor_chunks\":%" PRIu64
+           ",\"packed_block_bytes\":%" PRIu64 ",\"packed_bytes_per_sample\":%.4f,"
+           "\"packed_chunks\":%" PRIu64 ",\"packed_index_bytes\":%" PRIu64 ",\"ratio\":%.3f}\n",
+           ds->shape, ds->n_series, ds->n_samples, bytes[0], (double)bytes[0] / n, nchunks[0],
+           bytes[1], (double)bytes[1] / n, nchunks[1], idx[1], (double)bytes[1] / (double)bytes[0]);
+    fflush(stdout);
+    free(order);
+    block_remove_dir(dir);
 }
 
 int main(int argc, char **argv)
@@ -271,7 +464,8 @@ int main(int argc, char **argv)
         if (!load_corpus(argv[1], &ds, thin))
             return 1;
         bench_fp_shape(&ds);
-        dataset_free(&ds);
+        bench_corpus_block(&ds);
+        corpus_free(&ds);
     }
     return 0;
 }

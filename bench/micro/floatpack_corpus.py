@@ -5,8 +5,9 @@ Line format: `{labels} value timestamp_ms`. Values are printed by Go as the shor
 round-trips, so parsing them gives the stored float64 bits back; a NaN is written as Go's NaN
 (0x7ff8000000000001): the dump does not tell a stale marker from other NaNs.
 
-Output: "FPC1", then per series: u32 n, n int64 timestamps, n uint64 value bits (little endian),
-series in label order, samples in time order (duplicates dropped).
+Output: "FPC2", then per series: u32 label text length, the label text as dumped
+(`{a="b", c="d"}`), u32 n, n int64 timestamps, n uint64 value bits (little endian); samples in
+time order (duplicates dropped).
 
 Usage: promtool tsdb dump DATA_DIR | floatpack_corpus.py > corpus.bin
 """
@@ -34,9 +35,12 @@ def main():
         value, ts = line[end + 2 :].split(" ")
         series.setdefault(key, {})[int(ts)] = bits(value)
     out = sys.stdout.buffer
-    out.write(b"FPC1")
+    out.write(b"FPC2")
     for key in sorted(series):
         samples = sorted(series[key].items())
+        text = key.encode()
+        out.write(struct.pack("<I", len(text)))
+        out.write(text)
         out.write(struct.pack("<I", len(samples)))
         out.write(struct.pack("<%dq" % len(samples), *[t for t, _ in samples]))
         out.write(struct.pack("<%dQ" % len(samples), *[v for _, v in samples]))
