@@ -178,6 +178,16 @@ static int merge_group(struct merge_reenc *r, const struct chunk_meta *in, const
     return rc ? rc : flush_enc(r);
 }
 
+/* A group holding a native histogram chunk is passed through as it is (chunks may then overlap;
+ * readers merge overlapping chunks): histogram chunks are not re-encoded. */
+static bool group_has_hist(const struct chunk_meta *in, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        if (in[i].encoding == CHUNK_HISTOGRAM || in[i].encoding == CHUNK_FLOAT_HISTOGRAM)
+            return true;
+    return false;
+}
+
 int merge_reenc_run(struct merge_reenc *r, const struct chunk_meta *in, const uint32_t *prio,
                     size_t n, const struct chunk_meta **out, size_t *n_out)
 {
@@ -192,6 +202,9 @@ int merge_reenc_run(struct merge_reenc *r, const struct chunk_meta *in, const ui
                 maxt = in[j].maxt_ms;
         if (j == i + 1)
             rc = push_out(r, &in[i], false);
+        else if (group_has_hist(in + i, j - i))
+            for (size_t k = i; k < j && rc == 0; k++)
+                rc = push_out(r, &in[k], false);
         else
             rc = merge_group(r, in + i, prio ? prio + i : NULL, j - i);
         i = j;

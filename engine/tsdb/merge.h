@@ -13,7 +13,8 @@
  * non-overlapping ones: a chunk that overlaps nothing is passed through untouched; each group of
  * transitively overlapping chunks is decoded, merged sample by sample keeping one sample per
  * timestamp (the winner by priority), and cut into Gorilla XOR chunks of at most
- * MERGE_CHUNK_SAMPLES samples.
+ * MERGE_CHUNK_SAMPLES samples. A group that holds a native histogram chunk is passed through
+ * as it is (histogram chunks are not re-encoded; its chunks may still overlap).
  *
  * Lifetime: what the merged set's _at() returns is valid until its next _next()/_close(); it
  * points into the inputs' data (passed-through chunks) and the set's own buffers (re-encoded ones).

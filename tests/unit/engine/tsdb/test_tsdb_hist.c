@@ -13,6 +13,7 @@
 #include "engine/promql/eval.h"
 #include "engine/promql/memstore.h"
 #include "engine/promql/parse.h"
+#include "engine/tsdb/merge.h"
 #include "test_tsdb_util.h"
 
 #define STEP_MS  15000LL
@@ -334,6 +335,41 @@ static void test_duplicates(void **state)
     tt_wait_acks(&f->x, 8);
 }
 
+/* Compaction's re-encoder passes a group holding a histogram chunk through instead of failing. */
+static void test_merge_passes_hist(void **state)
+{
+    (void)state;
+    struct gen g;
+    struct histchunk_enc e;
+    histchunk_enc_init(&e, false);
+    for (uint32_t i = 0; i < 3; i++) {
+        gen_hist(&g, 1000 * (i + 1), i, false, 0);
+        assert_int_equal(histchunk_enc_append(&e, g.s.t_ms, &g.s.h), 0);
+    }
+    size_t hlen;
+    const uint8_t *hdata = histchunk_enc_bytes(&e, &hlen);
+    struct gorilla_enc ge;
+    gorilla_enc_init(&ge);
+    assert_int_equal(gorilla_enc_append_bits(&ge, 1500, tt_bits(1)), 0);
+    assert_int_equal(gorilla_enc_append_bits(&ge, 2500, tt_bits(2)), 0);
+    struct gorilla_snap snap;
+    gorilla_enc_snapshot(&ge, &snap);
+    struct chunk_meta in[2] = {{1000, 3000, 3, CHUNK_HISTOGRAM, hdata, hlen},
+                               {1500, 2500, 2, CHUNK_XOR, snap.data, snap.len}};
+    struct merge_reenc r;
+    merge_reenc_init(&r);
+    const struct chunk_meta *out;
+    size_t n;
+    assert_int_equal(merge_reenc_run(&r, in, NULL, 2, &out, &n), 0);
+    assert_int_equal(n, 2);
+    assert_int_equal(out[0].encoding, CHUNK_HISTOGRAM);
+    assert_ptr_equal(out[0].data, hdata);
+    assert_int_equal(out[1].encoding, CHUNK_XOR);
+    merge_reenc_deinit(&r);
+    gorilla_enc_deinit(&ge);
+    histchunk_enc_deinit(&e);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -341,6 +377,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
+        cmocka_unit_test(test_merge_passes_hist),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
