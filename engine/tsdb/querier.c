@@ -320,6 +320,8 @@ static int start_chunk(struct querier_sample_iter *it)
 {
     size_t idx = it->next_chunk++;
     const struct chunk_meta *c = &it->chunks[idx];
+    if (c->encoding == CHUNK_HISTOGRAM || c->encoding == CHUNK_FLOAT_HISTOGRAM)
+        return 0; /* float samples only: native histogram chunks are skipped */
     if (c->encoding != CHUNK_XOR && c->encoding != CHUNK_PACKED)
         return ERR_UNSUPPORTED;
     int rc = act_push(it);

@@ -79,7 +79,8 @@ struct querier_chunk_it {
  * strictly increasing timestamps: overlapping chunks are merged and of several samples with one
  * timestamp the one in the first-listed chunk is kept. Chunks are decoded lazily, only when the
  * stream reaches their mint. Borrows the chunk array and bytes (valid until the set's next
- * _next()). Errors: ERR_UNSUPPORTED (a chunk that is not XOR or PACKED), ERR_CORRUPT /
+ * _next()). Native histogram chunks are skipped (float samples only). Errors: ERR_UNSUPPORTED (a
+ * chunk that is not XOR, PACKED or a histogram chunk), ERR_CORRUPT /
  * ERR_TRUNCATED (bad chunk bytes; every sample before the error is yielded first), ERR_NOMEM. */
 struct querier_sample_iter {
     const struct chunk_meta *chunks;
