@@ -344,10 +344,15 @@ static void test_iter_errors(void **state)
     for (int i = 0; i < 20; i++)
         va[i] = tt_mix((uint64_t)i);
     add_chunk(&c, ta, va, 20);
-    /* a non-XOR chunk */
+    /* a histogram chunk is skipped (float samples only) */
     struct chunk_meta m = c.m[0];
     m.encoding = CHUNK_HISTOGRAM;
     struct querier_sample_iter it;
+    querier_sample_iter_init_chunks(&it, &m, 1);
+    assert_int_equal(querier_sample_iter_next(&it), 0);
+    querier_sample_iter_deinit(&it);
+    /* a chunk of another kind */
+    m.encoding = CHUNK_LOG;
     querier_sample_iter_init_chunks(&it, &m, 1);
     assert_int_equal(querier_sample_iter_next(&it), ERR_UNSUPPORTED);
     assert_int_equal(querier_sample_iter_err(&it), ERR_UNSUPPORTED);
