@@ -227,6 +227,36 @@ def case_tail_errors_and_limit(binary, dump, tmp):
     assert ws.status == 400 and b"delay_for" in ws.body, ws.body
     ws = WS(srv.port, tail_path('{job="x"}'), headers={"Sec-WebSocket-Version": "8"})
     assert ws.status == 400
+    # protocol errors close the WebSocket: an unmasked client frame (1002), a frame over 64 KiB
+    # (1009); a fragmented text message and a binary frame are read and dropped
+    for frame, code in ((bytes([0x81, 0x02]) + b"hi", 1002), (None, 1009)):
+        w = WS(srv.port, tail_path('{job="x"}'))
+        assert w.status == 101
+        if frame is None:
+            w.send(1, b"\0" * (64 * 1024 + 1))
+        else:
+            w.sock.sendall(frame)
+        while True:
+            op, p = w.recv()
+            if op == 8:
+                assert struct.unpack(">H", p[:2])[0] == code, p
+                break
+        w.close()
+    w = WS(srv.port, tail_path('{job="x"}'))
+    w.send(1, b"part", fin=False)
+    w.send(0, b"rest")
+    w.send(2, b"\x00\x01")
+    w.send(9, b"still here")
+    while True:
+        op, p = w.recv()
+        if op == 10:
+            assert p == b"still here"
+            break
+    w.close()
+    deadline = time.time() + 3
+    while metric(srv.port, "strata_http_websocket_connections") != 0 and time.time() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # a poll job of a closed tail may still be finishing
     tails = [WS(srv.port, tail_path('{job="x"}')) for _ in range(10)]
     assert all(t.status == 101 for t in tails)
     extra = WS(srv.port, tail_path('{job="x"}'))
