@@ -14,8 +14,10 @@
 #include "server/query_internal.h"
 
 /* How long closing a filtered selection waits for the owners to let go of their pipeline clones
- * (they stop at their next loop turn; only a stopped shard loop takes longer). */
-#define CLONE_WAIT_NS 5000000000LL
+ * (they stop at their next loop turn; only a stopped shard loop takes longer): a canceled job (the
+ * server may be stopping, its loops gone) waits less. */
+#define CLONE_WAIT_NS          5000000000LL
+#define CLONE_WAIT_CANCELED_NS 200000000LL
 
 /* ---- the entry selection ---- */
 
@@ -269,9 +271,16 @@ static bool owners_stopped(struct query_log_iter *it)
     struct query_fan *f = it->fan;
     struct query_shard *q = f->q;
     atomic_store(&f->cancel, 1);
-    int64_t deadline = clock_mono_ns() + CLONE_WAIT_NS;
+    int64_t now = clock_mono_ns();
+    int64_t deadline = now + CLONE_WAIT_NS;
+    bool short_wait = false;
     pthread_mutex_lock(&q->lock);
-    while (f->owners_left > 0 && clock_mono_ns() < deadline) {
+    while (f->owners_left > 0 && (now = clock_mono_ns()) < deadline) {
+        if (!short_wait && atomic_load(&it->job->canceled)) {
+            short_wait = true;
+            if (now + CLONE_WAIT_CANCELED_NS < deadline)
+                deadline = now + CLONE_WAIT_CANCELED_NS;
+        }
         int64_t t = clock_mono_ns() + 2000000; /* the job's condition, or 2 ms */
         struct timespec ts = {.tv_sec = t / 1000000000, .tv_nsec = t % 1000000000};
         pthread_cond_timedwait(&it->job->cond, &q->lock, &ts);
