@@ -525,5 +525,35 @@ def case_timeout(binary, tool, tmp):
     srv.stop()
 
 
+@case
+def case_client_disconnect(binary, tool, tmp):
+    """A client that goes away while its query_range runs cancels the query job (its owners stop):
+    strata_query_jobs_canceled_total counts it and the server keeps answering."""
+    srv = start(binary, tmp, shards=2)
+    for b in range(30):
+        push_json(srv.port, [({"job": "dc", "pod": f"p{i}"},
+                              [(NOW - (b * 4000 + k) * 10**6 - i, f"line {k} {'y' * 60}", None)
+                               for k in range(0, 4000, 2)]) for i in range(4)])
+    params = {"query": 'sum(count_over_time({job="dc"} |~ "(y+)+z|line [0-9]*7 " [1m]))',
+              "start": str(NOW - 3600 * SEC), "end": str(NOW), "step": "1s"}
+    t0 = time.time()
+    ok(srv.port, "/loki/api/v1/query_range", params)
+    took = time.time() - t0
+    if took < 0.3:
+        raise rw.Skip(f"the query is too fast here ({took:.3f}s) to leave in its middle")
+    before = lp.metric(srv.port, "strata_query_jobs_canceled_total")
+    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
+    c.request("GET", "/loki/api/v1/query_range?" + urllib.parse.urlencode(params))
+    time.sleep(took / 4)
+    c.close()
+    deadline = time.time() + 10
+    while lp.metric(srv.port, "strata_query_jobs_canceled_total") <= before:
+        assert time.time() < deadline, "the query job was not canceled"
+        time.sleep(0.05)
+    assert ok(srv.port, "/loki/api/v1/labels", {"start": str(NOW - 3600 * SEC)})["data"] == [
+        "job", "pod"]
+    srv.stop()
+
+
 if __name__ == "__main__":
     sys.exit(rw.main(CASES, __doc__))
