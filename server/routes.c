@@ -54,6 +54,7 @@ const struct route server_routes[] = {
     {HTTP_GET|HTTP_POST, "/loki/api/v1/query",     handler_loki_query,      TEXT,  0,     0,       0},
     {HTTP_GET|HTTP_POST, "/loki/api/v1/query_range", handler_loki_query_range, TEXT, 0,   0,       0},
     {HTTP_GET|HTTP_POST, "/loki/api/v1/labels",    handler_loki_labels,     TEXT,  0,     0,       0},
+    {HTTP_GET|HTTP_POST, "/loki/api/v1/label",     handler_loki_labels,     TEXT,  0,     0,       0},
     {HTTP_GET|HTTP_POST, "/loki/api/v1/label/<name>/values", handler_loki_label_values, TEXT, 0, 0, 0},
     {HTTP_GET|HTTP_POST, "/loki/api/v1/series",    handler_loki_series,     TEXT,  0,     0,       0},
     {HTTP_GET|HTTP_POST, "/loki/api/v1/index/stats", handler_loki_index_stats, TEXT, 0,   0,       0},

@@ -293,6 +293,7 @@ def case_t4_8_metadata(binary, tool, tmp):
     rng = {"start": str(NOW - 3600 * SEC), "end": str(NOW)}
     res = ok(srv.port, "/loki/api/v1/labels", rng)
     assert res == {"status": "success", "data": ["app", "job", "level"]}, res
+    assert ok(srv.port, "/loki/api/v1/label", rng) == res  # Loki's other name for it
     res = ok(srv.port, "/loki/api/v1/labels", dict(query='{job="m"}', **rng))
     assert res["data"] == ["job", "level"], res
     res = ok(srv.port, "/loki/api/v1/label/level/values", rng)
