@@ -85,35 +85,26 @@ static void bitw_finish(struct bitw *w)
 
 /* ---- frame packing ------------------------------------------------------------------------- */
 
-/* Bytes of a frame of k values at width w with exceptions above it. */
-static size_t frame_cost(const uint64_t *u, size_t k, unsigned w)
-{
-    size_t c = 1 + (k * w + 7) / 8, ne = 0;
-    for (size_t i = 0; i < k; i++)
-        if (bitlen(u[i]) > w) {
-            ne++;
-            c += 1 + varint_len(u[i] >> w);
-        }
-    return ne ? c + 1 : c;
-}
-
+/* The dense width with the fewest bytes for a frame: k values at width w plus, for each value
+ * longer than w, an exception (index byte + uvarint of its high bits, ceil((len - w) / 7) bytes).
+ * Computed from the histogram of bit lengths. *cost gets the frame's bytes. */
 static unsigned frame_width(const uint64_t *u, size_t k, size_t *cost)
 {
-    uint64_t seen = 0; /* bit b: some value has bit length b (b < 64) */
+    uint8_t cnt[65] = {0};
     unsigned maxw = 0;
     for (size_t i = 0; i < k; i++) {
         unsigned b = bitlen(u[i]);
-        if (b < 64)
-            seen |= 1ull << b;
-        if (b > maxw)
-            maxw = b;
+        cnt[b]++;
+        maxw = b > maxw ? b : maxw;
     }
     unsigned best = maxw;
     size_t best_c = 1 + (k * maxw + 7) / 8;
     for (unsigned w = 0; w < maxw; w++) {
-        if (!(seen >> w & 1))
+        if (!cnt[w])
             continue;
-        size_t c = frame_cost(u, k, w);
+        size_t c = 2 + (k * w + 7) / 8; /* head, exception count */
+        for (unsigned b = w + 1; b <= maxw && c < best_c; b++)
+            c += cnt[b] * (1 + (b - w + 6) / 7);
         if (c < best_c) {
             best_c = c;
             best = w;
@@ -155,6 +146,11 @@ static int pack_sparse(const uint64_t *u, size_t k, unsigned w, struct buf *out)
 
 static int pack_frame(const uint64_t *u, size_t k, struct buf *out)
 {
+    uint64_t any = 0;
+    for (size_t i = 0; i < k; i++)
+        any |= u[i];
+    if (any == 0) /* the common frame: regular stamps, an unchanged value */
+        return buf_append_u8(out, 0) ? ERR_NOMEM : 0;
     size_t cost;
     unsigned sw, w = frame_width(u, k, &cost);
     if (sparse_cost(u, k, &sw) < cost && sw)
@@ -283,6 +279,21 @@ static int cmp_i64(const void *a, const void *b)
 /* The median delta: the interval most samples follow. */
 static int median_delta(const int64_t *ts, size_t n, int64_t *d)
 {
+    /* the usual case: one delta is the majority (then it is also the median) */
+    int64_t cand = 0;
+    size_t votes = 0, same = 0;
+    for (size_t i = 1; i < n; i++) {
+        int64_t x = (int64_t)((uint64_t)ts[i] - (uint64_t)ts[i - 1]);
+        if (votes == 0)
+            cand = x;
+        votes += x == cand ? 1 : (size_t)-1;
+    }
+    for (size_t i = 1; i < n; i++)
+        same += (int64_t)((uint64_t)ts[i] - (uint64_t)ts[i - 1]) == cand;
+    if (2 * same > n - 1) {
+        *d = cand;
+        return 0;
+    }
     int64_t *tmp = malloc((n - 1) * sizeof *tmp);
     if (!tmp)
         return ERR_NOMEM;
@@ -379,36 +390,39 @@ static void factor_out(uint64_t *x, size_t k, uint64_t *g)
 }
 
 /* Decimal section: scale, m0, factor, stream of deltas (or deltas of deltas), specials. */
-static int enc_dec(const uint64_t *v, size_t n, unsigned s, bool dod, uint64_t *u, struct buf *tmp,
-                   struct buf *out)
+/* The integers of v at scale s into m[] (a special repeats the previous integer, 0 at the
+ * start) with sp[i] = 1 for specials. Returns the number of specials. */
+static size_t dec_ints(const uint64_t *v, size_t n, unsigned s, uint64_t *m, uint8_t *sp)
 {
-    uint64_t prev = 0, pd = 0, m0 = 0;
+    uint64_t prev = 0;
     size_t nsp = 0;
     for (size_t i = 0; i < n; i++) {
-        int64_t m;
-        uint64_t cur = prev;
-        if (dec_of(v[i], s, &m))
-            cur = (uint64_t)m;
-        else
-            nsp++;
-        if (i == 0) {
-            m0 = cur;
-        } else {
-            uint64_t dlt = cur - prev;
-            u[i - 1] = dod ? dlt - pd : dlt;
-            pd = dlt;
-        }
-        prev = cur;
+        int64_t x;
+        sp[i] = !dec_of(v[i], s, &x);
+        prev = sp[i] ? prev : (uint64_t)x;
+        m[i] = prev;
+        nsp += sp[i];
+    }
+    return nsp;
+}
+
+static int enc_dec(const uint64_t *v, const uint64_t *m, const uint8_t *sp, size_t n, size_t nsp,
+                   unsigned s, bool dod, uint64_t *u, struct buf *tmp, struct buf *out)
+{
+    uint64_t pd = 0;
+    for (size_t i = 1; i < n; i++) {
+        uint64_t dlt = m[i] - m[i - 1];
+        u[i - 1] = dod ? dlt - pd : dlt;
+        pd = dlt;
     }
     uint64_t g;
     factor_out(u, n - 1, &g);
-    int rc = buf_append_u8(out, (uint8_t)s) | buf_append_svarint(out, (int64_t)m0) |
+    int rc = buf_append_u8(out, (uint8_t)s) | buf_append_svarint(out, (int64_t)m[0]) |
              buf_append_uvarint(out, g) | pack_stream(u, n - 1, tmp, out) |
              buf_append_uvarint(out, nsp);
     size_t last = 0;
-    int64_t m;
     for (size_t i = 0; i < n && rc == 0; i++) {
-        if (dec_of(v[i], s, &m))
+        if (!sp[i])
             continue;
         rc = buf_append_uvarint(out, i - last) | buf_append_le64(out, v[i]);
         last = i + 1;
@@ -451,7 +465,8 @@ static int enc_xor(const uint64_t *v, size_t n, struct buf *tmp, struct buf *out
 
 struct encs {
     struct buf tmp, ta, tb, va, vb, vc;
-    uint64_t *u;
+    uint64_t *u, *m;
+    uint8_t *sp;
 };
 
 static void encs_free(struct encs *e)
@@ -463,6 +478,8 @@ static void encs_free(struct encs *e)
     buf_deinit(&e->vb);
     buf_deinit(&e->vc);
     free(e->u);
+    free(e->m);
+    free(e->sp);
 }
 
 static const struct buf *smallest(const struct buf *a, const struct buf *b, const struct buf *c,
@@ -490,10 +507,12 @@ static int enc_all(const int64_t *ts, const uint64_t *v, size_t n, struct encs *
         rc = enc_ts(ts, n, e->u, &e->tmp, &e->ta, &e->tb, &tmode);
     size_t miss;
     unsigned s = pick_scale(v, n, &miss);
-    if (rc == 0 && miss != SIZE_MAX)
-        rc = enc_dec(v, n, s, false, e->u, &e->tmp, &e->va);
-    if (rc == 0 && miss != SIZE_MAX && n > 2)
-        rc = enc_dec(v, n, s, true, e->u, &e->tmp, &e->vb);
+    if (rc == 0 && miss != SIZE_MAX) {
+        size_t nsp = dec_ints(v, n, s, e->m, e->sp);
+        rc = enc_dec(v, e->m, e->sp, n, nsp, s, false, e->u, &e->tmp, &e->va);
+        if (rc == 0 && n > 2)
+            rc = enc_dec(v, e->m, e->sp, n, nsp, s, true, e->u, &e->tmp, &e->vb);
+    }
     if (rc == 0)
         rc = enc_xor(v, n, &e->tmp, &e->vc);
     if (rc)
@@ -513,8 +532,11 @@ int floatpack_encode(const int64_t *ts, const uint64_t *v_bits, size_t n, struct
     for (size_t i = 1; i < n; i++)
         if (ts[i] <= ts[i - 1])
             return ERR_INVALID;
-    struct encs e = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, NULL};
-    int rc = (e.u = malloc(n * sizeof *e.u)) ? enc_all(ts, v_bits, n, &e, out) : ERR_NOMEM;
+    struct encs e = {BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, BUF_INIT, NULL, NULL, NULL};
+    e.u = malloc(n * sizeof *e.u);
+    e.m = malloc(n * sizeof *e.m);
+    e.sp = malloc(n);
+    int rc = e.u && e.m && e.sp ? enc_all(ts, v_bits, n, &e, out) : ERR_NOMEM;
     encs_free(&e);
     return rc;
 }
