@@ -140,15 +140,20 @@ static void setup_workload(struct bench *b, const struct opts *o)
     }
 }
 
-/* Replaces the trace id inside entry i's line with the needle. */
+/* Replaces the trace id inside the first line from entry i on that carries one (nginx lines do
+ * not) with the needle. */
 static void plant_needle(struct ld_lbatch *lb, size_t i)
 {
-    struct ld_lentry *e = &lb->e[i];
-    char *text = (char *)lb->text.data;
-    char *at = memmem(text + e->off, e->len, text + e->tid_off, 32);
-    if (!at)
-        abort();
-    memcpy(at, NEEDLE, 32);
+    for (; i < lb->n; i++) {
+        struct ld_lentry *e = &lb->e[i];
+        char *text = (char *)lb->text.data;
+        char *at = memmem(text + e->off, e->len, text + e->tid_off, 32);
+        if (at) {
+            memcpy(at, NEEDLE, 32);
+            return;
+        }
+    }
+    abort();
 }
 
 /* Appends one generated batch (one agent's streams, in time order per stream). */
@@ -177,8 +182,11 @@ static void append_batch(struct bench *b, struct ld_lbatch *lb, struct logstore_
     int rc;
     while ((rc = logstore_append(b->ls, in, n_in, &r, on_ack, b)) == ERR_FULL)
         loop_run_once(&b->loop, 1000000);
-    if (rc || r.rejected_total)
+    if (rc || r.rejected_total) {
+        fprintf(stderr, "bench_logscan: append: rc %d, %llu rejected (%s)\n", rc,
+                (unsigned long long)r.rejected_total, r.reason);
         abort();
+    }
     b->sent++;
 }
 
