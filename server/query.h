@@ -216,8 +216,8 @@ struct query_log_entry {
     size_t n_md;
 };
 
-/* What a selection read, over every shard (the owners' figures arrive with their final replies,
- * so they are complete only once the iterator reached its end). */
+/* What a selection read, over every shard (the owners' figures arrive with their final replies:
+ * complete at the iterator's end and after its close, which the LogQL source reads them after). */
 struct query_log_stats {
     uint64_t entries, bytes;      /* entries returned by the iterator and their line bytes */
     uint64_t owner_entries;       /* entries the owners sent (>= entries after an early close) */
@@ -250,7 +250,7 @@ int query_log_select(struct query_job *j, const struct matcher *ms, size_t n, in
  * by each owner on the raw lines: entries it drops are never copied (they still count in the
  * owners' figures: scanned_entries, scanned_bytes). pipeline may be NULL (no filtering); it is
  * borrowed during this call only (each owner gets its own clone, created and destroyed on this
- * query thread; _close waits, bounded, for the owners to let go of them). */
+ * query thread; _close waits for the owners to let go of them). */
 int query_log_select_filtered(struct query_job *j, const struct matcher *ms, size_t n,
                               int64_t start_ns, int64_t end_ns, bool backward,
                               const struct logstore_line_hint *hint, uint64_t limit,
@@ -260,7 +260,12 @@ int query_log_select_filtered(struct query_job *j, const struct matcher *ms, siz
 int query_log_iter_next(struct query_log_iter *it);
 const struct query_log_entry *query_log_iter_at(const struct query_log_iter *it);
 void query_log_iter_stats(const struct query_log_iter *it, struct query_log_stats *out);
-/* Gives every piece back and stops the owners still working. NULL: no-op. */
+/* Gives every piece back, stops the owners still working and waits (bounded: 5 s, 200 ms for a
+ * canceled job) for their final replies, so their selects are closed and the figures of
+ * query_log_iter_stats complete when it returns; _next then returns -ECANCELED. _close stops
+ * first when this was not called. */
+void query_log_iter_stop(struct query_log_iter *it);
+/* Stops (above) and frees the iterator. NULL: no-op. */
 void query_log_iter_close(struct query_log_iter *it);
 
 /* Label names (name.len == 0) or the values of label `name` of the streams matching ms (n may be

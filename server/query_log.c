@@ -13,9 +13,9 @@
 #include "engine/logql/exec.h"
 #include "server/query_internal.h"
 
-/* How long closing a filtered selection waits for the owners to let go of their pipeline clones
- * (they stop at their next loop turn; only a stopped shard loop takes longer): a canceled job (the
- * server may be stopping, its loops gone) waits less. */
+/* How long closing a selection waits for the owners' final replies (they stop at their next loop
+ * turn; only a stopped shard loop takes longer): a canceled job (the server may be stopping, its
+ * loops gone) waits less. */
 #define CLONE_WAIT_NS          5000000000LL
 #define CLONE_WAIT_CANCELED_NS 200000000LL
 
@@ -38,6 +38,7 @@ struct query_log_iter {
     struct query_log_entry at;
     uint64_t entries, bytes;
     struct logql_pipeline **clones; /* [n] or NULL (owned; the spec borrows them) */
+    bool stopped, stop_ok;          /* query_log_iter_stop ran; every owner answered */
 };
 
 static void clones_free(struct logql_pipeline **c, uint32_t n)
@@ -264,8 +265,9 @@ static void add_stats(struct query_log_stats *o, const struct logstore_select_st
     o->duplicates += s->duplicates;
 }
 
-/* Stops the owners and waits (bounded) until each sent its final reply: then no owner uses a
- * pipeline clone any more. False when an owner did not answer in time. */
+/* Stops the owners still working and waits (bounded) until each sent its final reply: then no
+ * owner uses a pipeline clone any more and every owner's figures arrived. False when an owner did
+ * not answer in time. */
 static bool owners_stopped(struct query_log_iter *it)
 {
     struct query_fan *f = it->fan;
@@ -308,14 +310,31 @@ void query_log_iter_stats(const struct query_log_iter *it, struct query_log_stat
     pthread_mutex_unlock(&q->lock);
 }
 
+void query_log_iter_stop(struct query_log_iter *it)
+{
+    if (it->stopped)
+        return;
+    it->stopped = true;
+    for (uint32_t i = 0; i < it->n; i++) {
+        if (it->in[i].cur)
+            query_fan_give_back(it->fan, it->in[i].cur);
+        it->in[i].cur = NULL;
+        it->in[i].end = true;
+    }
+    it->last = -1;
+    if (!it->err)
+        it->err = -ECANCELED; /* _next after a stop */
+    /* wait (bounded) for every owner's final reply: their log store selects are closed, their
+     * figures complete, and no pre-filter clone is in use any more */
+    it->stop_ok = owners_stopped(it);
+}
+
 void query_log_iter_close(struct query_log_iter *it)
 {
     if (!it)
         return;
-    for (uint32_t i = 0; i < it->n; i++)
-        if (it->in[i].cur)
-            query_fan_give_back(it->fan, it->in[i].cur);
-    if (it->clones && !owners_stopped(it)) {
+    query_log_iter_stop(it);
+    if (!it->stop_ok && it->clones) {
         log_warn("log selection closed while an owner still runs its pre-filter; leaking it");
         it->clones = NULL;
     }

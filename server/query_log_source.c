@@ -94,6 +94,7 @@ static void src_close(void *iter)
 {
     struct src_iter *s = iter;
     struct query_log_stats st;
+    query_log_iter_stop(s->it); /* the owners' figures arrive with their final replies */
     query_log_iter_stats(s->it, &st);
     struct query_log_stats *t = &s->src->stats;
     t->entries += st.entries;

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <errno.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -468,7 +469,10 @@ static void run_select(struct query_job *j, void *arg)
             t->md_ok = false;
     }
     t->rc = (t->limit && t->n == t->limit) ? 0 : rc;
+    query_log_iter_stop(it); /* every owner's figures are in after it */
     query_log_iter_stats(it, &t->stats);
+    if (t->rc == 0 && query_log_iter_next(it) != -ECANCELED)
+        t->rc = -1; /* a stopped selection says so; an error stays sticky */
     query_log_iter_close(it);
 }
 
@@ -676,6 +680,8 @@ static void test_limit_and_early_close(void **state)
     assert_int_equal(t.rc, 0);
     assert_int_equal(t.n, 5);
     assert_true(t.v[0].ts == 19995 && t.v[4].ts == 19991);
+    /* each owner stopped after 5 (the pushed-down limit), and all answered before the close */
+    assert_true(t.stats.shards_done == 3 && t.stats.owner_entries <= 15);
     tjob_deinit(&t);
     /* read 3 of all: the owners are canceled, nothing stays open (world_run checks idle) */
     struct tjob e = {.start = 0, .end = INT64_MAX, .limit = 0};
