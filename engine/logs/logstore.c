@@ -198,7 +198,7 @@ static int min_valid_time(struct logstore *ls, int64_t *out)
 
 static void ls_free(struct logstore *ls)
 {
-    if (ls->worker.started)
+    if (ls->worker.jt.started)
         ls_worker_stop(&ls->worker);
     else if (ls->worker.cd.dir)
         compact_dir_close(&ls->worker.cd);

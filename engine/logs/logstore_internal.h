@@ -15,6 +15,7 @@
 #include "base/buf.h"
 #include "base/strmap.h"
 #include "engine/index/memindex.h"
+#include "engine/io/jobthread.h"
 #include "engine/logs/logblock.h"
 #include "engine/logs/logstore.h"
 #include "engine/tsdb/block.h"
@@ -262,12 +263,7 @@ struct ls_expiry {
 };
 
 struct ls_worker {
-    pthread_t thread;
-    bool started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct ls_job *job;
-    bool done, quit;
+    struct jobthread jt;   /* runs one ls_job at a time */
     struct compact_dir cd; /* owned by the worker thread once it runs */
     char *wal_dir, *blocks_dir, *state_path;
     const struct logstore_config *cfg;

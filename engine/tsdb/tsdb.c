@@ -120,7 +120,7 @@ static int64_t blocks_end(const struct tsdb *t)
 
 static void tsdb_free(struct tsdb *t)
 {
-    if (t->worker.started)
+    if (t->worker.jt.started)
         tsdb_worker_stop(&t->worker);
     else if (t->worker.cd.dir)
         compact_dir_close(&t->worker.cd);

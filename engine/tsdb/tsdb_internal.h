@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "base/arena.h"
+#include "engine/io/jobthread.h"
 #include "engine/tsdb/block.h"
 #include "engine/tsdb/compact.h"
 #include "engine/tsdb/exemplars.h"
@@ -81,13 +82,7 @@ struct tsdb_job {
 };
 
 struct tsdb_worker {
-    pthread_t thread;
-    bool started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;
-    struct tsdb_job *job; /* posted, not yet taken back */
-    bool done;            /* job finished */
-    bool quit;
+    struct jobthread jt;   /* runs one tsdb_job at a time */
     struct compact_dir cd; /* owned by the worker thread once it runs */
     char *wal_dir;
     char *blocks_dir;

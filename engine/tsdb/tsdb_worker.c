@@ -169,98 +169,35 @@ static void run(struct tsdb_worker *w, struct tsdb_job *j)
     j->duration_ns = clock_mono_ns() - t0;
 }
 
-/* ---- the thread ---- */
-
-static void *worker_main(void *arg)
+static void run_job(void *ctx, void *job)
 {
-    struct tsdb_worker *w = arg;
-    pthread_mutex_lock(&w->mu);
-    for (;;) {
-        while (!w->quit && !(w->job && !w->done))
-            pthread_cond_wait(&w->cv, &w->mu);
-        if (w->job && !w->done) {
-            struct tsdb_job *j = w->job;
-            pthread_mutex_unlock(&w->mu);
-            run(w, j);
-            pthread_mutex_lock(&w->mu);
-            w->done = true;
-            pthread_cond_broadcast(&w->cv);
-            continue;
-        }
-        if (w->quit)
-            break;
-    }
-    pthread_mutex_unlock(&w->mu);
-    return NULL;
+    run(ctx, job);
 }
 
 int tsdb_worker_start(struct tsdb_worker *w)
 {
-    int rc = pthread_mutex_init(&w->mu, NULL);
-    if (rc)
-        return -rc;
-    if ((rc = pthread_cond_init(&w->cv, NULL)) != 0) {
-        pthread_mutex_destroy(&w->mu);
-        return -rc;
-    }
-    w->job = NULL;
-    w->done = w->quit = false;
-    if ((rc = pthread_create(&w->thread, NULL, worker_main, w)) != 0) {
-        pthread_cond_destroy(&w->cv);
-        pthread_mutex_destroy(&w->mu);
-        return -rc;
-    }
-    w->started = true;
-    return 0;
+    return jobthread_start(&w->jt, run_job, w);
 }
 
 void tsdb_worker_stop(struct tsdb_worker *w)
 {
-    if (!w->started)
+    if (!w->jt.started)
         return;
-    pthread_mutex_lock(&w->mu);
-    w->quit = true; /* a running job finishes first: the thread only looks at quit between jobs */
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-    pthread_join(w->thread, NULL);
-    pthread_cond_destroy(&w->cv);
-    pthread_mutex_destroy(&w->mu);
-    w->started = false;
+    jobthread_stop(&w->jt);
     compact_dir_close(&w->cd);
 }
 
 void tsdb_worker_post(struct tsdb_worker *w, struct tsdb_job *job)
 {
-    pthread_mutex_lock(&w->mu);
-    ASSERT(w->job == NULL);
-    w->job = job;
-    w->done = false;
-    pthread_cond_broadcast(&w->cv);
-    pthread_mutex_unlock(&w->mu);
-}
-
-static struct tsdb_job *take(struct tsdb_worker *w)
-{
-    struct tsdb_job *j = w->job;
-    w->job = NULL;
-    w->done = false;
-    return j;
+    jobthread_post(&w->jt, job);
 }
 
 struct tsdb_job *tsdb_worker_poll(struct tsdb_worker *w)
 {
-    pthread_mutex_lock(&w->mu);
-    struct tsdb_job *j = w->job && w->done ? take(w) : NULL;
-    pthread_mutex_unlock(&w->mu);
-    return j;
+    return jobthread_poll(&w->jt);
 }
 
 struct tsdb_job *tsdb_worker_wait(struct tsdb_worker *w)
 {
-    pthread_mutex_lock(&w->mu);
-    while (w->job && !w->done)
-        pthread_cond_wait(&w->cv, &w->mu);
-    struct tsdb_job *j = w->job ? take(w) : NULL;
-    pthread_mutex_unlock(&w->mu);
-    return j;
+    return jobthread_wait(&w->jt);
 }
