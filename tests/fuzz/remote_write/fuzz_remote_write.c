@@ -53,11 +53,30 @@ static int fake_append(void *store, const struct tsdb_series_in *series, size_t 
     return 0;
 }
 
-static const struct ingest_store_ops fake_ops = {.append = fake_append};
+/* Histograms reaching the store passed validation; all are taken. */
+static int fake_append_hists(void *store, const struct tsdb_series_in *series,
+                             const struct tsdb_hists_in *hists, size_t n,
+                             struct tsdb_append_result *res, tsdb_commit_fn cb, void *arg)
+{
+    int rc = fake_append(store, series, n, res, cb, arg);
+    for (size_t i = 0; i < n; i++) {
+        ASSERT(series[i].n_samples || hists[i].n || hists[i].n_exemplars);
+        for (size_t k = 0; k < hists[i].n; k++) {
+            const struct tsdb_hist_sample *x = &hists[i].hists[k];
+            ASSERT(histchunk_hist_check(&x->h, x->is_float, NULL) == 0);
+            res->accepted++;
+            res->hist_accepted++;
+        }
+    }
+    return rc;
+}
+
+static const struct ingest_store_ops fake_ops = {.append = fake_append,
+                                                 .append_hists = fake_append_hists};
 
 static void check_series(const struct tsdb_series_in *in, uint32_t owner, uint32_t nshards)
 {
-    ASSERT(in->n_labels >= 2 && in->n_samples > 0);
+    ASSERT(in->n_labels >= 2); /* (samples, or histograms in the part's hists) */
     ASSERT(in->hash == hash_labels(in->labels, in->n_labels));
     ASSERT(hash_to_range(in->hash, nshards) == owner);
     bool tenant = false, name = false;
@@ -77,6 +96,7 @@ static void on_done(void *arg, const struct ingest_reply *y)
     ASSERT(y->status == 204 || y->status == 400);
     ASSERT(y->samples_written + y->samples_rejected == y->samples_total);
     ASSERT((y->status == 204) == (y->text[0] == 0));
+    ASSERT(y->histograms_written + y->histograms_rejected == y->histograms_total);
 }
 
 static void run(struct ingest_shard *s, enum ingest_proto proto, uint32_t nshards,
