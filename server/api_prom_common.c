@@ -235,8 +235,10 @@ void prom_req_start(struct prom_req *r, int64_t timeout_ms)
     }
     int rc;
     r->job = query_job_start(x->shard->query, tenant, timeout_ms, job_run, job_done, r, &rc);
-    if (r->job)
+    if (r->job) {
+        http_cancel_job_on_abort(x, r->job); /* the client going away cancels the query */
         return;
+    }
     prom_reply_error(x, rc == ERR_FULL ? PROM_ERR_UNAVAILABLE : PROM_ERR_INTERNAL,
                      rc == ERR_FULL ? "too many queries waiting for a query thread; retry later"
                                     : "out of memory");

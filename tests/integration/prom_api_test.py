@@ -14,6 +14,7 @@ import json
 import math
 import os
 import re
+import socket
 import sys
 import threading
 import time
@@ -479,6 +480,12 @@ def case_format_rules_tsdb(binary, tmp):
     doc = both(srv.port, "/api/v1/format_query",
                {"query": "sum(rate(http_total{job=\"a\"}[5m]))by(code)"})
     assert doc["data"] == 'sum by (code) (rate(http_total{job="a"}[5m]))', doc
+    long_q = ('sum by (job) (rate(http_requests_total{instance="a-rather-long-instance-name:9090"}'
+              '[5m])) / sum by (job) (rate(http_requests_total[5m]))')
+    doc = api(srv.port, "/api/v1/format_query", {"query": long_q})
+    assert doc["data"] == (
+        '  sum by (job) (rate(http_requests_total{instance="a-rather-long-instance-name:9090"}'
+        '[5m]))\n/\n  sum by (job) (rate(http_requests_total[5m]))'), doc
     doc = api(srv.port, "/api/v1/format_query", {"query": "sum("}, status=400)
     assert doc["error"].startswith('invalid parameter "query"'), doc
     doc = api(srv.port, "/api/v1/rules")
@@ -562,6 +569,48 @@ def case_limits(binary, tmp):
     assert doc["errorType"] == "timeout", doc
     doc = api(srv.port, "/api/v1/query_range", dict(heavy, timeout="0.001"), status=503)
     assert doc["errorType"] == "timeout"
+    assert srv.stop() == 0
+
+
+def metric(port, name):
+    st, body = rw.http_get(port, "/metrics")
+    assert st == 200
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[-1])
+    raise AssertionError(f"{name} not on /metrics")
+
+
+@case
+def case_client_disconnect_cancels(binary, tmp):
+    """A PromQL query whose client goes away is canceled (counted on /metrics) and stops
+    evaluating; the server answers the next query."""
+    srv = start(binary, tmp)
+    write(srv.port, [series("w", [(T0 + 1000 * k, float(k)) for k in range(500)], i=str(i))
+                     for i in range(400)])
+    heavy = {"query": "sum(quantile_over_time(0.5, w[10m:1s]))", "start": "1700000000",
+             "end": "1700000500", "step": "1"}
+    t0 = time.time()
+    api(srv.port, "/api/v1/query_range", heavy, timeout=300)
+    full = time.time() - t0
+    if full < 0.3:
+        raise rw.Skip(f"the query finished in {full:.2f}s: too fast to abandon")
+    before = metric(srv.port, "strata_query_jobs_canceled_total")
+    s = socket.create_connection(("127.0.0.1", srv.port))
+    s.sendall(("GET /api/v1/query_range?" + urllib.parse.urlencode(heavy)
+               + " HTTP/1.1\r\nHost: x\r\n\r\n").encode())
+    time.sleep(min(0.3, full / 3))
+    s.close()
+    t_closed = time.time()
+    while time.time() - t_closed < 2.0:
+        if metric(srv.port, "strata_query_jobs_canceled_total") > before:
+            break
+        time.sleep(0.02)
+    assert metric(srv.port, "strata_query_jobs_canceled_total") == before + 1, "not canceled"
+    print(f"full query {full:.2f}s; canceled {(time.time() - t_closed) * 1000:.0f} ms after the "
+          "client left")
+    doc = api(srv.port, "/api/v1/query", {"query": "count(w)", "time": "1700000100"})
+    assert doc["data"]["result"][0]["value"][1] == "400"
     assert srv.stop() == 0
 
 
