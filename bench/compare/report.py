@@ -150,10 +150,16 @@ def markdown(res, json_rel, imgs):
         s, p, r = ing["strata"], ing["prometheus"], ing["ratio"]
         hdr = "%d series, closed loop %d s × %d" % (ing["series"], ing["duration_s"],
                                                    len(ing["reps"]["strata"]))
-        row("ingest: accepted samples/s on one core (%s)" % hdr, s["samples_per_s"],
-            p["samples_per_s"], r["samples_per_s"])
-        row("ingest: server CPU-seconds per million samples", s["cpu_s_per_m_samples"],
-            p["cpu_s_per_m_samples"], r["cpu_s_per_m_samples"], "%.3f")
+        def spread(key, fmt):
+            return [fmt % m + " (%s–%s)" % (fmt % min(x[key] for x in ing["reps"][k]),
+                                           fmt % max(x[key] for x in ing["reps"][k]))
+                    for k, m in (("strata", s[key]), ("prometheus", p[key]))]
+
+        out.append("| ingest: accepted samples/s on one core (%s; median (min–max)) | %s | %s | "
+                   "%.3f |" % tuple([hdr] + spread("samples_per_s", "%.0f") +
+                                    [r["samples_per_s"]]))
+        out.append("| ingest: server CPU-seconds per million samples | %s | %s | %.3f |" % tuple(
+            spread("cpu_s_per_m_samples", "%.3f") + [r["cpu_s_per_m_samples"]]))
         row("ingest: samples per server CPU-second", s["samples_per_cpu_s"],
             p["samples_per_cpu_s"], ratio_(s["samples_per_cpu_s"], p["samples_per_cpu_s"]))
         row("ingest: request latency p50 / p99 (ms)", None, None, None)
