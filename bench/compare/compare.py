@@ -20,7 +20,8 @@ strata with --shards 1; strata-load and this driver on core 1):
   logs     bench/logs/run.sh (strata's log scan next to ripgrep) when it exists, its JSON lines.
 Writes build/bench-compare/compare-<UTC>.json (copied to docs/benchmarks/compare-latest.json), PNG
 plots in docs/img/ and the section between the bench-compare markers of docs/benchmarks.md.
-Never passes or fails on time; exit status 0 unless a phase could not run at all.
+Never passes or fails on time; exit status 1 when a phase could not run (its error is recorded, the
+other phases still run), else 0.
 """
 import argparse
 import datetime
@@ -386,7 +387,8 @@ def wait_settled(srv, cfg):
     t0 = time.time()
     last, stable_since = None, time.time()
     while time.time() - t0 < cfg["settle_max_s"]:
-        names = sorted(n for n in os.listdir(root) if os.path.isdir(os.path.join(root, n)))
+        names = sorted(n for n in (os.listdir(root) if os.path.isdir(root) else [])
+                       if os.path.isdir(os.path.join(root, n)))
         cur = (tuple(names), srv.metric("strata_tsdb_head_cuts_total" if srv.kind == "strata"
                                         else "prometheus_tsdb_compactions_total"))
         if cur != last:
@@ -703,18 +705,22 @@ def main():
                     "phases": sorted(phases)}}
     t0 = time.time()
     log("size %s, work dir %s" % (args.size, work))
-    if "ingest" in phases:
-        res["ingest"] = ingest_phase(args, cfg, work)
-    if "memory" in phases:
-        res["memory"] = memory_phase(args, cfg, work)
-    if "disk" in phases:
-        res["disk"], res["query"] = disk_query_phase(args, cfg, work)
-    if "http" in phases:
-        log("http: bench/http/wrk_vs_nginx.sh")
-        res["http"] = http_phase(args, cfg)
-    if "logs" in phases:
-        log("logs: bench/logs/run.sh")
-        res["logs"] = logs_phase(args, cfg)
+    steps = (("ingest", ("ingest",), ingest_phase), ("memory", ("memory",), memory_phase),
+             ("disk", ("disk", "query"), disk_query_phase),
+             ("http", ("http",), lambda a, c, w: http_phase(a, c)),
+             ("logs", ("logs",), lambda a, c, w: logs_phase(a, c)))
+    for phase, keys, fn in steps:
+        if phase not in phases:
+            continue
+        log("phase %s" % phase)
+        try:
+            got = fn(args, cfg, work)
+        except (OSError, RuntimeError, ValueError, KeyError) as e:  # keep the other phases
+            log("PHASE %s FAILED: %s" % (phase, e))
+            res.setdefault("failed", {})[phase] = str(e)
+            continue
+        for k, v in zip(keys, got if len(keys) > 1 else (got,)):
+            res[k] = v
     res["elapsed_s"] = round(time.time() - t0, 1)
     res["machine"]["loadavg_end"] = os.getloadavg()
     out_json = os.path.join(args.out_dir, "compare-%s.json" % stamp)
@@ -733,8 +739,12 @@ def main():
     else:
         with open(os.path.join(args.out_dir, "section-%s.md" % stamp), "w") as f:
             f.write(report.markdown(res, "benchmarks/compare-latest.json", imgs))
-    shutil.rmtree(work, ignore_errors=True)
+    if res.get("failed"):
+        log("kept %s (server logs) for the failed phases" % work)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
     print(json.dumps(summary(res)))
+    return 1 if res.get("failed") else 0
 
 
 def summary(res):
@@ -759,4 +769,4 @@ def summary(res):
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -236,6 +236,8 @@ def markdown(res, json_rel, imgs):
                 "**DIFFER**: " + "; ".join(x["differences"])[:300].replace("|", "\\|")))
         out.append("")
     out += _logs_md(res.get("logs") or {})
+    for phase, err in sorted((res.get("failed") or {}).items()):
+        out += ["Phase `%s` **failed**: %s" % (phase, err.replace("|", "\\|")), ""]
     for img in imgs:
         out.append("![%s](img/%s)" % (img[:-4], img))
     out += ["", END]
