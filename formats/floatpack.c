@@ -347,11 +347,27 @@ static bool dec_of(uint64_t bits, unsigned s, int64_t *m)
 /* The scale with the fewest values that are not decimals (ties: the smaller); *miss = how many. */
 static unsigned pick_scale(const uint64_t *v, size_t n, size_t *miss)
 {
+    /* A decimal at scale s is one at every larger scale too, so the smallest scales of the
+     * first few values tell which scales can keep misses rare: skip a scale where two of them
+     * miss (full-entropy values then cost a few checks, not a pass per scale). */
+    unsigned smin[8];
+    size_t nf = 0;
+    int64_t m;
+    for (size_t i = 0; i < n && nf < 8; i++) {
+        unsigned s = 0;
+        while (s <= FLOATPACK_SCALE_MAX && !dec_of(v[i], s, &m))
+            s++;
+        smin[nf++] = s;
+    }
     unsigned best = 0;
     size_t best_miss = SIZE_MAX, limit = n / 8 + 1;
     for (unsigned s = 0; s <= FLOATPACK_SCALE_MAX && best_miss; s++) {
+        size_t early = 0;
+        for (size_t j = 0; j < nf; j++)
+            early += smin[j] > s;
+        if (early > 1)
+            continue;
         size_t k = 0;
-        int64_t m;
         for (size_t i = 0; i < n && k <= limit && k < best_miss; i++)
             k += !dec_of(v[i], s, &m);
         if (k < best_miss && k <= limit) {
@@ -485,23 +501,22 @@ static void encs_free(struct encs *e)
 static const struct buf *smallest(const struct buf *a, const struct buf *b, const struct buf *c,
                                   uint8_t *which)
 {
-    const struct buf *best = c;
-    *which = V_XOR;
-    if (a->len && a->len <= best->len) {
-        best = a;
-        *which = V_DEC_DELTA;
-    }
-    if (b->len && b->len < best->len) {
-        best = b;
-        *which = V_DEC_DOD;
-    }
+    /* empty: not built; the first of equal sizes wins */
+    const struct buf *cand[3] = {a, b, c}, *best = NULL;
+    static const uint8_t modes[3] = {V_DEC_DELTA, V_DEC_DOD, V_XOR};
+    for (int i = 0; i < 3; i++)
+        if (cand[i]->len && (!best || cand[i]->len < best->len)) {
+            best = cand[i];
+            *which = modes[i];
+        }
+    ASSERT(best);
     return best;
 }
 
 /* Builds every variant into e; picks timestamps and values separately and writes the chunk. */
 static int enc_all(const int64_t *ts, const uint64_t *v, size_t n, struct encs *e, struct buf *out)
 {
-    uint8_t tmode = TS_DELTA, vmode;
+    uint8_t tmode = TS_DELTA, vmode = V_XOR;
     int rc = 0;
     if (n > 1)
         rc = enc_ts(ts, n, e->u, &e->tmp, &e->ta, &e->tb, &tmode);
@@ -513,7 +528,9 @@ static int enc_all(const int64_t *ts, const uint64_t *v, size_t n, struct encs *
         if (rc == 0 && n > 2)
             rc = enc_dec(v, e->m, e->sp, n, nsp, s, true, e->u, &e->tmp, &e->vb);
     }
-    if (rc == 0)
+    /* xor needs 64 bits plus one per further sample: skip it when a decimal form is no larger */
+    size_t dec_len = e->va.len && (!e->vb.len || e->va.len < e->vb.len) ? e->va.len : e->vb.len;
+    if (rc == 0 && (dec_len == 0 || dec_len > 9 + (n - 1) / 8))
         rc = enc_xor(v, n, &e->tmp, &e->vc);
     if (rc)
         return rc;
