@@ -115,9 +115,9 @@ struct logql_eval_result {
 };
 
 /* Evaluates q. Returns 0 (result in *out), ERR_INVALID with a Loki-worded message in err (e.g.
- * "max entries limit per query exceeded, limit > max_entries_limit (x > y)", "maximum of series
- * (500) reached for a single query"), -ECANCELED / -ETIMEDOUT (from the source), or ERR_NOMEM.
- * On error *out is left empty (nothing to free, but logql_eval_result_free is harmless).
+ * "max entries limit per query exceeded, limit > max_entries_limit (x > y)", "maximum number of
+ * series (500) reached for a single query"), -ECANCELED / -ETIMEDOUT (from the source), or
+ * ERR_NOMEM. On error *out is left empty (nothing to free, but logql_eval_result_free is harmless).
  * Which endpoint accepts which kind of query (the instant endpoint refusing a log query) is the
  * caller's check. */
 int logql_eval(const struct logql_query *q, const struct logql_eval_params *p,

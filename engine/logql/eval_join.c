@@ -50,7 +50,10 @@ static bool sortable(const struct logql_expr *e)
 
 static int series_limit(struct ev_ctx *c)
 {
-    return ev_fail(c, ERR_INVALID, "maximum of series (%lld) reached for a single query",
+    return ev_fail(c, ERR_INVALID,
+                   "maximum number of series (%lld) reached for a single query; consider reducing "
+                   "query cardinality by adding more specific stream selectors, reducing the time "
+                   "range, or aggregating results with functions like sum(), count() or topk()",
                    (long long)c->p->max_series);
 }
 

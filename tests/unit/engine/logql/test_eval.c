@@ -569,11 +569,13 @@ static void test_series_limit(void **state)
     load(D1, 5);
     struct logql_eval_params p = range_p(60, 120, 60);
     p.max_series = 1;
-    expect_err(CNT, p, ERR_INVALID, "maximum of series (1) reached for a single query");
+    expect_err(CNT, p, ERR_INVALID,
+               "maximum number of series (1) reached for a single query; consider reducing ");
     expect("sum(" CNT ")", p, LOGQL_VAL_MATRIX, "{} 60:3 120:2\n");
     struct logql_eval_params i = instant_p(60);
     i.max_series = 1;
-    expect_err(CNT, i, ERR_INVALID, "maximum of series (1) reached for a single query");
+    expect_err(CNT, i, ERR_INVALID,
+               "maximum number of series (1) reached for a single query; consider reducing ");
     i.max_series = 0;
     expect(CNT, i, LOGQL_VAL_VECTOR, LA " 60:2\n" LB " 60:1\n");
     /* an empty parsed label is a label (--keep-empty), absent is not */
