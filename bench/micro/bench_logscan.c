@@ -399,7 +399,7 @@ static void print_data(struct bench *b, const struct opts *o, double ingest_cpu_
     logstore_stats_get(b->ls, &st);
     printf("{\"bench\":\"logscan_data\",\"format\":\"%s\",\"lines\":%llu,\"raw_bytes\":%llu,"
            "\"avg_line_bytes\":%.1f,\"streams\":%u,\"needle\":\"%s\",\"raw_file\":\"%s\","
-           "\"ingest_mb_per_cpu_s\":%.1f}\n",
+           "\"generate_ingest_cut_mb_per_cpu_s\":%.1f}\n",
            o->format, (unsigned long long)b->lines, (unsigned long long)b->line_bytes,
            (double)b->line_bytes / (double)b->lines, b->wl.n_streams, NEEDLE, o->raw ? o->raw : "",
            (double)b->line_bytes / ingest_cpu_s * 1e-6);
