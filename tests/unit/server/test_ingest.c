@@ -2,8 +2,8 @@
  * owner (tenant label, hash, owner, exact sample bits), a whole multi-shard write driven on one
  * thread over a real mesh with fake stores (deferred durability), reply aggregation (204, 400 with
  * the first bad series and counts, 413, 500, 503 + Retry-After), a full mesh lane timing out,
- * RW 2.0 counts (native histograms validated and stored, exemplars never claimed written), metadata, decode errors,
- * and the per-tenant series limit with its recount. */
+ * RW 2.0 counts (native histograms validated and stored, exemplars never claimed written),
+ * metadata, decode errors, and the per-tenant series limit with its recount. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
