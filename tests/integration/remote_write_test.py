@@ -135,13 +135,13 @@ def case_t1_6_v2_written_headers(binary, dump, tmp):
     assert body == b""
     assert h["x-prometheus-remote-write-samples-written"] == "3", h
     assert h["x-prometheus-remote-write-histograms-written"] == "0", h
-    # exemplar storage does not exist yet: the exemplar is dropped and never claimed written
-    assert h["x-prometheus-remote-write-exemplars-written"] == "0", h
-    # native histograms: counted and rejected (400), the headers still say what was written
+    assert h["x-prometheus-remote-write-exemplars-written"] == "1", h  # the exemplar is stored
+    # an invalid native histogram (count 2, buckets summing to 3) is a 400 naming it; the headers
+    # still say what was written
     v2h = rw.V2().add(up("c")[0], [(T0, 1.0)]).add(up("h")[0],
                                                    histograms=[rw.v1_histogram(T0, 2, 0.5)])
     h, body = expect(rw.post(srv.port, rw.snappy_block(v2h.encode()), content_type=rw.V2_TYPE),
-                     400, "native histograms are not supported yet")
+                     400, "invalid native histogram")
     assert h["x-prometheus-remote-write-samples-written"] == "1", h
     assert h["x-prometheus-remote-write-histograms-written"] == "0", h
     # a v1 body sent as v2 decodes as an empty message (fields 1-3 are reserved in v2)
