@@ -155,7 +155,9 @@ static void fuzz_encoder(const uint8_t *data, size_t size)
     while (p < end && ra.n < FLOATPACK_SAMPLES_MAX) {
         uint8_t op = *p++;
         switch (op & 3) {
-        case 1: step += (int8_t)take(&p, end, 1); break;
+        case 1:
+            step = (int64_t)((uint64_t)step + (uint64_t)(int64_t)(int8_t)take(&p, end, 1));
+            break;
         case 2: step = (int64_t)(int32_t)take(&p, end, 4); break;
         case 3: step = (int64_t)take(&p, end, 8); break;
         }
