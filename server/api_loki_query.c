@@ -14,6 +14,7 @@
 #include "engine/logql/parse.h"
 #include "server/api_loki_query.h"
 #include "server/exchange.h"
+#include "server/server.h"
 
 #define ERR_INSTANT_LOG                                                                            \
     "log queries are not supported as an instant query type, please change your query to a "       \
@@ -301,8 +302,8 @@ static struct loki_req *eval_req(struct http_exchange *x)
     r->extra = e;
     r->free_extra = free_eval;
     r->run = run_eval;
-    e->p.max_series = LOKI_MAX_QUERY_SERIES;
-    e->p.max_entries_limit = LOKI_MAX_ENTRIES_LIMIT;
+    e->p.max_series = x->srv->cfg->loki_max_query_series;
+    e->p.max_entries_limit = x->srv->cfg->loki_max_entries_limit;
     e->p.categorize_labels =
         loki_flags_categorize(http_header(x, "x-loki-response-encoding-flags"));
     return r;

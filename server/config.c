@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "base/error.h"
+#include "server/api_loki.h"
 
 static int errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int errf(char *err, size_t n, const char *fmt, ...)
@@ -406,6 +407,24 @@ static int set_loki_md_bytes(struct server_config *c, const char *v, char *err, 
     return 0;
 }
 
+static int set_loki_max_entries(struct server_config *c, const char *v, char *err, size_t n)
+{
+    uint64_t x;
+    int rc = set_count(&x, v, 0, UINT32_MAX, err, n);
+    if (!rc)
+        c->loki_max_entries_limit = (int64_t)x;
+    return rc;
+}
+
+static int set_loki_max_series(struct server_config *c, const char *v, char *err, size_t n)
+{
+    uint64_t x;
+    int rc = set_count(&x, v, 0, INT64_MAX, err, n);
+    if (!rc)
+        c->loki_max_query_series = (int64_t)x;
+    return rc;
+}
+
 struct setting {
     const char *key;
     setter set;
@@ -508,6 +527,12 @@ static const struct setting settings[] = {
      "structured metadata pairs per log entry (default 128; 0: no limit)"},
     {"limits.loki.max-structured-metadata-bytes", set_loki_md_bytes, "SIZE",
      "structured metadata bytes (names + values) per log entry (default 64KiB; 0: no limit)"},
+    {"limits.loki.max-entries-limit-per-query", set_loki_max_entries, "N",
+     "largest limit of a Loki log query; a larger one gets 400 \"max entries limit per query\n"
+     "        exceeded\" (default 5000; 0: no limit)"},
+    {"limits.loki.max-query-series", set_loki_max_series, "N",
+     "series a LogQL metric query may return; beyond it 400 \"maximum number of series (N)\n"
+     "        reached for a single query\" (default 500; 0: no limit)"},
 };
 
 void config_init(struct server_config *c)
@@ -530,6 +555,8 @@ void config_init(struct server_config *c)
     ingest_config_default(&c->ingest);
     query_config_default(&c->query);
     logingest_config_default(&c->logingest);
+    c->loki_max_entries_limit = LOKI_MAX_ENTRIES_LIMIT;
+    c->loki_max_query_series = LOKI_MAX_QUERY_SERIES;
 }
 
 void config_deinit(struct server_config *c)

@@ -42,6 +42,11 @@ struct server_config {
     struct query_config query;   /* query threads, timeout, samples and series limits */
     /* Loki push: line, stream, label, metadata, age and rate limits */
     struct logingest_config logingest;
+    /* Loki queries (Loki's limits_config): the largest `limit` of a log query
+     * (max_entries_limit_per_query, 5000) and the series a metric query may return
+     * (max_query_series, 500); 0 = no limit */
+    int64_t loki_max_entries_limit;
+    int64_t loki_max_query_series;
 };
 
 void config_init(struct server_config *c); /* defaults */

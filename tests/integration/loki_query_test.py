@@ -14,6 +14,7 @@ import http.client
 import json
 import os
 import random
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -554,6 +555,43 @@ def case_client_disconnect(binary, tool, tmp):
     assert ok(srv.port, "/loki/api/v1/labels", {"start": str(NOW - 3600 * SEC)})["data"] == [
         "job", "pod"]
     srv.stop()
+
+
+@case
+def case_query_limits(binary, tool, tmp):
+    """Loki's max_entries_limit_per_query (here from the YAML file) and max_query_series (here a
+    flag) are configurable and answered 400 in Loki's words; --help lists both."""
+    cfg = os.path.join(tmp, "strata.yaml")
+    with open(cfg, "w") as f:
+        f.write("limits:\n  loki:\n    max_entries_limit_per_query: 10\n")
+    srv = start(binary, tmp, extra=ANY_AGE + ("--config", cfg,
+                                              "--limits.loki.max-query-series", "2"))
+    fill(srv.port)
+    rng = {"start": str(NOW - 3600 * SEC), "end": str(NOW)}
+    bad(srv.port, "/loki/api/v1/query_range", dict(query='{job="load"}', limit="11", **rng),
+        "max entries limit per query exceeded, limit > max_entries_limit (11 > 10)")
+    res = ok(srv.port, "/loki/api/v1/query_range", dict(query='{job="load"}', limit="10", **rng))
+    assert len(lines_of(res)) == 10, res
+    q = 'sum by (pod) (count_over_time({job="load"}[1h]))'
+    for path, params in [("/loki/api/v1/query_range", dict(query=q, step="600", **rng)),
+                         ("/loki/api/v1/query", {"query": q, "time": str(NOW)})]:
+        bad(srv.port, path, params, "maximum number of series (2) reached for a single query")
+    res = ok(srv.port, "/loki/api/v1/query",
+             {"query": 'sum(count_over_time({job="load"}[1h]))', "time": str(NOW)})
+    assert len(res["data"]["result"]) == 1, res
+    srv.stop()
+    # defaults: 5000 entries, 500 series; 0 turns a limit off
+    srv = start(binary, tmp, extra=ANY_AGE + ("--limits.loki.max-entries-limit-per-query", "0"))
+    ok(srv.port, "/loki/api/v1/query_range", dict(query='{job="load"}', limit="100000", **rng))
+    ok(srv.port, "/loki/api/v1/query", {"query": q, "time": str(NOW)})
+    srv.stop()
+    srv = start(binary, tmp)
+    bad(srv.port, "/loki/api/v1/query_range", dict(query='{job="load"}', limit="5001", **rng),
+        "(5001 > 5000)")
+    srv.stop()
+    out = subprocess.run([binary, "--help"], capture_output=True, text=True).stdout
+    assert "--limits.loki.max-entries-limit-per-query N" in out, out
+    assert "--limits.loki.max-query-series N" in out, out
 
 
 if __name__ == "__main__":

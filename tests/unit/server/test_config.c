@@ -213,6 +213,8 @@ static void test_help(void **state)
                            "--http.max-connections",
                            "--http.header-timeout",
                            "--http.idle-timeout",
+                           "--limits.loki.max-entries-limit-per-query",
+                           "--limits.loki.max-query-series",
                            "--help"};
     for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
         if (!strstr(text, flags[i]))
@@ -221,12 +223,42 @@ static void test_help(void **state)
     config_deinit(&c);
 }
 
+static void test_loki_query_limits(void **state)
+{
+    (void)state;
+    struct server_config c;
+    config_init(&c);
+    assert_int_equal(c.loki_max_entries_limit, 5000);
+    assert_int_equal(c.loki_max_query_series, 500);
+    char *path = write_tmp("limits:\n  loki:\n    max_entries_limit_per_query: 10\n"
+                           "    max-query-series: 7\n");
+    char err[256] = "";
+    assert_int_equal(config_load_yaml(&c, path, err, sizeof err), 0);
+    assert_int_equal(c.loki_max_entries_limit, 10);
+    assert_int_equal(c.loki_max_query_series, 7);
+    assert_int_equal(config_set(&c, "limits.loki.max-query-series", "0", err, sizeof err), 0);
+    assert_int_equal(c.loki_max_query_series, 0);
+    assert_int_equal(
+        config_set(&c, "limits.loki.max-entries-limit-per-query", "-1", err, sizeof err),
+        ERR_INVALID);
+    assert_non_null(strstr(err, "limits.loki.max-entries-limit-per-query"));
+    assert_int_equal(config_set(&c, "limits.loki.max-query-series", "x", err, sizeof err),
+                     ERR_INVALID);
+    assert_int_equal(c.loki_max_entries_limit, 10); /* unchanged by the errors */
+    config_deinit(&c);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_durations),   cmocka_unit_test(test_sizes),
-        cmocka_unit_test(test_defaults),    cmocka_unit_test(test_yaml_and_flags),
-        cmocka_unit_test(test_yaml_errors), cmocka_unit_test(test_flag_errors),
+        cmocka_unit_test(test_loki_query_limits),
+        cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_yaml_and_flags),
+        cmocka_unit_test(test_yaml_errors),
+        cmocka_unit_test(test_flag_errors),
         cmocka_unit_test(test_help),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
