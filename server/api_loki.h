@@ -7,10 +7,12 @@
  * shard, LogQL evaluation (engine/logql/eval.h) runs on the query thread, and the shard thread
  * replies when the job is done. Tenancy: X-Scope-OrgID (server/tenant.h), as for pushes.
  *
- * Errors: plain text (text/plain; charset=utf-8) as Loki's WriteError: 400 bad parameter, parse
- * error or query limit; 499 "the request was cancelled by the client"; 504 "request timed out,
- * ..."; 503 when no query thread can take the job; 500 otherwise. Threading: handlers run on the
- * exchange's shard thread; the parsers are pure and thread-safe. */
+ * Errors: plain text (text/plain; charset=utf-8) with the status Loki's WriteError gives each
+ * class (pkg/util/server/error.go): 400 bad parameter, parse error, query limit (max entries,
+ * max series) or pipeline error; 499 "the request was cancelled by the client"; 504 "request
+ * timed out, ..."; 503 when no query thread can take the job; 500 otherwise, e.g. a binary
+ * operation with duplicate series or many-to-many matches (plain errors in Loki). Threading:
+ * handlers run on the exchange's shard thread; the parsers are pure and thread-safe. */
 #ifndef STRATA_SERVER_API_LOKI_H
 #define STRATA_SERVER_API_LOKI_H
 

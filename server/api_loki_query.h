@@ -60,7 +60,8 @@ void loki_req_start(struct loki_req *r);
 /* Query thread: records an error (the first one wins). */
 void loki_fail(struct loki_req *r, int status, const char *msg);
 /* Query thread: the error of a fan-out or evaluation code: -ECANCELED 499, -ETIMEDOUT 504,
- * ERR_LIMIT / ERR_INVALID 400 (msg or err_str), others 500. */
+ * ERR_LIMIT / ERR_INVALID 400 (msg or err_str), others 500 (ERR_DUPLICATE: the matching errors
+ * of binary operations, as Loki). */
 void loki_fail_rc(struct loki_req *r, int rc, const char *msg);
 
 /* JSON of a label set: {"name":"value",...}. */

@@ -116,10 +116,12 @@ struct logql_eval_result {
 
 /* Evaluates q. Returns 0 (result in *out), ERR_INVALID with a Loki-worded message in err (e.g.
  * "max entries limit per query exceeded, limit > max_entries_limit (x > y)", "maximum number of
- * series (500) reached for a single query"), -ECANCELED / -ETIMEDOUT (from the source), or
- * ERR_NOMEM. On error *out is left empty (nothing to free, but logql_eval_result_free is harmless).
- * Which endpoint accepts which kind of query (the instant endpoint refusing a log query) is the
- * caller's check. */
+ * series (500) reached for a single query", "pipeline error: ..."), ERR_DUPLICATE when a binary
+ * operation's matching is not unique ("found duplicate series on the right hand-side;...",
+ * "multiple matches for labels: ..."; Loki answers these 500, not 400), -ECANCELED / -ETIMEDOUT
+ * (from the source), or ERR_NOMEM. On error *out is left empty (nothing to free, but
+ * logql_eval_result_free is harmless). Which endpoint accepts which kind of query (the instant
+ * endpoint refusing a log query) is the caller's check. */
 int logql_eval(const struct logql_query *q, const struct logql_eval_params *p,
                const struct logql_source_ops *ops, void *ctx, struct logql_eval_result *out,
                char *err, size_t err_size);

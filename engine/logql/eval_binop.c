@@ -213,7 +213,7 @@ static int vector_op(struct ev_ctx *c, const struct logql_expr *e, struct ev_vec
         return ERR_NOMEM;
     for (size_t i = 0; i < r.n; i++)
         if (pset_get(&right, rs[i], NULL, false, true, &r.s[i]))
-            return ev_fail(c, ERR_INVALID,
+            return ev_fail(c, ERR_DUPLICATE,
                            "found duplicate series on the %s hand-side;many-to-many matching not "
                            "allowed: matching labels must be unique on one side",
                            swap ? "left" : "right");
@@ -226,7 +226,7 @@ static int vector_op(struct ev_ctx *c, const struct logql_expr *e, struct ev_vec
             return ERR_NOMEM;
         bool one = e->card == LOGQL_CARD_ONE_TO_ONE;
         if (pset_get(&matched, ls[i], one ? NULL : metric, !one, true, one ? ls[i] : NULL))
-            return ev_fail(c, ERR_INVALID, "%s",
+            return ev_fail(c, ERR_DUPLICATE, "%s",
                            one ? "multiple matches for labels: many-to-one matching must be "
                                  "explicit (group_left/group_right)"
                                : "multiple matches for labels: grouping labels must ensure "

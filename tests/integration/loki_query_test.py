@@ -594,5 +594,32 @@ def case_query_limits(binary, tool, tmp):
     assert "--limits.loki.max-query-series N" in out, out
 
 
+@case
+def case_error_status(binary, tool, tmp):
+    """Each error class gets the status Loki's WriteError gives it: parse, limit and pipeline
+    errors 400; a binary operation's duplicate series or many-to-many matching 500 (plain errors
+    in Loki); all plain text. (Deadline 504: case timeout; cancel 499: unit test.)"""
+    srv = start(binary, tmp)
+    fill(srv.port)
+    push_json(srv.port, [({"job": "pe"}, [(NOW - 60 * SEC, "v=abc", None),
+                                           (NOW - 30 * SEC, "v=2", None)])])
+    t = {"time": str(NOW)}
+    bad(srv.port, "/loki/api/v1/query", dict(query="sum(rate({job=", **t), "parse error")
+    bad(srv.port, "/loki/api/v1/query",
+        dict(query='sum_over_time({job="pe"} | logfmt | unwrap v [5m])', **t),
+        "pipeline error: 'SampleExtractionErr'")
+    bad(srv.port, "/loki/api/v1/query",
+        dict(query='vector(1) + on() count_over_time({job="load"}[1h])', **t),
+        "found duplicate series on the right hand-side", status=500)
+    bad(srv.port, "/loki/api/v1/query",
+        dict(query='count_over_time({job="load"}[1h]) + on() vector(1)', **t),
+        "multiple matches for labels: many-to-one matching must be explicit", status=500)
+    # the pipeline error goes away when the query drops the failed samples
+    res = ok(srv.port, "/loki/api/v1/query",
+             dict(query='sum_over_time({job="pe"} | logfmt | unwrap v | __error__="" [5m])', **t))
+    assert [r["value"][1] for r in res["data"]["result"]] == ["2"], res
+    srv.stop()
+
+
 if __name__ == "__main__":
     sys.exit(rw.main(CASES, __doc__))

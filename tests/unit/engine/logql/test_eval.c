@@ -501,9 +501,9 @@ static void test_binops(void **state)
            LB " 60:1 120:1\n");
     expect("(" CNT " > 1) or on(app) " CNT, p, LOGQL_VAL_MATRIX,
            LA " 60:2 120:1\n" LB " 60:1 120:1\n");
-    expect_err("vector(1) + on() " CNT, p, ERR_INVALID,
+    expect_err("vector(1) + on() " CNT, p, ERR_DUPLICATE,
                "found duplicate series on the right hand-side;many-to-many matching not allowed");
-    expect_err(CNT " + on() vector(1)", p, ERR_INVALID,
+    expect_err(CNT " + on() vector(1)", p, ERR_DUPLICATE,
                "multiple matches for labels: many-to-one matching must be explicit");
     struct logql_eval_params i = instant_p(4000000000LL);
     expect("vector(1)+vector(1)", i, LOGQL_VAL_VECTOR, "{} 4000000000:2\n");
