@@ -2,7 +2,7 @@
  * stats (bare object), index volume (vector) and volume_range (matrix) with Loki's aggregation
  * (pkg/storage/stores/index/seriesvolume, tsdb Volume, queryrange/volume.go: by series over the
  * selector's or the target labels, or by label name; largest first, `limit` per bucket; buckets
- * aligned on the step, each stamped with its end), and format_query. */
+ * aligned on the step, each stamped with its end), and format_query (Loki's Prettify, pretty.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,7 +11,7 @@
 #include "base/error.h"
 #include "engine/logql/ast.h"
 #include "engine/logql/parse.h"
-#include "engine/logql/print.h"
+#include "engine/logql/pretty.h"
 #include "server/api_loki_query.h"
 #include "server/exchange.h"
 
@@ -228,7 +228,7 @@ void handler_loki_format_query(struct http_exchange *x)
     struct buf p;
     buf_init(&p);
     if (rc == 0)
-        rc = logql_print(q->root, &p);
+        rc = logql_pretty(q->root, &p);
     if (rc) {
         http_reply_text(x, rc == ERR_INVALID ? 400 : 500,
                         rc == ERR_INVALID ? err : "out of memory");

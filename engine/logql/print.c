@@ -384,6 +384,13 @@ int logql_print_stage(const struct logql_stage *st, struct buf *out)
     return p.err;
 }
 
+int logql_print_selector(const struct logql_selector *sel, struct buf *out)
+{
+    struct pr p = {out, 0};
+    print_selector(&p, sel);
+    return p.err;
+}
+
 int logql_print_label_filter(const struct logql_label_filter *f, struct buf *out)
 {
     struct pr p = {out, 0};

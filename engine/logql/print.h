@@ -18,6 +18,8 @@
 
 int logql_print(const struct logql_expr *e, struct buf *out);
 int logql_print_stage(const struct logql_stage *st, struct buf *out);
+/* A stream selector and its stages: {a="b"} |= "x" | json */
+int logql_print_selector(const struct logql_selector *sel, struct buf *out);
 int logql_print_label_filter(const struct logql_label_filter *f, struct buf *out);
 
 #endif

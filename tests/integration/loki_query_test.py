@@ -621,5 +621,19 @@ def case_error_status(binary, tool, tmp):
     srv.stop()
 
 
+@case
+def case_format_query_pretty(binary, tool, tmp):
+    """format_query answers Loki's Prettify: short queries on one line, long ones split."""
+    srv = start(binary, tmp)
+    q = ('sum by (pod) (count_over_time({job="load", namespace="production"} |= "error" | json '
+         '| level="error" [5m]))')
+    fq = ok(srv.port, "/loki/api/v1/format_query", {"query": q})
+    assert fq["data"] == ('sum by (pod)(\n  count_over_time({job="load", namespace="production"} '
+                          '|= "error" | json | level="error"[5m])\n)'), fq
+    fq = ok(srv.port, "/loki/api/v1/format_query", {"query": 'sum(rate({job="a"}[1m]))'})
+    assert fq["data"] == 'sum(rate({job="a"}[1m]))', fq
+    srv.stop()
+
+
 if __name__ == "__main__":
     sys.exit(rw.main(CASES, __doc__))
