@@ -385,9 +385,11 @@ static int parse_grams(const uint8_t *g, size_t avail, struct logblock_info *bi,
     return 0;
 }
 
-int logblock_decode(const uint8_t *p, size_t n, struct logblock_info *out)
+/* Decodes an envelope of n bytes from its first avail bytes (avail <= n): everything but the
+ * payload needs to be within them; payload is NULL unless avail == n. */
+static int decode_prefix(const uint8_t *p, size_t avail, size_t n, struct logblock_info *out)
 {
-    int rc = check_head(p, n);
+    int rc = check_head(p, avail);
     if (rc)
         return rc;
     uint8_t log2 = p[6];
@@ -402,11 +404,11 @@ int logblock_decode(const uint8_t *p, size_t n, struct logblock_info *out)
         .filter_log2 = log2,
     };
     size_t fbytes = log2 ? ((size_t)1 << log2) / 8 : 0, gbytes = 0;
-    if (n - LOGBLOCK_HEADER_BYTES < fbytes)
+    if (avail - LOGBLOCK_HEADER_BYTES < fbytes)
         return ERR_TRUNCATED;
     if ((p[7] & LOGBLOCK_FLAG_GRAMS) &&
-        (rc = parse_grams(p + LOGBLOCK_HEADER_BYTES + fbytes, n - LOGBLOCK_HEADER_BYTES - fbytes,
-                          &bi, &gbytes)) != 0)
+        (rc = parse_grams(p + LOGBLOCK_HEADER_BYTES + fbytes,
+                          avail - LOGBLOCK_HEADER_BYTES - fbytes, &bi, &gbytes)) != 0)
         return rc;
     size_t rest = n - LOGBLOCK_HEADER_BYTES - fbytes - gbytes;
     if (rest != (size_t)bi.payload_len)
@@ -419,9 +421,41 @@ int logblock_decode(const uint8_t *p, size_t n, struct logblock_info *out)
         (bi.codec == LOGBLOCK_CODEC_NONE && bi.payload_len != bi.raw_len))
         return ERR_CORRUPT;
     bi.filter = log2 ? p + LOGBLOCK_HEADER_BYTES : NULL;
-    bi.payload = p + LOGBLOCK_HEADER_BYTES + fbytes + gbytes;
+    bi.payload = avail == n ? p + LOGBLOCK_HEADER_BYTES + fbytes + gbytes : NULL;
     *out = bi;
     return 0;
+}
+
+int logblock_decode(const uint8_t *p, size_t n, struct logblock_info *out)
+{
+    return decode_prefix(p, n, n, out);
+}
+
+int logblock_filters_len(const uint8_t *p, size_t avail, size_t *len)
+{
+    *len = LOGBLOCK_HEADER_BYTES;
+    int rc = check_head(p, avail);
+    if (rc)
+        return rc;
+    size_t f = LOGBLOCK_HEADER_BYTES + (p[6] ? ((size_t)1 << p[6]) / 8 : 0);
+    *len = f;
+    if (!(p[7] & LOGBLOCK_FLAG_GRAMS))
+        return 0;
+    *len = f + LOGBLOCK_GRAM_HEAD_BYTES;
+    if (avail < *len)
+        return ERR_TRUNCATED;
+    uint32_t bits = le32_get(p + f + 4);
+    if (bits < 64 || bits % 64 || bits > LOGBLOCK_GRAM_BITS_MAX)
+        return ERR_CORRUPT;
+    *len += bits / 8;
+    return 0;
+}
+
+int logblock_decode_filters(const uint8_t *p, size_t avail, size_t n, struct logblock_info *out)
+{
+    if (avail > n)
+        return ERR_INVALID;
+    return decode_prefix(p, avail, n, out);
 }
 
 int logblock_peek(const uint8_t *p, size_t n, uint32_t *entries, uint64_t *line_bytes)

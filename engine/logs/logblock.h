@@ -103,6 +103,17 @@ int logblock_enc_finish(struct logblock_enc *e, const uint8_t *chunk, size_t len
 /* Parses and checks an envelope of exactly n bytes (header, CRC, lengths). Does not decompress. */
 int logblock_decode(const uint8_t *p, size_t n, struct logblock_info *out);
 
+/* Bytes of an envelope's header and filters (all that logblock_may_contain reads), told from its
+ * first `avail` bytes: 0 with *len; ERR_TRUNCATED with *len = the prefix needed to tell (read that
+ * much and ask again; at most twice); or the header's ERR_CORRUPT / ERR_UNSUPPORTED. */
+int logblock_filters_len(const uint8_t *p, size_t avail, size_t *len);
+
+/* logblock_decode of an envelope of n bytes from only its first avail bytes (at least the
+ * logblock_filters_len prefix; avail <= n, else ERR_INVALID): header, filters and their CRC are
+ * checked, the payload is not (payload is NULL unless avail == n). A line hint can then skip the
+ * chunk without reading it whole. */
+int logblock_decode_filters(const uint8_t *p, size_t avail, size_t n, struct logblock_info *out);
+
 /* Reads the counts from the first LOGBLOCK_HEADER_BYTES of an envelope without checking the rest
  * (index statistics). 0 or ERR_CORRUPT / ERR_TRUNCATED / ERR_UNSUPPORTED. */
 int logblock_peek(const uint8_t *p, size_t n, uint32_t *entries, uint64_t *line_bytes);

@@ -293,6 +293,35 @@ static bool hint_rules_out(const struct logstore_iter *it, const struct logblock
     return false;
 }
 
+/* With a line hint: decides from the envelope's header and filters alone (covered by their own
+ * CRC) whether the chunk is ruled out, reading only them, so that a skipped chunk costs neither
+ * the read of its payload nor the record's CRC over it. Anything unusual (a damaged header, a
+ * short file) leaves the decision to the full read, which reports it. */
+static bool hint_skips_early(const struct logstore_iter *it, struct src *s)
+{
+    const struct ls_bchunk *ch = s->ch;
+    if (!it->n_needles)
+        return false;
+    struct block_file *f = block_chunk_file(ch->b, ch->c.file);
+    uint64_t off = ch->c.offset + BLOCKINDEX_CHUNK_HEAD_BYTES;
+    size_t want = LOGBLOCK_HEADER_BYTES, len = 0;
+    const uint8_t *p = NULL;
+    for (int k = 0; k < 3; k++) {
+        if (want > ch->c.len || block_file_get(f, off, want, &s->dec->scratch, &p))
+            return false;
+        int rc = logblock_filters_len(p, want, &len);
+        if (rc == 0 && len <= want)
+            break;
+        if ((rc && rc != ERR_TRUNCATED) || len <= want)
+            return false;
+        want = len;
+    }
+    struct logblock_info bi;
+    if (len > want || logblock_decode_filters(p, want, ch->c.len, &bi))
+        return false;
+    return bi.maxt_ns >= it->start && bi.mint_ns < it->end && hint_rules_out(it, &bi);
+}
+
 static bool src_load(struct src *s)
 {
     const struct logchunk_entry *e = logchunk_iter_at(&s->dec->it);
@@ -325,6 +354,10 @@ static int open_block_src(struct logstore_iter *it, struct src *s)
     struct ls_bchunk *ch = s->ch;
     if (!(s->dec = dec_get(it)))
         return ERR_NOMEM;
+    if (hint_skips_early(it, s)) {
+        it->st.chunks_skipped_hint++;
+        return 0;
+    }
     const uint8_t *data;
     int rc = block_chunk_read(ch->b, &ch->c, &s->dec->scratch, &data);
     if (rc)

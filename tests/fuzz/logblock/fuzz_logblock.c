@@ -3,11 +3,12 @@
  *   0: decode the rest as an envelope, as is (header, lengths, CRC);
  *   1: recompute the header CRC over what the rest's payload length leaves for the filters first,
  *      so the checks behind the CRC (gram section fields, counts, zstd frame) are reached.
- * An envelope that decodes must agree with logblock_peek, answers may_contain for needles cut from
- * the input without crashing, and its payload is decompressed and, when it is a log chunk, walked
- * entry by entry. Every walked line is fed to a fresh encoder; the re-encoded envelope must decode
- * to the same counts and chunk bytes, and its filters must admit every line and substrings of it
- * (no false negatives). Mismatches abort. */
+ * An envelope that decodes must agree with logblock_peek and with its header-and-filters prefix
+ * (logblock_filters_len, logblock_decode_filters), answers may_contain for needles cut from the
+ * input without crashing (the same from both views), and its payload is decompressed and, when it
+ * is a log chunk, walked entry by entry. Every walked line is fed to a fresh encoder; the
+ * re-encoded envelope must decode to the same counts and chunk bytes, and its filters must admit
+ * every line and substrings of it (no false negatives). Mismatches abort. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,11 +40,20 @@ static void reseal(uint8_t *p, size_t n)
     le32_put(p + 44, crc32c_update(crc32c(p, 44), p + LOGBLOCK_HEADER_BYTES, filters));
 }
 
-/* Needles cut from the input bytes: whatever they are, the answer must not crash. */
-static void probe(const struct logblock_info *bi, const uint8_t *p, size_t n)
+/* Needles cut from the input bytes: whatever they are, the answer must not crash, and the
+ * header-and-filters view (what a line hint reads first) must answer the same. */
+static void probe(const struct logblock_info *bi, const uint8_t *env, size_t env_len,
+                  const uint8_t *p, size_t n)
 {
-    for (size_t len = 0; len <= 40 && len <= n; len += 3)
-        (void)logblock_may_contain(bi, (struct str){(const char *)p + (n - len) / 2, len});
+    size_t flen;
+    struct logblock_info fi;
+    CHECK(logblock_filters_len(env, env_len, &flen) == 0 && flen <= env_len);
+    CHECK(logblock_decode_filters(env, flen, env_len, &fi) == 0);
+    CHECK(fi.entries == bi->entries && (fi.payload == NULL) == (flen < env_len));
+    for (size_t len = 0; len <= 40 && len <= n; len += 3) {
+        struct str s = {(const char *)p + (n - len) / 2, len};
+        CHECK(logblock_may_contain(bi, s) == logblock_may_contain(&fi, s));
+    }
 }
 
 /* Re-encodes the walked lines around the same chunk; the filters must admit every line. */
@@ -100,7 +110,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         uint64_t line_bytes;
         CHECK(logblock_peek(p, n, &entries, &line_bytes) == 0);
         CHECK(entries == bi.entries && line_bytes == bi.line_bytes);
-        probe(&bi, data, size);
+        probe(&bi, p, n, data, size);
         struct logblock_dec d;
         logblock_dec_init(&d);
         const uint8_t *chunk;

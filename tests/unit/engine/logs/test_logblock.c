@@ -337,6 +337,65 @@ static void test_gram_section_checks(void **state)
     buf_deinit(&out);
 }
 
+/* The header and filters alone, as a line hint reads them before the whole chunk. */
+static void test_filters_prefix(void **state)
+{
+    (void)state;
+    struct prop p = prop_begin("logblock_filters_prefix");
+    struct buf text = BUF_INIT, out = BUF_INIT;
+    size_t offs[300], len;
+    gram_chunk(&p, 300, &text, offs, &out);
+    size_t f = LOGBLOCK_HEADER_BYTES + ((size_t)1 << out.data[6]) / 8;
+    size_t g = LOGBLOCK_GRAM_HEAD_BYTES + le32_get(out.data + f + 4) / 8;
+    assert_int_equal(logblock_filters_len(out.data, 20, &len), ERR_TRUNCATED);
+    assert_int_equal(len, LOGBLOCK_HEADER_BYTES);
+    assert_int_equal(logblock_filters_len(out.data, LOGBLOCK_HEADER_BYTES, &len), ERR_TRUNCATED);
+    assert_int_equal(len, f + LOGBLOCK_GRAM_HEAD_BYTES);
+    assert_int_equal(logblock_filters_len(out.data, len, &len), 0);
+    assert_int_equal(len, f + g);
+    assert_int_equal(len, out.len - le32_get(out.data + 40));
+    struct logblock_info a, b;
+    assert_int_equal(logblock_decode(out.data, out.len, &a), 0);
+    assert_int_equal(logblock_decode_filters(out.data, len, out.len, &b), 0);
+    assert_null(b.payload);
+    assert_int_equal(b.entries, a.entries);
+    assert_int_equal(b.gram_bits, a.gram_bits);
+    for (int q = 0; q < 100; q++) {
+        char id[32];
+        hex(&p, id, 32);
+        struct str s =
+            q % 2 ? (struct str){id, 32} : str_from_cstr((const char *)text.data + offs[q % 300]);
+        assert_int_equal(logblock_may_contain(&a, s), logblock_may_contain(&b, s));
+    }
+    assert_int_equal(logblock_decode_filters(out.data, len - 1, out.len, &b), ERR_TRUNCATED);
+    assert_int_equal(logblock_decode_filters(out.data, out.len, out.len - 1, &b), ERR_INVALID);
+    uint8_t *copy = malloc(out.len);
+    memcpy(copy, out.data, out.len);
+    copy[len - 1] ^= 1; /* a filter bit: the CRC over header and filters catches it */
+    assert_int_equal(logblock_decode_filters(copy, len, out.len, &b), ERR_CORRUPT);
+    le32_put(copy + f + 4, 100); /* not a multiple of 64 */
+    assert_int_equal(logblock_filters_len(copy, f + LOGBLOCK_GRAM_HEAD_BYTES, &len), ERR_CORRUPT);
+    /* a version 1 envelope (no gram section): the trigram filter's end */
+    struct logblock_enc e;
+    logblock_enc_init(&e, 0, true);
+    e.gram_w = 64; /* every line is shorter than a window: no keys, no gram section */
+    uint8_t *chunk;
+    size_t clen;
+    uint64_t lb;
+    make_chunk(10, &chunk, &clen, &e, &lb);
+    buf_reset(&out);
+    assert_int_equal(logblock_enc_finish(&e, chunk, clen, 1000, 1009, 10, lb, &out), 0);
+    assert_int_equal(out.data[4], 1);
+    assert_int_equal(logblock_filters_len(out.data, LOGBLOCK_HEADER_BYTES, &len), 0);
+    assert_int_equal(len, LOGBLOCK_HEADER_BYTES + ((size_t)1 << out.data[6]) / 8);
+    assert_int_equal(logblock_decode_filters(out.data, len, out.len, &b), 0);
+    free(chunk);
+    logblock_enc_deinit(&e);
+    free(copy);
+    buf_deinit(&text);
+    buf_deinit(&out);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -345,6 +404,7 @@ int main(void)
         cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_gram_sound),
         cmocka_unit_test(test_gram_section_checks),
+        cmocka_unit_test(test_filters_prefix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
