@@ -8,6 +8,7 @@
 #include "base/assert.h"
 #include "base/error.h"
 #include "base/hash.h"
+#include "formats/wire/rw1_fast.h"
 
 #define SHOW_LABELS_MAX 16  /* labels shown in an error message */
 #define SHOW_TEXT_MAX   200 /* bytes of label text in an error message */
@@ -153,8 +154,14 @@ int rw1_decode(struct wire_decoder *d, const uint8_t *body, size_t n, const rw1_
 {
     ProtobufCMessage *m;
     *out = NULL;
-    int rc = wire_unpack(d, &prometheus__write_request__descriptor, body, n, &m);
-    if (rc)
+    wire_decoder_reset(d);
+    rw1_request *fast = NULL;
+    int rc = n <= d->body_bytes_max ? rw1_unpack_fast(d, body, n, &fast) : 1;
+    if (rc < 0)
+        return wire_fail(d, rc, "out of memory decoding a remote write request");
+    if (rc == 0)
+        m = &fast->base;
+    else if ((rc = wire_unpack(d, &prometheus__write_request__descriptor, body, n, &m)) != 0)
         return rc;
     rc = rw1_validate((const rw1_request *)m, d->err, sizeof d->err);
     if (rc)
