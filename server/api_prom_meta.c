@@ -13,6 +13,7 @@
 #include "engine/promql/print.h"
 #include "server/api_prom_internal.h"
 #include "server/exchange.h"
+#include "server/query_exemplars.h"
 
 static const char truncated_warning[] = "results truncated due to limit";
 
@@ -322,29 +323,87 @@ void handler_prom_metadata(struct http_exchange *x)
 
 /* ---- /api/v1/query_exemplars ---- */
 
-/* No exemplars are stored: the answer is [] for every valid request (Grafana's probe, with
- * millisecond values read as seconds, included). */
+/* The query's vector selectors, each one matcher set (Prometheus's parser.ExtractSelectors). */
+struct exemplars_extra {
+    struct promql_ast *ast;
+    const struct matcher **sets;
+    size_t *lens;
+    size_t n;
+};
+
+static void free_exemplars_extra(struct prom_req *r)
+{
+    struct exemplars_extra *e = r->extra;
+    if (!e)
+        return;
+    promql_ast_destroy(e->ast);
+    free(e->sets);
+    free(e->lens);
+    free(e);
+}
+
+static void run_exemplars(struct prom_req *r, struct query_job *j)
+{
+    const struct exemplars_extra *e = r->extra;
+    struct query_matchsets ms = {e->sets, e->lens, e->n};
+    struct query_exemplars_set set;
+    int rc = query_exemplars(j, &ms, r->start_ms, r->end_ms, &set);
+    if (rc) {
+        prom_fail_rc(r, rc, "exemplars");
+        return;
+    }
+    struct jsonw w;
+    jsonw_init(&w, &r->out);
+    prom_envelope_begin(&w);
+    query_exemplars_json(&w, set.parts, set.n);
+    finish_body(r, &w, NULL);
+    query_exemplars_set_free(&set);
+}
+
+static bool exemplar_sets(struct exemplars_extra *e)
+{
+    for (const struct promql_node *s = e->ast->selectors; s; s = s->vs.next_selector)
+        e->n++;
+    e->sets = calloc(e->n, sizeof *e->sets);
+    e->lens = calloc(e->n, sizeof *e->lens);
+    if (!e->sets || !e->lens)
+        return false;
+    size_t i = 0;
+    for (const struct promql_node *s = e->ast->selectors; s; s = s->vs.next_selector, i++) {
+        e->sets[i] = s->vs.matchers;
+        e->lens[i] = s->vs.nmatchers;
+    }
+    return true;
+}
+
+/* The exemplars stored for the series the query's selectors match, start <= ts <= end. */
 void handler_prom_query_exemplars(struct http_exchange *x)
 {
     struct prom_req *r = prom_req_new(x);
     if (!r)
         return;
-    int64_t start, end;
-    if (!prom_param_time(r, "start", PROM_TIME_MIN_MS, &start) ||
-        !prom_param_time(r, "end", PROM_TIME_MAX_MS, &end)) {
+    if (!prom_param_time(r, "start", PROM_TIME_MIN_MS, &r->start_ms) ||
+        !prom_param_time(r, "end", PROM_TIME_MAX_MS, &r->end_ms)) {
         prom_req_free(r);
         return;
     }
-    if (end < start) {
+    if (r->end_ms < r->start_ms) {
         prom_reply_error(x, PROM_ERR_BAD_DATA, "end timestamp must not be before start timestamp");
         prom_req_free(r);
         return;
     }
     struct str q = {"", 0};
     http_params_get(&r->params, "query", &q);
-    struct promql_ast *ast = NULL;
+    struct exemplars_extra *e = calloc(1, sizeof *e);
+    if (!e) {
+        prom_reply_error(x, PROM_ERR_INTERNAL, "out of memory");
+        prom_req_free(r);
+        return;
+    }
+    r->extra = e;
+    r->free_extra = free_exemplars_extra;
     struct promql_error perr;
-    int rc = promql_parse(q.ptr, q.len, NULL, &ast, &perr);
+    int rc = promql_parse(q.ptr, q.len, NULL, &e->ast, &perr);
     if (rc) {
         char msg[PROM_ERR_MAX];
         if (rc == ERR_INVALID)
@@ -355,17 +414,24 @@ void handler_prom_query_exemplars(struct http_exchange *x)
         prom_req_free(r);
         return;
     }
-    bool selectors = ast->selectors != NULL;
-    promql_ast_destroy(ast);
-    buf_reset(x->body_out);
-    /* a query without selectors has no exemplars to look up: Prometheus answers without data */
-    int wrc = buf_append_str(x->body_out, selectors ? "{\"status\":\"success\",\"data\":[]}"
-                                                    : "{\"status\":\"success\"}");
-    prom_req_free(r);
-    if (wrc)
+    if (!e->ast->selectors) {
+        /* a query without selectors has no exemplars to look up: Prometheus answers without data */
+        buf_reset(x->body_out);
+        int wrc = buf_append_str(x->body_out, "{\"status\":\"success\"}");
+        prom_req_free(r);
+        if (wrc)
+            prom_reply_error(x, PROM_ERR_INTERNAL, "out of memory");
+        else
+            http_reply(x, 200, "application/json");
+        return;
+    }
+    if (!exemplar_sets(e)) {
         prom_reply_error(x, PROM_ERR_INTERNAL, "out of memory");
-    else
-        http_reply(x, 200, "application/json");
+        prom_req_free(r);
+        return;
+    }
+    r->run = run_exemplars;
+    prom_req_start(r, 0);
 }
 
 /* ---- /api/v1/format_query ---- */

@@ -308,6 +308,11 @@ static int set_max_metadata(struct server_config *c, const char *v, char *err, s
     return set_u32(&c->ingest.metadata_max, v, 0, 100000000, err, n);
 }
 
+static int set_exemplars(struct server_config *c, const char *v, char *err, size_t n)
+{
+    return set_u32(&c->tsdb.exemplars_max, v, 0, 100000000, err, n);
+}
+
 static int set_mesh_timeout(struct server_config *c, const char *v, char *err, size_t n)
 {
     return set_dur(&c->ingest.mesh_full_timeout_ns, v, err, n);
@@ -474,6 +479,9 @@ static const struct setting settings[] = {
      "        0: no size limit (default 0)"},
     {"tsdb.block-range", set_block_range, "DURATION",
      "time range of a head cut into a block (default 2h)"},
+    {"storage.exemplars.exemplars-limit", set_exemplars, "N",
+     "exemplars kept in memory per shard, the oldest overwritten first (default 100000;\n"
+     "        0: exemplars are not stored)"},
     {"limits.max-labels-per-series", set_max_labels, "N",
      "labels a series may have, __name__ included (default 30; 0: no limit)"},
     {"limits.max-label-name-bytes", set_max_name, "N",

@@ -64,11 +64,18 @@ static struct chunk_series_set *tsdb_head_series(void *store, const struct match
     return head_select(tsdb_head(store), ms, n, INT64_MIN, INT64_MAX);
 }
 
+static int tsdb_exemplars_of(void *store, const struct query_matchsets *ms, int64_t mint_ms,
+                             int64_t maxt_ms, struct query_exemplars_result *out)
+{
+    return query_exemplars_owner(store, ms, mint_ms, maxt_ms, out);
+}
+
 static const struct query_store_ops tsdb_ops = {
     .select = tsdb_select,
     .label_names = tsdb_names,
     .label_values = tsdb_values,
     .head_series = tsdb_head_series,
+    .exemplars = tsdb_exemplars_of,
 };
 
 void query_shard_attach(struct query_shard *q, struct tsdb *t, struct ingest_shard *ingest)

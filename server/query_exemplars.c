@@ -9,6 +9,7 @@
 #include "engine/tsdb/exemplars.h"
 #include "engine/tsdb/head.h"
 #include "engine/tsdb/tsdb.h"
+#include "server/query_internal.h"
 
 /* One exemplar found in the ring, before grouping by series. */
 struct hit {
@@ -157,7 +158,8 @@ int query_exemplars_owner(struct tsdb *t, const struct query_matchsets *ms, int6
     struct walk w = {&out->arena, NULL, 0, 0};
     int rc = exemplars_query(tsdb_exemplars(t), start_ms, end_ms, on_exemplar, &w);
     if (rc == 0) {
-        qsort(w.hits, w.n, sizeof *w.hits, hit_cmp);
+        if (w.n > 1)
+            qsort(w.hits, w.n, sizeof *w.hits, hit_cmp);
         rc = group(tsdb_head(t), ms, &w, out);
     }
     free(w.hits);
@@ -172,6 +174,41 @@ void query_exemplars_result_free(struct query_exemplars_result *r)
 {
     arena_deinit(&r->arena);
     memset(r, 0, sizeof *r);
+}
+
+int query_exemplars(struct query_job *j, const struct query_matchsets *ms, int64_t start_ms,
+                    int64_t end_ms, struct query_exemplars_set *out)
+{
+    memset(out, 0, sizeof *out);
+    struct query_spec spec = {.kind = QK_EXEMPLARS};
+    int rc = query_spec_matchers(&spec, ms, j->tenant);
+    struct query_gathered *g = rc ? NULL : calloc(1, sizeof *g);
+    if (!g) {
+        query_spec_free(&spec);
+        return rc ? rc : ERR_NOMEM;
+    }
+    spec.mint_ms = start_ms;
+    spec.maxt_ms = end_ms;
+    out->gathered = g;
+    rc = query_gather(j, &spec, g); /* takes the spec over */
+    if (rc == 0 && g->n && !(out->parts = calloc(g->n, sizeof *out->parts)))
+        rc = ERR_NOMEM;
+    for (size_t i = 0; rc == 0 && i < g->n; i++)
+        if (g->v[i]->ex)
+            out->parts[out->n++] = g->v[i]->ex;
+    if (rc)
+        query_exemplars_set_free(out);
+    return rc;
+}
+
+void query_exemplars_set_free(struct query_exemplars_set *s)
+{
+    if (s->gathered) {
+        query_gathered_done(s->gathered);
+        free(s->gathered);
+    }
+    free(s->parts);
+    memset(s, 0, sizeof *s);
 }
 
 static void json_labels(struct jsonw *w, const struct label *l, size_t n)

@@ -47,6 +47,19 @@ int query_exemplars_owner(struct tsdb *t, const struct query_matchsets *ms, int6
                           int64_t end_ms, struct query_exemplars_result *out);
 void query_exemplars_result_free(struct query_exemplars_result *r);
 
+/* Home side (query thread, inside a job's run): the exemplars of every shard for the series
+ * matching any set of ms (the tenant matcher is added) with start_ms <= ts <= end_ms. parts[i]
+ * stay valid until query_exemplars_set_free. Returns 0, an owner's error, -ETIMEDOUT, -ECANCELED
+ * or ERR_NOMEM. */
+struct query_exemplars_set {
+    const struct query_exemplars_result **parts;
+    size_t n;
+    void *gathered; /* the pieces holding the parts */
+};
+int query_exemplars(struct query_job *j, const struct query_matchsets *ms, int64_t start_ms,
+                    int64_t end_ms, struct query_exemplars_set *out);
+void query_exemplars_set_free(struct query_exemplars_set *s);
+
 /* Prometheus's `data` array: [{"seriesLabels":{..},"exemplars":[{"labels":{..},"value":"1.5",
  * "timestamp":1700000000.123}]}], parts concatenated in order. */
 void query_exemplars_json(struct jsonw *w, const struct query_exemplars_result *const *parts,

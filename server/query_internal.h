@@ -13,6 +13,7 @@
 
 #include "base/arena.h"
 #include "server/query.h"
+#include "server/query_exemplars.h"
 #include "server/validate.h"
 
 enum query_kind {
@@ -21,6 +22,7 @@ enum query_kind {
     QK_VALUES,     /* label values of spec.name */
     QK_METADATA,   /* remote-write metadata (spec.name: one family, or all) */
     QK_STATS,      /* head statistics of the tenant */
+    QK_EXEMPLARS,  /* stored exemplars of the matching series (query_exemplars.c) */
     QK_LOG_SELECT, /* log entries (query_log.c, query_log_owner.c) */
     QK_LOG_NAMES,  /* log label names */
     QK_LOG_VALUES, /* log label values of spec.name */
@@ -60,6 +62,9 @@ struct query_store_ops {
                         int64_t mint_ms, int64_t maxt_ms, struct querier_strings *out);
     /* Every head series matching ms (all times); NULL on ERR_NOMEM. */
     struct chunk_series_set *(*head_series)(void *store, const struct matcher *ms, size_t n);
+    /* Exemplars of the series matching any set of ms in [mint_ms, maxt_ms] (NULL: none kept). */
+    int (*exemplars)(void *store, const struct query_matchsets *ms, int64_t mint_ms,
+                     int64_t maxt_ms, struct query_exemplars_result *out);
 };
 
 /* Immutable while its fan-out is in flight; owned by the fan (owners read it). */
@@ -146,6 +151,7 @@ struct query_piece {
         struct query_log_pentry *entries;  /* QK_LOG_SELECT (heap) */
         struct logstore_stream_stats *sst; /* QK_LOG_SERIES (arena) */
     } u;
+    struct query_exemplars_result *ex;  /* QK_EXEMPLARS (freed with the piece) */
     struct query_log_pstream *lstreams; /* QK_LOG_SELECT (heap2) */
     size_t n_lstreams;
     void *heap2;

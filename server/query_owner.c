@@ -67,6 +67,10 @@ void query_owner_request(struct query_shard *q, struct query_req *r)
 
 void query_piece_free(struct query_piece *p)
 {
+    if (p->ex) {
+        query_exemplars_result_free(p->ex);
+        free(p->ex);
+    }
     arena_deinit(&p->arena);
     free(p->heap);
     free(p->heap2);
@@ -498,6 +502,41 @@ static int step_metadata(struct query_shard *q, struct query_cursor *c)
     return 0;
 }
 
+/* ---- exemplars ---- */
+
+/* The shard's exemplars for the spec's matcher sets, as one piece (none when there are none). */
+static int step_exemplars(struct query_shard *q, struct query_cursor *c)
+{
+    const struct query_spec *s = c->spec;
+    if (!q->ops || !q->ops->exemplars || s->nsets == 0)
+        return 0;
+    const struct matcher **sets = calloc(s->nsets, sizeof *sets);
+    struct query_exemplars_result *res = calloc(1, sizeof *res);
+    int rc = sets && res ? 0 : ERR_NOMEM;
+    for (size_t i = 0, off = 0; rc == 0 && i < s->nsets; off += s->lens[i++])
+        sets[i] = s->matchers + off;
+    struct query_matchsets ms = {sets, s->lens, s->nsets};
+    if (rc == 0) /* on failure the result is already freed */
+        rc = q->ops->exemplars(q->store, &ms, s->mint_ms, s->maxt_ms, res);
+    free(sets);
+    if (rc || res->n == 0) {
+        if (rc == 0)
+            query_exemplars_result_free(res);
+        free(res);
+        return rc;
+    }
+    struct query_piece *p = query_piece_new(q, c);
+    if (!p) {
+        query_exemplars_result_free(res);
+        free(res);
+        return ERR_NOMEM;
+    }
+    p->ex = res;
+    p->n = res->n;
+    query_piece_send(q, c, p);
+    return 0;
+}
+
 /* ---- head statistics ---- */
 
 struct stats_agg {
@@ -656,6 +695,10 @@ static size_t step(struct query_shard *q, struct query_cursor *c)
         case QK_LOG_SERIES: used = query_log_owner_step(q, c, &done, &rc); break;
         case QK_METADATA:
             rc = step_metadata(q, c);
+            done = true;
+            break;
+        case QK_EXEMPLARS:
+            rc = step_exemplars(q, c);
             done = true;
             break;
         default:

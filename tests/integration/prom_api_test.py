@@ -305,6 +305,30 @@ def case_t2_10_exemplars(binary, tmp):
         status=400)
     api(srv.port, "/api/v1/query_exemplars", {"query": "x", "start": "3", "end": "2"},
         status=400)
+    # stored exemplars come back for the series the selectors match, from every shard, within
+    # [start, end], without the tenant label
+    v2 = rw.V2()
+    for job in ("a", "b", "c"):
+        v2.add([("__name__", "req_total"), ("job", job)], [(T0, 1.0), (T0 + 15000, 2.0)],
+               exemplars=[([("trace_id", "t-" + job)], 0.5, T0),
+                          ([("trace_id", "u-" + job)], 1.5, T0 + 15000)])
+    st, _, body = rw.post(srv.port, rw.snappy_block(v2.encode()), content_type=rw.V2_TYPE)
+    assert st == 204, (st, body)
+    doc = api(srv.port, "/api/v1/query_exemplars",
+              {"query": 'sum(rate(req_total{job=~"a|b"}[5m]))', "start": "1700000000",
+               "end": "1700000010"})
+    got = sorted(doc["data"], key=lambda s: s["seriesLabels"]["job"])
+    assert got == [{"seriesLabels": {"__name__": "req_total", "job": j},
+                    "exemplars": [{"labels": {"trace_id": "t-" + j}, "value": "0.5",
+                                   "timestamp": 1700000000}]} for j in ("a", "b")], doc
+    doc = api(srv.port, "/api/v1/query_exemplars",
+              {"query": 'req_total{job="c"}', "start": "1700000000", "end": "1700000020"})
+    assert [len(s["exemplars"]) for s in doc["data"]] == [2], doc
+    assert srv.stop() == 0
+    srv = start(binary, tmp)  # the exemplars come back from the WAL
+    doc = api(srv.port, "/api/v1/query_exemplars",
+              {"query": 'req_total{job="c"}', "start": "1700000000", "end": "1700000020"})
+    assert [e["labels"]["trace_id"] for e in doc["data"][0]["exemplars"]] == ["t-c", "u-c"], doc
     assert srv.stop() == 0
 
 

@@ -188,7 +188,7 @@ static struct chunk_series_set *f_head(void *store, const struct matcher *ms, si
     return fset_new(store, ms, n, INT64_MIN, INT64_MAX, false);
 }
 
-static const struct query_store_ops fake_ops = {f_select, f_names, f_values, f_head};
+static const struct query_store_ops fake_ops = {f_select, f_names, f_values, f_head, NULL};
 
 /* ---- the world: N shards, a mesh, their query states and stores ---- */
 
