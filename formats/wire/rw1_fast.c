@@ -17,8 +17,12 @@ struct cur {
 };
 
 /* Reads a varint; false when truncated or longer than 10 bytes. */
-static bool get_varint(struct cur *c, uint64_t *v)
+static inline __attribute__((always_inline)) bool get_varint(struct cur *c, uint64_t *v)
 {
+    if (c->p < c->end && *c->p < 0x80) { /* tags and most lengths: one byte */
+        *v = *c->p++;
+        return true;
+    }
     uint64_t x = 0;
     for (int shift = 0; shift < 70 && c->p < c->end; shift += 7) {
         uint8_t b = *c->p++;
@@ -33,7 +37,8 @@ static bool get_varint(struct cur *c, uint64_t *v)
 
 /* Reads a tag and, for length-delimited fields, the payload bounds. Returns 0, or FALLBACK for
  * anything the fast path leaves to protobuf-c. */
-static int get_field(struct cur *c, uint32_t *field, uint32_t *wt, struct cur *sub)
+static inline __attribute__((always_inline)) int get_field(struct cur *c, uint32_t *field,
+                                                           uint32_t *wt, struct cur *sub)
 {
     uint64_t tag, len;
     if (!get_varint(c, &tag) || (tag >> 3) == 0 || (tag >> 3) > UINT32_MAX)
@@ -59,8 +64,8 @@ static int scan_label(struct cur c, struct sizes *z)
 {
     size_t name = 0, value = 0;
     while (c.p < c.end) {
-        uint32_t f, wt;
-        struct cur s;
+        uint32_t f = 0, wt = 0;
+        struct cur s = {NULL, NULL};
         if (get_field(&c, &f, &wt, &s) || wt != 2 || (f != 1 && f != 2))
             return FALLBACK;
         if (f == 1)
@@ -95,8 +100,8 @@ static int scan_sample(struct cur c)
 static int scan_series(struct cur c, struct sizes *z)
 {
     while (c.p < c.end) {
-        uint32_t f, wt;
-        struct cur s;
+        uint32_t f = 0, wt = 0;
+        struct cur s = {NULL, NULL};
         if (get_field(&c, &f, &wt, &s) || wt != 2)
             return FALLBACK;
         if (f == 1) {
@@ -117,8 +122,8 @@ static int scan_series(struct cur c, struct sizes *z)
 static int scan(struct cur c, struct sizes *z)
 {
     while (c.p < c.end) {
-        uint32_t f, wt;
-        struct cur s;
+        uint32_t f = 0, wt = 0;
+        struct cur s = {NULL, NULL};
         if (get_field(&c, &f, &wt, &s) || wt != 2 || f != 1)
             return FALLBACK; /* metadata, unknown */
         z->series++;
@@ -157,8 +162,8 @@ static void fill_label(struct mem *m, struct cur c, Prometheus__Label *l)
     prometheus__label__init(l);
     struct cur name = {NULL, NULL}, value = {NULL, NULL}; /* the last occurrence wins */
     while (c.p < c.end) {
-        uint32_t f, wt;
-        struct cur s;
+        uint32_t f = 0, wt = 0;
+        struct cur s = {NULL, NULL};
         (void)get_field(&c, &f, &wt, &s);
         if (f == 1)
             name = s;
@@ -194,8 +199,8 @@ static void fill_series(struct mem *m, struct cur c, Prometheus__TimeSeries *ts)
     ts->labels = m->lb_ptr;
     ts->samples = m->sm_ptr;
     while (c.p < c.end) {
-        uint32_t f, wt;
-        struct cur s;
+        uint32_t f = 0, wt = 0;
+        struct cur s = {NULL, NULL};
         (void)get_field(&c, &f, &wt, &s);
         if (f == 1) {
             Prometheus__Label *l = m->lb++;
@@ -246,8 +251,8 @@ int rw1_unpack_fast(struct wire_decoder *d, const uint8_t *body, size_t n, rw1_r
     req->n_timeseries = z.series;
     req->timeseries = z.series ? m.ts_ptr : NULL;
     while (c.p < c.end) {
-        uint32_t f, wt;
-        struct cur s;
+        uint32_t f = 0, wt = 0;
+        struct cur s = {NULL, NULL};
         (void)get_field(&c, &f, &wt, &s);
         Prometheus__TimeSeries *ts = m.ts++;
         fill_series(&m, s, ts);
