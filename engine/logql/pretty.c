@@ -173,13 +173,17 @@ static void pretty_selector(struct pp *p, const struct logql_selector *sel, int 
 
 static void pretty_expr(struct pp *p, const struct logql_expr *e, int level);
 
-static void pretty_grouping(struct pp *p, const struct logql_grouping *g)
+/* ` by (a, b)`, ` without (a)`. An empty `by ()` is dropped (as Loki) where it means no grouping
+ * (vector aggregations) and kept where it does not (range aggregations: one series, not one per
+ * stream); an empty `without ()` keeps its parentheses so that the output parses. */
+static void pretty_grouping(struct pp *p, const struct logql_grouping *g, bool keep_empty_by)
 {
+    bool by = g->n_labels || keep_empty_by;
     if (g->without)
         put(p, " without");
-    else if (g->n_labels)
+    else if (by)
         put(p, " by");
-    if (g->n_labels || g->without) {
+    if (by || g->without) {
         put(p, " ");
         put_list(p, g->labels, g->n_labels);
     }
@@ -240,7 +244,7 @@ static void pretty_range(struct pp *p, const struct logql_expr *e, int level)
     indent(p, level);
     put(p, ")");
     if (e->grouping.present)
-        pretty_grouping(p, &e->grouping);
+        pretty_grouping(p, &e->grouping, true);
 }
 
 static void pretty_vector(struct pp *p, const struct logql_expr *e, int level)
@@ -248,7 +252,7 @@ static void pretty_vector(struct pp *p, const struct logql_expr *e, int level)
     indent(p, level);
     put(p, logql_vector_op_name(e->vec_op));
     if (e->grouping.present)
-        pretty_grouping(p, &e->grouping);
+        pretty_grouping(p, &e->grouping, false);
     put(p, "(\n");
     if (e->vec_op == LOGQL_VEC_TOPK || e->vec_op == LOGQL_VEC_BOTTOMK ||
         e->vec_op == LOGQL_VEC_APPROX_TOPK) {

@@ -11,8 +11,8 @@
  *     its own line (without parentheses, as Loki), right side;
  *   - label_replace: the argument and its four quoted strings, one per line.
  * Deviations from Loki, where its output would not mean the same query: a split `or` line filter
- * keeps its `or` terms, `on ()` and a group modifier with empty matching labels are kept, and an
- * empty `without ()` keeps its parentheses.
+ * keeps its `or` terms, `on ()` and a group modifier with empty matching labels are kept, an
+ * empty `without ()` keeps its parentheses, and so does a range aggregation's `by ()`.
  *
  * Appends to `out`; returns 0 or ERR_NOMEM. Pure and thread-safe. */
 #ifndef STRATA_ENGINE_LOGQL_PRETTY_H

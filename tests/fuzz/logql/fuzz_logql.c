@@ -1,13 +1,14 @@
 /* Fuzz target: the LogQL parser. The input is a query. When it parses, the canonical text must
  * parse again and print identically (except when it contains NaN/Inf, which LogQL cannot spell),
- * and every compiled object of the AST is exercised on a sample line: regexes, patterns, ip
- * matchers, label matchers, json paths and templates. */
+ * so must its pretty form (format_query), and every compiled object of the AST is exercised on a
+ * sample line: regexes, patterns, ip matchers, label matchers, json paths and templates. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/assert.h"
 #include "engine/logql/parse.h"
+#include "engine/logql/pretty.h"
 #include "engine/logql/print.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -91,6 +92,38 @@ static void visit(const struct logql_expr *e)
     visit(e->rhs);
 }
 
+/* A binary operation directly under another one: Loki's pretty form drops the inner one's
+ * parentheses when it is split, so it may parse back with another precedence (as in Loki). */
+static bool split_binops(const struct logql_expr *e)
+{
+    if (!e)
+        return false;
+    if (e->kind == LOGQL_EXPR_BINOP && ((e->inner && e->inner->kind == LOGQL_EXPR_BINOP) ||
+                                        (e->rhs && e->rhs->kind == LOGQL_EXPR_BINOP)))
+        return true;
+    return split_binops(e->inner) || split_binops(e->rhs);
+}
+
+/* The pretty form parses back to the canonical text t1. */
+static void check_pretty(const struct logql_query *q, const struct buf *t1)
+{
+    struct buf t3 = BUF_INIT, t4 = BUF_INIT;
+    struct logql_query *q3 = NULL;
+    char err[1024];
+    if (logql_pretty(q->root, &t3) != 0)
+        abort();
+    if (logql_parse((struct str){(char *)t3.data, t3.len}, &q3, err, sizeof err) != 0)
+        PANIC("BUG: pretty query does not parse: %.*s: %s", (int)t3.len, (char *)t3.data, err);
+    if (logql_print(q3->root, &t4) != 0)
+        abort();
+    if (!split_binops(q->root) && (t1->len != t4.len || memcmp(t1->data, t4.data, t1->len) != 0))
+        PANIC("BUG: pretty query is another query:\n%.*s\n%.*s", (int)t3.len, (char *)t3.data,
+              (int)t4.len, (char *)t4.data);
+    logql_query_destroy(q3);
+    buf_deinit(&t3);
+    buf_deinit(&t4);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     struct logql_query *q = NULL, *q2 = NULL;
@@ -111,6 +144,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (t1.len != t2.len || memcmp(t1.data, t2.data, t1.len) != 0)
             PANIC("BUG: printing is not stable:\n%.*s\n%.*s", (int)t1.len, (char *)t1.data,
                   (int)t2.len, (char *)t2.data);
+        check_pretty(q, &t1);
     }
     logql_query_destroy(q);
     logql_query_destroy(q2);

@@ -143,6 +143,14 @@ static void test_range_agg(void **state)
            "    | unwrap duration(latency)\n"
            "    | __error__=\"\" [5m] offset 1h\n"
            ") by (pod, namespace)");
+    /* a range aggregation's empty by () means one series: kept (Loki drops it) */
+    expect("quantile_over_time(0.5, " SEL " |= \"some much longer text\" | logfmt | unwrap d [5m]) "
+           "by ()",
+           "quantile_over_time(\n"
+           "  0.5,\n"
+           "  " SEL " |= \"some much longer text\" | logfmt\n"
+           "    | unwrap d [5m]\n"
+           ") by ()");
     /* the selector split inside; the range follows its last line */
     expect("count_over_time(" SEL
            " |= \"some much longer text to find in lines\" | json | level=\"error\" [1h30m])",
