@@ -531,10 +531,12 @@ def case_timeout(binary, tool, tmp):
 def case_client_disconnect(binary, tool, tmp):
     """A client that goes away while its query_range runs cancels the query job (its owners stop):
     strata_query_jobs_canceled_total counts it and the server keeps answering."""
-    srv = start(binary, tmp, shards=2)
-    for b in range(30):
+    srv = start(binary, tmp, shards=2, extra=ANY_AGE + ("--limits.loki.ingestion-rate", "100000000",
+                                              "--limits.loki.ingestion-burst", "100000000"))
+    for b in range(60):
         push_json(srv.port, [({"job": "dc", "pod": f"p{i}"},
-                              [(NOW - (b * 4000 + k) * 10**6 - i, f"line {k} {'y' * 60}", None)
+                              [(NOW - (b * 4000 + k) * 5 * 10**5 - i, f"line {k} {'y' * 60}",
+                                None)
                                for k in range(0, 4000, 2)]) for i in range(4)])
     params = {"query": 'sum(count_over_time({job="dc"} |~ "(y+)+z|line [0-9]*7 " [1m]))',
               "start": str(NOW - 3600 * SEC), "end": str(NOW), "step": "1s"}
