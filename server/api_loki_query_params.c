@@ -11,6 +11,7 @@
 
 #include "base/buf.h"
 #include "base/error.h"
+#include "base/timefmt.h"
 #include "server/api_loki.h"
 #include "server/api_prom.h"
 
@@ -89,91 +90,11 @@ static int64_t sat_mul_add(int64_t a, int64_t m, int64_t b)
 
 /* ---- RFC3339Nano ---- */
 
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static bool num(struct str s, size_t *i, size_t n, int64_t *v)
-{
-    if (*i + n > s.len)
-        return false;
-    int64_t x = 0;
-    for (size_t k = 0; k < n; k++) {
-        char c = s.ptr[*i + k];
-        if (c < '0' || c > '9')
-            return false;
-        x = x * 10 + (c - '0');
-    }
-    *i += n;
-    *v = x;
-    return true;
-}
-
-static bool lit(struct str s, size_t *i, char c)
-{
-    if (*i >= s.len || s.ptr[*i] != c)
-        return false;
-    (*i)++;
-    return true;
-}
-
-static bool frac_ns(struct str s, size_t *i, int64_t *ns)
-{
-    *ns = 0;
-    if (*i >= s.len || s.ptr[*i] != '.')
-        return true;
-    (*i)++;
-    size_t n = 0;
-    while (*i < s.len && s.ptr[*i] >= '0' && s.ptr[*i] <= '9') {
-        if (n < 9)
-            *ns = *ns * 10 + (s.ptr[*i] - '0');
-        n++;
-        (*i)++;
-    }
-    if (n == 0 || n > 9)
-        return false;
-    for (size_t k = n; k < 9; k++)
-        *ns *= 10;
-    return true;
-}
-
-static bool tz(struct str s, size_t *i, int64_t *off)
-{
-    *off = 0;
-    if (lit(s, i, 'Z'))
-        return true;
-    if (*i >= s.len || (s.ptr[*i] != '+' && s.ptr[*i] != '-'))
-        return false;
-    int sign = s.ptr[(*i)++] == '-' ? -1 : 1;
-    int64_t hh, mm;
-    if (!num(s, i, 2, &hh) || !lit(s, i, ':') || !num(s, i, 2, &mm) || hh > 23 || mm > 59)
-        return false;
-    *off = sign * (hh * 3600 + mm * 60);
-    return true;
-}
-
 static bool parse_rfc3339(struct str s, int64_t *out)
 {
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    size_t i = 0;
-    int64_t y, mo, d, h, mi, se, ns, off;
-    if (!num(s, &i, 4, &y) || !lit(s, &i, '-') || !num(s, &i, 2, &mo) || !lit(s, &i, '-') ||
-        !num(s, &i, 2, &d) || !lit(s, &i, 'T') || !num(s, &i, 2, &h) || !lit(s, &i, ':') ||
-        !num(s, &i, 2, &mi) || !lit(s, &i, ':') || !num(s, &i, 2, &se) || !frac_ns(s, &i, &ns) ||
-        !tz(s, &i, &off) || i != s.len)
+    int64_t secs, ns;
+    if (!time_parse_rfc3339(s, &secs, &ns))
         return false;
-    if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59)
-        return false;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (d > mdays[mo - 1] + (mo == 2 && leap))
-        return false;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
     *out = sat_mul_add(secs, 1000000000, ns);
     return true;
 }

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "base/timefmt.h"
 #include "engine/promql/quote.h"
 #include "server/api_prom.h"
 
@@ -96,108 +97,11 @@ static int64_t float_seconds_ms(double t)
     return clamp_ms(ip * 1000 + round(frac * 1000));
 }
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (any year). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static bool leap(int64_t y)
-{
-    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* n decimal digits at s[*i] into *v. */
-static bool digits(struct str s, size_t *i, size_t n, int64_t *v)
-{
-    if (*i + n > s.len)
-        return false;
-    int64_t x = 0;
-    for (size_t k = 0; k < n; k++) {
-        char c = s.ptr[*i + k];
-        if (!isdigit((unsigned char)c))
-            return false;
-        x = x * 10 + (c - '0');
-    }
-    *i += n;
-    *v = x;
-    return true;
-}
-
-static bool expect(struct str s, size_t *i, char c)
-{
-    if (*i >= s.len || s.ptr[*i] != c)
-        return false;
-    (*i)++;
-    return true;
-}
-
-/* ".123456789" or ",123": nanoseconds. */
-static bool fraction_ns(struct str s, size_t *i, int64_t *ns)
-{
-    *ns = 0;
-    if (*i >= s.len || (s.ptr[*i] != '.' && s.ptr[*i] != ','))
-        return true;
-    (*i)++;
-    size_t n = 0;
-    int64_t v = 0;
-    while (*i < s.len && isdigit((unsigned char)s.ptr[*i])) {
-        if (n < 9)
-            v = v * 10 + (s.ptr[*i] - '0');
-        n++;
-        (*i)++;
-    }
-    if (n == 0 || n > 9)
-        return false;
-    for (size_t k = n; k < 9; k++)
-        v *= 10;
-    *ns = v;
-    return true;
-}
-
-/* "Z" or "+hh:mm" / "-hh:mm": the zone's offset east of UTC in seconds. */
-static bool zone(struct str s, size_t *i, int64_t *off)
-{
-    if (*i < s.len && (s.ptr[*i] == 'Z' || s.ptr[*i] == 'z')) {
-        (*i)++;
-        *off = 0;
-        return true;
-    }
-    if (*i >= s.len || (s.ptr[*i] != '+' && s.ptr[*i] != '-'))
-        return false;
-    int sign = s.ptr[(*i)++] == '-' ? -1 : 1;
-    int64_t hh, mm;
-    if (!digits(s, i, 2, &hh) || !expect(s, i, ':') || !digits(s, i, 2, &mm) || hh > 23 || mm > 59)
-        return false;
-    *off = sign * (hh * 3600 + mm * 60);
-    return true;
-}
-
 static bool parse_rfc3339(struct str s, int64_t *ms)
 {
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    size_t i = 0;
-    int64_t y, mo, d, h, mi, se, ns, off;
-    if (!digits(s, &i, 4, &y) || !expect(s, &i, '-') || !digits(s, &i, 2, &mo) ||
-        !expect(s, &i, '-') || !digits(s, &i, 2, &d))
+    int64_t secs, ns;
+    if (!time_parse_rfc3339(s, &secs, &ns))
         return false;
-    if (i >= s.len || (s.ptr[i] != 'T' && s.ptr[i] != 't'))
-        return false;
-    i++;
-    if (!digits(s, &i, 2, &h) || !expect(s, &i, ':') || !digits(s, &i, 2, &mi) ||
-        !expect(s, &i, ':') || !digits(s, &i, 2, &se) || !fraction_ns(s, &i, &ns) ||
-        !zone(s, &i, &off) || i != s.len)
-        return false;
-    if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 59)
-        return false;
-    if (d > mdays[mo - 1] + (mo == 2 && leap(y)))
-        return false;
-    int64_t secs = days_from_civil(y, mo, d) * 86400 + h * 3600 + mi * 60 + se - off;
     *ms = secs * 1000 + ns / 1000000;
     return true;
 }
