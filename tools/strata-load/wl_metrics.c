@@ -257,8 +257,13 @@ static void build_catalog(struct catalog *c)
         if (c->n < c->cap)
             fam_hwmon(c, hw++);
     }
-    for (uint32_t i = 0; i < c->n; i++)
-        sort_labels(&c->m->tmpl[i]);
+    for (uint32_t i = 0; i < c->n; i++) {
+        struct ld_mtmpl *t = &c->m->tmpl[i];
+        struct str name = t->labels[0].value; /* __name__, before sorting */
+        t->pages = t->kind == LD_M_GAUGE && t->scale >= 4096 && name.len > 6 &&
+                   memcmp(name.ptr + name.len - 6, "_bytes", 6) == 0;
+        sort_labels(t);
+    }
 }
 
 int ld_metrics_init(struct ld_metrics *m, const struct ld_metrics_cfg *cfg)
@@ -371,8 +376,13 @@ static double gauge_at(const struct ld_mtmpl *t, uint64_t key, int64_t ts_ms)
         double period_ms = 300000.0 + (double)(ld_hash3(key, 0, 2) % 3300000);
         double phase = ld_unit_of(ld_hash3(key, 0, 3)) * 2 * M_PI;
         double noise = ld_unit_of(ld_hash3(key, (uint64_t)ts_ms, 4)) - 0.5;
-        v *= 1 + t->amp * sin(2 * M_PI * (double)ts_ms / period_ms + phase) + t->amp * 0.2 * noise;
+        /* memory and free space move by a few pages between scrapes, not by a fifth of a swing */
+        double jitter = t->pages ? 0.002 : 0.2;
+        v *= 1 + t->amp * sin(2 * M_PI * (double)ts_ms / period_ms + phase) +
+             t->amp * jitter * noise;
     }
+    if (t->pages)
+        return floor(v / 4096) * 4096;
     if (t->scale >= 1000)
         return floor(v);
     if (t->decimals < 0)

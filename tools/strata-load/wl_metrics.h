@@ -63,6 +63,7 @@ struct ld_mtmpl {
     uint32_t rate;    /* counters/histograms: increments (observations) per second, >= 1 */
     double scale;     /* counters: value of one increment; gauges: base value */
     double amp;       /* gauges: relative amplitude */
+    bool pages;       /* byte gauges (memory, filesystem): whole 4 KiB pages, small steps */
     int8_t decimals;  /* gauges below 1000: decimal digits kept (as the exporter reads them from
                          /proc or sysfs); -1: full float64 precision (measured durations) */
     double median_s;  /* histograms: median latency */

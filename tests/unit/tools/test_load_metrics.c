@@ -147,7 +147,7 @@ static void test_value_precision(void **state)
     struct ld_metrics m;
     struct ld_metrics_cfg c = cfg(7, 2, 400, 1000, 0);
     assert_int_equal(ld_metrics_init(&m, &c), 0);
-    int full = 0, checked = 0;
+    int full = 0, checked = 0, pages = 0;
     for (uint64_t s = 0; s < m.n_series; s++) {
         const struct ld_mtmpl *t = &m.tmpl[s % 400];
         struct str name = t->labels[0].value;
@@ -161,6 +161,15 @@ static void test_value_precision(void **state)
         else if (str_eq(name, STR_LIT("scrape_duration_seconds")) ||
                  str_eq(name, STR_LIT("http_request_duration_seconds_sum")))
             want = -1;
+        if (t->pages) { /* byte gauges: whole pages, following their wave between scrapes */
+            for (int i = 0; i < 50; i++) {
+                double v = ld_metrics_value(&m, s, 0, T0 + i * 15000);
+                double w = ld_metrics_value(&m, s, 0, T0 + (i + 1) * 15000);
+                assert_true(fmod(v, 4096) == 0 && v > 0);
+                assert_true(fabs(w - v) < 0.1 * v);
+            }
+            pages++;
+        }
         for (int i = 0; i < 50; i++) {
             double v = ld_metrics_value(&m, s, 0, T0 + i * 15000 + 1234);
             if (want < 0) {
@@ -175,6 +184,7 @@ static void test_value_precision(void **state)
     }
     assert_true(checked > 1000);
     assert_true(full > 0); /* the measured durations do stay full precision */
+    assert_true(pages > 0);
     ld_metrics_deinit(&m);
 }
 
