@@ -121,8 +121,9 @@ static int on_record(void *arg, const struct walrec *rec, const struct wal_repla
     }
 }
 
-static void note_corrupt(struct logstore *ls, const struct wal_replay_result *res)
+static void note_corrupt(void *arg, const struct wal_replay_result *res)
 {
+    struct logstore *ls = arg;
     log_error("logs wal replay: damaged log file, skipping to the next segment",
               LOG_UINT("segment", res->stop_segment),
               LOG_STR("checkpoint", res->stop_in_checkpoint ? "true" : "false"),
@@ -132,32 +133,14 @@ static void note_corrupt(struct logstore *ls, const struct wal_replay_result *re
     LS_STAT_ADD(ls, replay_lost_bytes, res->lost_bytes);
 }
 
-static int replay_all(struct logstore *ls, const char *wal_dir, struct replay *r)
-{
-    uint32_t from = 0;
-    for (;;) {
-        struct wal_replay_opts o = {.from_segment = from, .read_bytes = 0};
-        struct wal_replay_result res;
-        int rc = wal_replay(wal_dir, &o, on_record, r, &res);
-        if (rc != ERR_CORRUPT)
-            return rc;
-        note_corrupt(ls, &res);
-        uint32_t next = res.stop_segment + 1;
-        if (next <= from)
-            next = from + 1;
-        if (res.last_segment == 0 || next > res.last_segment)
-            return 0;
-        from = next;
-    }
-}
-
 int ls_replay(struct logstore *ls, const char *wal_dir)
 {
     int64_t t0 = clock_mono_ns();
     struct replay r = {.ls = ls, .lcap = LABELS_START, .mcap = MD_START};
     r.lbuf = malloc(r.lcap * sizeof *r.lbuf);
     r.mbuf = malloc(r.mcap * sizeof *r.mbuf);
-    int rc = r.lbuf && r.mbuf ? replay_all(ls, wal_dir, &r) : ERR_NOMEM;
+    int rc = r.lbuf && r.mbuf ? wal_replay_resuming(wal_dir, on_record, &r, note_corrupt, ls)
+                              : ERR_NOMEM;
     free(r.lbuf);
     free(r.mbuf);
     int64_t d = clock_mono_ns() - t0;

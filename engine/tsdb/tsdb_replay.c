@@ -166,8 +166,9 @@ static int on_record(void *arg, const struct walrec *rec, const struct wal_repla
     }
 }
 
-static void note_corrupt(struct tsdb *t, const struct wal_replay_result *res)
+static void note_corrupt(void *arg, const struct wal_replay_result *res)
 {
+    struct tsdb *t = arg;
     log_error("wal replay: damaged log file, skipping to the next segment",
               LOG_UINT("segment", res->stop_segment),
               LOG_STR("checkpoint", res->stop_in_checkpoint ? "true" : "false"),
@@ -175,26 +176,6 @@ static void note_corrupt(struct tsdb *t, const struct wal_replay_result *res)
               LOG_ERR(res->stop_err));
     TSDB_STAT_ADD(t, replay_corrupt_segments, 1);
     TSDB_STAT_ADD(t, replay_lost_bytes, res->lost_bytes);
-}
-
-/* Replays from `from` (0: checkpoint + segments) and on through every damaged non-last segment. */
-static int replay_all(struct tsdb *t, const char *wal_dir, struct replay *r)
-{
-    uint32_t from = 0;
-    for (;;) {
-        struct wal_replay_opts o = {.from_segment = from, .read_bytes = 0};
-        struct wal_replay_result res;
-        int rc = wal_replay(wal_dir, &o, on_record, r, &res);
-        if (rc != ERR_CORRUPT)
-            return rc;
-        note_corrupt(t, &res);
-        uint32_t next = res.stop_segment + 1;
-        if (next <= from)
-            next = from + 1;
-        if (res.last_segment == 0 || next > res.last_segment)
-            return 0;
-        from = next;
-    }
 }
 
 int tsdb_replay(struct tsdb *t, const char *wal_dir)
@@ -205,7 +186,7 @@ int tsdb_replay(struct tsdb *t, const char *wal_dir)
         return ERR_NOMEM;
     int rc = head_replay_begin(t->head);
     if (rc == 0)
-        rc = replay_all(t, wal_dir, &r);
+        rc = wal_replay_resuming(wal_dir, on_record, &r, note_corrupt, t);
     head_replay_end(t->head);
     free(r.lbuf);
     int64_t d = clock_mono_ns() - t0;

@@ -184,6 +184,13 @@ struct wal_replay_result {
 int wal_replay(const char *dir, const struct wal_replay_opts *opts, wal_replay_fn fn, void *arg,
                struct wal_replay_result *res);
 
+/* A start-up replay as both stores run it: wal_replay from the checkpoint on, resuming after every
+ * damaged non-last segment, which damaged(damaged_arg, res) is told of first (the store logs it and
+ * counts the loss). Returns wal_replay's other results (ERR_CORRUPT never ends it). */
+typedef void (*wal_damage_fn)(void *arg, const struct wal_replay_result *res);
+int wal_replay_resuming(const char *dir, wal_replay_fn fn, void *arg, wal_damage_fn damaged,
+                        void *damaged_arg);
+
 /* ---- checkpoint ---- */
 
 /* What a checkpoint keeps. Every function gets `arg`; a NULL function keeps everything of its kind

@@ -155,3 +155,23 @@ int wal_replay(const char *dir, const struct wal_replay_opts *opts, wal_replay_f
     res->duration_ns = clock_mono_ns() - t0;
     return rc;
 }
+
+int wal_replay_resuming(const char *dir, wal_replay_fn fn, void *arg, wal_damage_fn damaged,
+                        void *damaged_arg)
+{
+    uint32_t from = 0;
+    for (;;) {
+        struct wal_replay_opts o = {.from_segment = from, .read_bytes = 0};
+        struct wal_replay_result res;
+        int rc = wal_replay(dir, &o, fn, arg, &res);
+        if (rc != ERR_CORRUPT)
+            return rc;
+        damaged(damaged_arg, &res);
+        uint32_t next = res.stop_segment + 1;
+        if (next <= from)
+            next = from + 1;
+        if (res.last_segment == 0 || next > res.last_segment)
+            return 0;
+        from = next;
+    }
+}
