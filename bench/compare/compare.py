@@ -54,7 +54,8 @@ SIZES = {
     "default": dict(active_targets=200, ingest_s=20, reps=3, memory_passes=4, backfill_targets=20,
                     query_runs=5, http_reps=3, http_duration="10s", settle_max_s=150,
                     logs_size="small"),
-    "large": dict(active_targets=2000, ingest_s=60, reps=3, memory_passes=4, backfill_targets=100,
+    # large: the issues' sizes, 1 M active series and 100 k series x 24 h for disk and queries
+    "large": dict(active_targets=2000, ingest_s=60, reps=3, memory_passes=4, backfill_targets=200,
                   query_runs=5, http_reps=3, http_duration="10s", settle_max_s=600,
                   logs_size="default"),
 }

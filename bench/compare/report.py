@@ -132,7 +132,7 @@ def markdown(res, json_rel, imgs):
                m["kernel"], m["loadavg_start"][0], m["prometheus"], json_rel, json_rel), "",
            "Size `%s`: %d series for ingest and memory, 24 h of 15 s samples of %d series for "
            "disk and queries (the full day of the ingest series count would not fit the run's "
-           "15 minutes; `SIZE=large` takes 1 M and 50 k). strata built from `%s`." % (
+           "15 minutes; `SIZE=large` takes 1 M and 100 k). strata built from `%s`." % (
                res["size"], res["config"]["active_targets"] * 500,
                res["config"]["backfill_targets"] * 500, res.get("revision", "?")), "",
            "Each server runs alone, pinned to core 0 (strata `--shards 1`, Prometheus "
