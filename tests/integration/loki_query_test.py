@@ -538,7 +538,8 @@ def case_client_disconnect(binary, tool, tmp):
                               [(NOW - (b * 4000 + k) * 5 * 10**5 - i, f"line {k} {'y' * 60}",
                                 None)
                                for k in range(0, 4000, 2)]) for i in range(4)])
-    params = {"query": 'sum(count_over_time({job="dc"} |~ "(y+)+z|line [0-9]*7 " [1m]))',
+    params = {"query": 'sum(quantile_over_time(0.5, {job="dc"} | regexp "line (?P<k>[0-9]+) '
+                       '(?P<rest>y+)" | line_format "{{.rest}} {{.k}}" | unwrap k [1m]))',
               "start": str(NOW - 3600 * SEC), "end": str(NOW), "step": "1s"}
     t0 = time.time()
     ok(srv.port, "/loki/api/v1/query_range", params)
