@@ -481,33 +481,12 @@ static int retention_streams(struct ls_worker *w, struct ls_job *j)
 
 /* ---- compaction ---------------------------------------------------------------------------- */
 
-static void quarantine_faulted(struct compact_dir *cd)
-{
-    for (size_t i = 0; i < cd->n;) {
-        struct block *b = cd->blocks[i];
-        struct block_fault f;
-        if (!block_fault(b, &f)) {
-            i++;
-            continue;
-        }
-        memmove(cd->blocks + i, cd->blocks + i + 1, (cd->n - i - 1) * sizeof *cd->blocks);
-        cd->n--;
-        log_error("logs block corrupt, quarantining", LOG_STR("block", block_dir(b)),
-                  LOG_STR("file", f.file), LOG_UINT("offset", f.offset), LOG_ERR(f.code));
-        int rc = block_quarantine(block_dir(b));
-        if (rc)
-            log_error("block quarantine failed", LOG_STR("block", block_dir(b)), LOG_ERR(rc));
-        cd->n_quarantined++;
-        block_unref(b);
-    }
-}
-
 static int compact(struct ls_worker *w, struct ls_job *j)
 {
     size_t before_q = w->cd.n_quarantined;
     int rc = 0;
     if (j->quarantine)
-        quarantine_faulted(&w->cd);
+        compact_dir_quarantine_faulted(&w->cd, "logs block corrupt, quarantining");
     if (j->compact)
         rc = compact_dir_compact(&w->cd);
     int rr = compact_dir_retention(&w->cd, j->now_ms, 0, &j->retention_deleted);

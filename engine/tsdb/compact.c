@@ -220,6 +220,20 @@ static void quarantine_at(struct compact_dir *d, size_t i)
     block_unref(b);
 }
 
+void compact_dir_quarantine_faulted(struct compact_dir *d, const char *log_msg)
+{
+    for (size_t i = 0; i < d->n;) {
+        struct block_fault f;
+        if (!block_fault(d->blocks[i], &f)) {
+            i++;
+            continue;
+        }
+        log_error(log_msg, LOG_STR("block", block_dir(d->blocks[i])), LOG_STR("file", f.file),
+                  LOG_UINT("offset", f.offset), LOG_ERR(f.code));
+        quarantine_at(d, i);
+    }
+}
+
 static bool has_suffix(const char *s, const char *suf)
 {
     size_t n = strlen(s), m = strlen(suf);

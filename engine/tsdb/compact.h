@@ -104,6 +104,10 @@ int compact_dir_compact_once(struct compact_dir *d, bool *did);
 /* Compacts until the plan is empty. Corrupt inputs are quarantined and compaction goes on. */
 int compact_dir_compact(struct compact_dir *d);
 
+/* Quarantines every block a reader reported damaged (block_fault), logging log_msg with the
+ * block, file, offset and error first; they leave the directory's list. */
+void compact_dir_quarantine_faulted(struct compact_dir *d, const char *log_msg);
+
 /* Applies retention by age (relative to now_ms) and size (block bytes + other_bytes). Returns 0
  * and the number of blocks deleted in *n_deleted (may be NULL). */
 int compact_dir_retention(struct compact_dir *d, int64_t now_ms, uint64_t other_bytes,

@@ -116,33 +116,12 @@ static uint64_t dir_bytes(const char *dir, int depth)
 
 /* Moves the blocks that recorded a fault (a query hit bad bytes) out of the directory list and
  * into quarantine. Readers holding a reference keep their mapped files. */
-static void quarantine_faulted(struct compact_dir *cd)
-{
-    for (size_t i = 0; i < cd->n;) {
-        struct block *b = cd->blocks[i];
-        struct block_fault f;
-        if (!block_fault(b, &f)) {
-            i++;
-            continue;
-        }
-        memmove(cd->blocks + i, cd->blocks + i + 1, (cd->n - i - 1) * sizeof *cd->blocks);
-        cd->n--;
-        log_error("block corrupt, quarantining", LOG_STR("block", block_dir(b)),
-                  LOG_STR("file", f.file), LOG_UINT("offset", f.offset), LOG_ERR(f.code));
-        int rc = block_quarantine(block_dir(b));
-        if (rc)
-            log_error("block quarantine failed", LOG_STR("block", block_dir(b)), LOG_ERR(rc));
-        cd->n_quarantined++;
-        block_unref(b);
-    }
-}
-
 static int compact(struct tsdb_worker *w, struct tsdb_job *j)
 {
     size_t before_q = w->cd.n_quarantined;
     int rc = 0;
     if (j->quarantine)
-        quarantine_faulted(&w->cd);
+        compact_dir_quarantine_faulted(&w->cd, "block corrupt, quarantining");
     if (j->compact)
         rc = compact_dir_compact(&w->cd);
     uint64_t other = j->other_bytes + dir_bytes(w->wal_dir, 1);
