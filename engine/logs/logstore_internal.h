@@ -16,6 +16,7 @@
 #include "base/strmap.h"
 #include "engine/index/memindex.h"
 #include "engine/io/jobthread.h"
+#include "engine/store/cycle.h"
 #include "engine/logs/logblock.h"
 #include "engine/logs/logstore.h"
 #include "engine/tsdb/block.h"
@@ -222,40 +223,6 @@ struct ls_snap {
     size_t n, cap;
 };
 
-enum ls_job_kind {
-    LS_JOB_NONE = 0,
-    LS_JOB_WRITE_BLOCK, /* snapshot -> re-encoded block -> compact_dir_add */
-    LS_JOB_CHECKPOINT,  /* wal_checkpoint_dir */
-    LS_JOB_COMPACT,     /* quarantine, compaction, retention (age and per stream) */
-};
-
-struct ls_alive {
-    uint64_t *words;
-    uint32_t n_bits;
-    int64_t cut_ms;
-};
-
-struct ls_job {
-    enum ls_job_kind kind;
-    /* inputs */
-    struct ls_snap *snap;
-    int64_t mint_ms, maxt_ms;
-    uint32_t upto_segment;
-    const struct ls_alive *alive;
-    bool compact, quarantine;
-    int64_t now_ms;
-    /* outputs */
-    int rc;
-    int64_t duration_ns;
-    struct blockindex_meta meta;
-    uint64_t raw_bytes, chunk_bytes; /* of the block written */
-    struct wal_checkpoint_result ck;
-    size_t retention_deleted, rewritten, chunks_dropped, quarantined;
-    bool blocks_changed;
-    struct block **blocks; /* new list, one reference each */
-    size_t n_blocks;
-};
-
 /* When some chunk of a block expires by its stream's retention (ms). */
 struct ls_expiry {
     struct blockindex_ulid ulid;
@@ -263,20 +230,21 @@ struct ls_expiry {
 };
 
 struct ls_worker {
-    struct jobthread jt;   /* runs one ls_job at a time */
+    struct jobthread jt;   /* runs one struct store_job at a time (engine/store/cycle.h) */
     struct compact_dir cd; /* owned by the worker thread once it runs */
     char *wal_dir, *blocks_dir, *state_path;
     const struct logstore_config *cfg;
     struct ls_expiry *exp; /* per-stream retention: blocks checked and not yet due */
     size_t n_exp, cap_exp;
+    struct store_worker run; /* the job runner's view of the above */
 };
 
 int ls_worker_start(struct ls_worker *w);
 void ls_worker_stop(struct ls_worker *w);
-void ls_worker_post(struct ls_worker *w, struct ls_job *job);
-struct ls_job *ls_worker_poll(struct ls_worker *w);
-struct ls_job *ls_worker_wait(struct ls_worker *w);
-int ls_blocks_copy(const struct compact_dir *cd, struct block ***out, size_t *n);
+static inline int ls_blocks_copy(const struct compact_dir *cd, struct block ***out, size_t *n)
+{
+    return store_blocks_copy(cd, out, n);
+}
 /* Deletes blocks superseded by a per-stream retention rewrite that a crash left behind (same
  * sources and time range as a newer block). */
 void ls_blocks_drop_rewritten(struct compact_dir *cd);
@@ -286,24 +254,14 @@ int64_t ls_retention_for(const struct logstore_config *c, const struct label *l,
 
 /* ---- maintenance ---- */
 
-enum ls_cut_state { LS_CUT_IDLE = 0, LS_CUT_SNAPSHOT, LS_CUT_WRITING, LS_CUT_TRUNCATE };
-
+/* The log store's side of the store cycle (engine/store/cycle.h). */
 struct ls_cycle {
-    enum ls_cut_state cut;
-    int64_t cut_mint, cut_maxt; /* ms */
-    int64_t cut_started_ns;
+    struct store_cycle sc;
+    enum store_cut_state cut;
     uint32_t snap_next_id; /* next stream id to snapshot */
     struct ls_snap snap;
-    struct ls_job job;
-    bool job_busy;
-    bool ckpt_pending;
-    uint32_t ckpt_upto;
-    struct ls_alive alive;
-    bool compact_wanted;
-    int64_t next_retention_ms;
-    int64_t retry_after_ms;
-    int64_t now_ms;
-    uint32_t idle_next; /* round robin position of idle finishing */
+    struct store_alive alive; /* the checkpoint's keep filter */
+    uint32_t idle_next;       /* round robin position of idle finishing */
 };
 
 void ls_cycle_init(struct logstore *ls);

@@ -1,34 +1,16 @@
-/* The log store's background thread: runs one job at a time with blocking file I/O, owning the
- * blocks directory (struct compact_dir): write a head-cut block (each stream's chunks of the range
+/* The log store's side of the background jobs (engine/store/cycle.h runs them on the store's job
+ * thread, which owns the blocks directory): the head-cut block (each stream's chunks of the range
  * merged in time order without duplicates and re-encoded into zstd envelope chunks with trigram
- * filters), write a WAL checkpoint, and compact + apply retention (by age overall; per stream by
- * rewriting blocks without the expired chunks of streams whose retention is shorter). Jobs come
- * in and go back through a mutex-protected slot; the shard thread posts and polls. */
+ * filters), the checkpoint filter (live streams, entries from the cut on; the cut is persisted
+ * first), and retention per stream (blocks rewritten without the expired chunks of streams whose
+ * retention is shorter than the overall one). */
 #include <stdlib.h>
 #include <string.h>
 
-#include "base/assert.h"
-#include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
 #include "engine/logs/logstore_internal.h"
 #include "engine/tsdb/block_internal.h"
-
-int ls_blocks_copy(const struct compact_dir *cd, struct block ***out, size_t *n)
-{
-    size_t k;
-    struct block *const *src = compact_dir_blocks(cd, &k);
-    struct block **b = malloc((k ? k : 1) * sizeof *b);
-    if (!b)
-        return ERR_NOMEM;
-    for (size_t i = 0; i < k; i++) {
-        block_ref(src[i]);
-        b[i] = src[i];
-    }
-    *out = b;
-    *n = k;
-    return 0;
-}
 
 /* Removes block i from the directory list and deletes it. */
 static void cd_delete_at(struct compact_dir *cd, size_t i, const char *why)
@@ -220,8 +202,9 @@ static int snap_cmp(const void *a, const void *b)
     return labels_cmp(x->labels, x->n_labels, y->labels, y->n_labels);
 }
 
-static int write_block(struct ls_worker *w, struct ls_job *j)
+static int write_block(void *ctx, const char *blocks_dir, struct store_job *j)
 {
+    struct ls_worker *w = ctx;
     struct ls_snap *snap = j->snap;
     if (snap->n > 1)
         qsort(snap->s, snap->n, sizeof *snap->s, snap_cmp);
@@ -236,8 +219,7 @@ static int write_block(struct ls_worker *w, struct ls_job *j)
     logchunk_writer_init(&s.w, &o);
     logblock_enc_init(&s.enc, w->cfg->block_zstd_level, w->cfg->block_filter);
     buf_init(&s.data);
-    j->meta.level = 1;
-    int rc = block_write(w->blocks_dir, &s.base, j->mint_ms, j->maxt_ms, &j->meta);
+    int rc = block_write(blocks_dir, &s.base, j->mint_ms, j->maxt_ms, &j->meta);
     j->raw_bytes = s.raw_bytes;
     j->chunk_bytes = s.chunk_bytes;
     ls_merge_deinit(&s.m);
@@ -245,47 +227,23 @@ static int write_block(struct ls_worker *w, struct ls_job *j)
     logblock_enc_deinit(&s.enc);
     buf_deinit(&s.data);
     free(s.chunks);
-    if (rc)
-        return rc;
-    char name[BLOCKINDEX_ULID_CHARS + 1];
-    blockindex_ulid_format(&j->meta.ulid, name);
-    if ((rc = compact_dir_add(&w->cd, name)) != 0)
-        return rc;
-    j->blocks_changed = true;
-    return 0;
+    return rc;
 }
 
 /* ---- checkpoint ---------------------------------------------------------------------------- */
 
-static bool keep_stream(void *arg, uint32_t id)
+static void checkpoint_keep(struct wal_keep *k)
 {
-    const struct ls_alive *a = arg;
-    return id < a->n_bits && (a->words[id / 64] >> (id % 64)) & 1;
+    k->stream = store_keep_id;
+    k->entry = store_keep_ts_ns;
 }
 
-static bool keep_entry(void *arg, uint32_t id, int64_t ts_ns)
+/* Once the checkpoint drops removed streams their ids may be reused: never again accept (or
+ * replay) entries before the cut. */
+static int checkpoint_before(void *ctx, const struct store_job *j)
 {
-    const struct ls_alive *a = arg;
-    return ts_ns >= ls_ms_to_ns(a->cut_ms) && keep_stream(arg, id);
-}
-
-/* The cut markers only served to start a segment. */
-static bool keep_record(void *arg, const struct walrec *rec)
-{
-    (void)arg;
-    return rec->type != WALREC_CHECKPOINT;
-}
-
-static int checkpoint(struct ls_worker *w, struct ls_job *j)
-{
-    struct wal_keep keep = {
-        .arg = (void *)j->alive, .stream = keep_stream, .entry = keep_entry, .record = keep_record};
-    /* Once the checkpoint drops removed streams their ids may be reused: never again accept (or
-     * replay) entries before the cut. */
-    int rc = ls_state_write(w->state_path, j->alive->cut_ms);
-    if (rc)
-        return rc;
-    return wal_checkpoint_dir(w->wal_dir, j->upto_segment, &keep, &j->ck);
+    const struct ls_worker *w = ctx;
+    return ls_state_write(w->state_path, j->alive->cut_ms);
 }
 
 /* ---- retention per stream ------------------------------------------------------------------ */
@@ -413,7 +371,7 @@ static void expiry_set(struct ls_worker *w, const struct block *b, int64_t next_
     w->exp[w->n_exp++] = (struct ls_expiry){block_meta(b)->ulid, next_ms};
 }
 
-static int rewrite_block(struct ls_worker *w, size_t i, int64_t now_ms, struct ls_job *j)
+static int rewrite_block(struct ls_worker *w, size_t i, int64_t now_ms, struct store_job *j)
 {
     struct block *b = w->cd.blocks[i];
     const struct blockindex_meta *bm = block_meta(b);
@@ -448,8 +406,10 @@ static int rewrite_block(struct ls_worker *w, size_t i, int64_t now_ms, struct l
 
 /* Rewrites every block holding chunks past their stream's retention. A block is read again
  * only once its earliest expiry (remembered while the store runs) has come. */
-static int retention_streams(struct ls_worker *w, struct ls_job *j)
+static int retention_streams(void *ctx, struct compact_dir *cd, struct store_job *j)
 {
+    struct ls_worker *w = ctx;
+    (void)cd; /* w->cd */
     if (!w->cfg->n_retention_rules)
         return 0;
     for (size_t i = 0; i < w->cd.n;) {
@@ -479,69 +439,23 @@ static int retention_streams(struct ls_worker *w, struct ls_job *j)
     return 0;
 }
 
-/* ---- compaction ---------------------------------------------------------------------------- */
+/* ---- the worker ---------------------------------------------------------------------------- */
 
-static int compact(struct ls_worker *w, struct ls_job *j)
-{
-    size_t before_q = w->cd.n_quarantined;
-    int rc = 0;
-    if (j->quarantine)
-        compact_dir_quarantine_faulted(&w->cd, "logs block corrupt, quarantining");
-    if (j->compact)
-        rc = compact_dir_compact(&w->cd);
-    int rr = compact_dir_retention(&w->cd, j->now_ms, 0, &j->retention_deleted);
-    int rs = retention_streams(w, j);
-    j->quarantined = w->cd.n_quarantined - before_q;
-    j->blocks_changed = true;
-    return rc ? rc : rr ? rr : rs;
-}
-
-static void run(struct ls_worker *w, struct ls_job *j)
-{
-    int64_t t0 = clock_mono_ns();
-    switch (j->kind) {
-    case LS_JOB_WRITE_BLOCK: j->rc = write_block(w, j); break;
-    case LS_JOB_CHECKPOINT: j->rc = checkpoint(w, j); break;
-    case LS_JOB_COMPACT: j->rc = compact(w, j); break;
-    default: PANIC("BUG: unknown logs job %d", (int)j->kind);
-    }
-    if (j->blocks_changed && ls_blocks_copy(&w->cd, &j->blocks, &j->n_blocks) != 0) {
-        j->blocks_changed = false;
-        if (j->rc == 0)
-            j->rc = ERR_NOMEM;
-    }
-    j->duration_ns = clock_mono_ns() - t0;
-}
-
-static void run_job(void *ctx, void *job)
-{
-    run(ctx, job);
-}
+static const struct store_worker_ops worker_ops = {
+    .quarantine_msg = "logs block corrupt, quarantining",
+    .write_block = write_block,
+    .checkpoint_keep = checkpoint_keep,
+    .checkpoint_before = checkpoint_before,
+    .retention = retention_streams,
+};
 
 int ls_worker_start(struct ls_worker *w)
 {
-    return jobthread_start(&w->jt, run_job, w);
+    w->run = (struct store_worker){&w->cd, w->wal_dir, w->blocks_dir, &worker_ops, w};
+    return store_worker_start(&w->jt, &w->run);
 }
 
 void ls_worker_stop(struct ls_worker *w)
 {
-    if (!w->jt.started)
-        return;
-    jobthread_stop(&w->jt);
-    compact_dir_close(&w->cd);
-}
-
-void ls_worker_post(struct ls_worker *w, struct ls_job *job)
-{
-    jobthread_post(&w->jt, job);
-}
-
-struct ls_job *ls_worker_poll(struct ls_worker *w)
-{
-    return jobthread_poll(&w->jt);
-}
-
-struct ls_job *ls_worker_wait(struct ls_worker *w)
-{
-    return jobthread_wait(&w->jt);
+    store_worker_stop(&w->jt, &w->cd);
 }

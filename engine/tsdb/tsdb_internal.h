@@ -1,6 +1,6 @@
 /* Internal structures of the per-shard metrics TSDB, shared by tsdb.c (open, close, stats),
  * tsdb_append.c (the ingest batch), tsdb_replay.c (WAL replay), tsdb_cycle.c (the maintenance
- * state machine on the shard thread), tsdb_worker.c (the background thread and its jobs) and
+ * state machine's tsdb side), tsdb_worker.c (the tsdb's side of the background jobs) and
  * querier.c. Not part of the API: include engine/tsdb/tsdb.h. */
 #ifndef STRATA_ENGINE_TSDB_TSDB_INTERNAL_H
 #define STRATA_ENGINE_TSDB_TSDB_INTERNAL_H
@@ -11,6 +11,7 @@
 
 #include "base/arena.h"
 #include "engine/io/jobthread.h"
+#include "engine/store/cycle.h"
 #include "engine/tsdb/block.h"
 #include "engine/tsdb/compact.h"
 #include "engine/tsdb/exemplars.h"
@@ -41,90 +42,38 @@ int tsdb_snap_add(struct tsdb_snap *s, const struct chunk_series *cs);
 /* A chunk series set over the snapshot (borrowed: the snapshot must outlive the set). */
 int tsdb_snap_set(const struct tsdb_snap *s, struct chunk_series_set **out);
 
-/* ---- ids alive at a truncation: the checkpoint's keep filter ---- */
-
-struct tsdb_alive {
-    uint64_t *words;
-    uint32_t n_bits;
-    int64_t cut_ms; /* samples before it are in blocks */
-};
-
-/* ---- background jobs ---- */
-
-enum tsdb_job_kind {
-    TSDB_JOB_NONE = 0,
-    TSDB_JOB_WRITE_BLOCK, /* snapshot -> block -> compact_dir_add */
-    TSDB_JOB_CHECKPOINT,  /* wal_checkpoint_dir */
-    TSDB_JOB_COMPACT,     /* compact_dir_compact, then retention */
-};
-
-struct tsdb_job {
-    enum tsdb_job_kind kind;
-    /* inputs */
-    const struct tsdb_snap *snap;
-    int64_t mint_ms, maxt_ms;
-    uint32_t upto_segment;
-    const struct tsdb_alive *alive;
-    bool compact;
-    bool quarantine; /* move blocks that recorded a fault (found by queries) to quarantine */
-    int64_t now_ms;
-    uint64_t other_bytes;
-    /* outputs */
-    int rc;
-    int64_t duration_ns;
-    struct blockindex_meta meta; /* the block written */
-    struct wal_checkpoint_result ck;
-    size_t retention_deleted;
-    size_t quarantined;    /* blocks the compact_dir quarantined during this job */
-    bool blocks_changed;   /* blocks/n_blocks hold the new list */
-    struct block **blocks; /* one reference each; ownership passes to the shard thread */
-    size_t n_blocks;
-};
+/* ---- the job thread and the maintenance cycle (engine/store/cycle.h drives both) ---- */
 
 struct tsdb_worker {
-    struct jobthread jt;   /* runs one tsdb_job at a time */
+    struct jobthread jt;   /* runs one struct store_job at a time */
     struct compact_dir cd; /* owned by the worker thread once it runs */
     char *wal_dir;
     char *blocks_dir;
+    struct store_worker run; /* the job runner's view of the above */
 };
 
 /* Starts the thread (it takes over cd, which must be open). 0 or -errno. */
 int tsdb_worker_start(struct tsdb_worker *w);
 /* Waits for the current job, stops the thread and closes cd. */
 void tsdb_worker_stop(struct tsdb_worker *w);
-/* Hands a job over (none may be in flight). */
-void tsdb_worker_post(struct tsdb_worker *w, struct tsdb_job *job);
-/* The finished job, or NULL while it runs (or none was posted). */
-struct tsdb_job *tsdb_worker_poll(struct tsdb_worker *w);
-/* Blocks until the posted job is finished and returns it (NULL when none was posted). */
-struct tsdb_job *tsdb_worker_wait(struct tsdb_worker *w);
 /* A new list of references to cd's blocks (the caller's thread must own cd). 0 or ERR_NOMEM. */
-int tsdb_blocks_copy(const struct compact_dir *cd, struct block ***out, size_t *n);
+static inline int tsdb_blocks_copy(const struct compact_dir *cd, struct block ***out, size_t *n)
+{
+    return store_blocks_copy(cd, out, n);
+}
 
-/* ---- the maintenance state ---- */
-
-enum tsdb_cut_state {
-    TSDB_CUT_IDLE = 0,
-    TSDB_CUT_SNAPSHOT, /* copying series from the head's block set, a batch per tick */
-    TSDB_CUT_WRITING,  /* the worker writes the block */
-};
+/* The cut states (engine/store/cycle.h), under the names the tsdb tests use. */
+#define TSDB_CUT_IDLE     STORE_CUT_IDLE
+#define TSDB_CUT_SNAPSHOT STORE_CUT_SNAPSHOT /* copying series from the head, a batch per tick */
+#define TSDB_CUT_WRITING  STORE_CUT_WRITING  /* the worker writes the block */
 
 struct tsdb_cycle {
-    enum tsdb_cut_state cut;
-    struct chunk_series_set *head_set; /* head_block_series, open (pins the chunk maps) */
-    struct tsdb_snap snap;
-    int64_t cut_mint, cut_maxt;
-    int64_t cut_started_ns;
-    struct tsdb_job job; /* the job in flight (one at a time) */
-    bool job_busy;
-    /* checkpoint waiting for the WAL to move past ckpt_upto */
-    bool ckpt_pending;
-    uint32_t ckpt_upto;
-    struct tsdb_alive alive;
-    bool compact_wanted;
-    int64_t next_retention_ms; /* INT64_MIN: at the first tick */
-    int64_t retry_after_ms;    /* no new job before this (after a failure) */
-    int64_t now_ms;            /* of the last tick */
+    struct store_cycle sc;
+    enum store_cut_state cut;
+    struct chunk_series_set
+        *head_set;            /* head_block_series of the cut, open (pins the chunk maps) */
+    struct tsdb_snap snap;    /* the cut's series, copied a batch per tick */
+    struct store_alive alive; /* the checkpoint's keep filter */
 };
 
 /* ---- counters (single writer: the shard thread; relaxed atomic stores) ---- */
@@ -172,7 +121,7 @@ struct tsdb {
 /* tsdb_replay.c: replays <dir>/wal into the head (head_replay_begin/_end around it). */
 int tsdb_replay(struct tsdb *t, const char *wal_dir);
 
-/* tsdb_cycle.c */
+/* tsdb_cycle.c: the tsdb's side of the store cycle (after the WAL is open and the worker runs). */
 void tsdb_cycle_init(struct tsdb *t);
 /* Abandons a cut in progress and waits for the job in flight (tsdb_close). */
 void tsdb_cycle_deinit(struct tsdb *t);

@@ -1,27 +1,25 @@
 /* Start-up WAL replay of the metrics TSDB: streams the newest checkpoint and the segments after
  * it into the head in replay mode (SERIES recreate series with their ids, SAMPLES go through
  * head_append), skipping what the blocks already hold, and resumes after a damaged non-last
- * segment, counting what was lost. HISTOGRAMS go through head_append_hist. Memory stays bounded:
- * records are handled one at a time. */
+ * segment, counting what was lost (engine/store/replay.h drives it). HISTOGRAMS go through
+ * head_append_hist. Memory stays bounded: records are handled one at a time. */
 #include <stdlib.h>
 
-#include "base/clock.h"
 #include "base/error.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "engine/store/replay.h"
 #include "engine/tsdb/tsdb_internal.h"
-
-enum { LABELS_START = 64, LABELS_MAX = 1u << 16 };
 
 struct replay {
     struct tsdb *t;
-    struct label *lbuf;
-    size_t lcap;
-    uint64_t records, series, samples, skipped, conflicts, other, bad_payloads, exemplars;
+    struct store_replay *d; /* the driver's state: label buffer, record counts */
+    uint64_t series, samples, skipped, conflicts, exemplars;
 };
 
-static int series_item(struct replay *r, const struct walrec_series *s)
+static int series_item(void *arg, const struct walrec_series *s)
 {
+    struct replay *r = arg;
     uint64_t h = hash_labels(s->labels, s->n_labels);
     int rc = head_series_create_with_id(r->t->head, s->id, s->labels, s->n_labels, h);
     if (rc == ERR_NOMEM)
@@ -41,28 +39,7 @@ static int series_item(struct replay *r, const struct walrec_series *s)
 
 static int replay_series(struct replay *r, const struct walrec *rec)
 {
-    for (;;) {
-        struct walrec_series_iter it;
-        walrec_series_iter_init(&it, rec->payload, rec->len, r->lbuf, r->lcap);
-        int rc = 0;
-        while (rc == 0 && walrec_series_iter_next(&it))
-            rc = series_item(r, walrec_series_iter_at(&it));
-        if (rc)
-            return rc;
-        int err = walrec_series_iter_err(&it);
-        if (err != ERR_LIMIT || r->lcap >= LABELS_MAX) {
-            if (err)
-                r->bad_payloads++;
-            return 0;
-        }
-        /* A label set larger than the buffer: grow and read the record again (creating the
-         * series already done again is a no-op). */
-        struct label *p = realloc(r->lbuf, r->lcap * 4 * sizeof *p);
-        if (!p)
-            return ERR_NOMEM;
-        r->lbuf = p;
-        r->lcap *= 4;
-    }
+    return store_replay_series(rec, &r->d->lbuf, &r->d->lcap, series_item, r, &r->d->bad_payloads);
 }
 
 static int replay_samples(struct replay *r, const struct walrec *rec)
@@ -84,7 +61,7 @@ static int replay_samples(struct replay *r, const struct walrec *rec)
         }
     }
     if (walrec_samples_iter_err(&it))
-        r->bad_payloads++;
+        r->d->bad_payloads++;
     return 0;
 }
 
@@ -114,7 +91,7 @@ static int replay_hists(struct replay *r, const struct walrec *rec)
         }
     }
     if (rc == 0 && walrec_hists_iter_err(&it))
-        r->bad_payloads++;
+        r->d->bad_payloads++;
     walrec_hists_iter_deinit(&it);
     return rc;
 }
@@ -128,82 +105,70 @@ static int replay_exemplars(struct replay *r, const struct walrec *rec)
     while (walrec_exemplars_iter_next(&it)) {
         const struct walrec_exemplar *x = walrec_exemplars_iter_at(&it);
         size_t n;
-        int rc = head_series_labels(r->t->head, x->id, r->lbuf, r->lcap, &n);
+        int rc = head_series_labels(r->t->head, x->id, r->d->lbuf, r->d->lcap, &n);
         if (rc == ERR_FULL) {
-            struct label *p = realloc(r->lbuf, n * sizeof *p);
+            struct label *p = realloc(r->d->lbuf, n * sizeof *p);
             if (!p)
                 return ERR_NOMEM;
-            r->lbuf = p;
-            r->lcap = n;
-            rc = head_series_labels(r->t->head, x->id, r->lbuf, r->lcap, &n);
+            r->d->lbuf = p;
+            r->d->lcap = n;
+            rc = head_series_labels(r->t->head, x->id, r->d->lbuf, r->d->lcap, &n);
         }
         if (rc) {
             r->skipped++;
             continue;
         }
         struct exemplar_in in = {x->ts_ms, x->value_bits, x->labels, x->n_labels};
-        rc = exemplars_add(r->t->ex, x->id, hash_labels(r->lbuf, n), &in);
+        rc = exemplars_add(r->t->ex, x->id, hash_labels(r->d->lbuf, n), &in);
         if (rc == ERR_NOMEM)
             return rc;
         r->exemplars += rc == 1;
     }
     if (walrec_exemplars_iter_err(&it))
-        r->bad_payloads++;
+        r->d->bad_payloads++;
     return 0;
 }
 
-static int on_record(void *arg, const struct walrec *rec, const struct wal_replay_at *at)
+static int on_record(void *arg, struct store_replay *d, const struct walrec *rec)
 {
-    (void)at;
     struct replay *r = arg;
-    r->records++;
+    r->d = d;
     switch (rec->type) {
     case WALREC_SERIES: return replay_series(r, rec);
     case WALREC_SAMPLES: return replay_samples(r, rec);
     case WALREC_HISTOGRAMS: return replay_hists(r, rec);
     case WALREC_EXEMPLARS: return replay_exemplars(r, rec);
-    default: r->other++; return 0; /* logs records, markers: not ours */
+    default: return STORE_REPLAY_OTHER; /* logs records, markers: not ours */
     }
-}
-
-static void note_corrupt(void *arg, const struct wal_replay_result *res)
-{
-    struct tsdb *t = arg;
-    log_error("wal replay: damaged log file, skipping to the next segment",
-              LOG_UINT("segment", res->stop_segment),
-              LOG_STR("checkpoint", res->stop_in_checkpoint ? "true" : "false"),
-              LOG_UINT("offset", res->stop_offset), LOG_UINT("lost_bytes", res->lost_bytes),
-              LOG_ERR(res->stop_err));
-    TSDB_STAT_ADD(t, replay_corrupt_segments, 1);
-    TSDB_STAT_ADD(t, replay_lost_bytes, res->lost_bytes);
 }
 
 int tsdb_replay(struct tsdb *t, const char *wal_dir)
 {
-    int64_t t0 = clock_mono_ns();
-    struct replay r = {.t = t, .lcap = LABELS_START};
-    if (!(r.lbuf = malloc(r.lcap * sizeof *r.lbuf)))
-        return ERR_NOMEM;
+    struct replay r = {.t = t};
+    struct store_replay d;
     int rc = head_replay_begin(t->head);
     if (rc == 0)
-        rc = wal_replay_resuming(wal_dir, on_record, &r, note_corrupt, t);
+        rc = store_replay_run(&d, "", wal_dir, on_record, &r);
+    else {
+        d = (struct store_replay){0};
+        log_error("wal replay failed", LOG_STR("dir", wal_dir), LOG_ERR(rc));
+    }
     head_replay_end(t->head);
-    free(r.lbuf);
-    int64_t d = clock_mono_ns() - t0;
-    TSDB_STAT_SET(t, replay_records, r.records);
+    TSDB_STAT_SET(t, replay_records, d.records);
     TSDB_STAT_SET(t, replay_series, r.series);
     TSDB_STAT_SET(t, replay_samples, r.samples);
     TSDB_STAT_SET(t, replay_samples_skipped, r.skipped);
     TSDB_STAT_SET(t, replay_series_conflicts, r.conflicts);
-    TSDB_STAT_SET(t, replay_duration_ns, d);
-    if (rc) {
-        log_error("wal replay failed", LOG_STR("dir", wal_dir), LOG_ERR(rc));
+    TSDB_STAT_SET(t, replay_corrupt_segments, d.corrupt_segments);
+    TSDB_STAT_SET(t, replay_lost_bytes, d.lost_bytes);
+    TSDB_STAT_SET(t, replay_duration_ns, d.duration_ns);
+    if (rc)
         return rc;
-    }
-    log_info("wal replayed", LOG_STR("dir", wal_dir), LOG_UINT("records", r.records),
+    log_info("wal replayed", LOG_STR("dir", wal_dir), LOG_UINT("records", d.records),
              LOG_UINT("series", r.series), LOG_UINT("samples", r.samples),
              LOG_UINT("samples_skipped", r.skipped), LOG_UINT("series_conflicts", r.conflicts),
-             LOG_UINT("exemplars", r.exemplars), LOG_UINT("bad_payloads", r.bad_payloads),
-             LOG_UINT("other_records", r.other), LOG_F64("duration_ms", (double)d / 1e6));
+             LOG_UINT("exemplars", r.exemplars), LOG_UINT("bad_payloads", d.bad_payloads),
+             LOG_UINT("other_records", d.other),
+             LOG_F64("duration_ms", (double)d.duration_ns / 1e6));
     return 0;
 }
