@@ -1,79 +1,26 @@
 /* Parameter parsing of the Prometheus query API (api_prom.h): times, durations, limits, U__ label
  * names, with Prometheus's semantics and error messages (web/api/v1 parseTime, parseDuration,
- * parseLimitParam; prometheus/common model.ParseDuration and UnescapeName). */
+ * parseLimitParam; prometheus/common UnescapeName), on the primitives both query APIs share
+ * (api_params.h: Go's number parsers, RFC 3339, durations). */
 #include <ctype.h>
-#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
-#include "base/timefmt.h"
 #include "engine/promql/quote.h"
+#include "server/api_params.h"
 #include "server/api_prom.h"
-
-#define NUM_MAX 128 /* longest numeric parameter we copy for strtod */
 
 int prom_quote(struct buf *b, struct str s)
 {
     return promql_quote(b, s.ptr ? s.ptr : "", s.len);
 }
 
-/* "<prefix>"<s>"<suffix>" into err, s Go-quoted and cut to a sane length. */
-static int fail_quoted(char *err, size_t n, const char *prefix, struct str s, const char *suffix)
-{
-    struct buf q;
-    buf_init(&q);
-    if (s.len > 200)
-        s.len = 200;
-    if (prom_quote(&q, s) || buf_cstr(&q))
-        snprintf(err, n, "%s%s", prefix, suffix);
-    else
-        snprintf(err, n, "%s%s%s", prefix, (const char *)q.data, suffix);
-    buf_deinit(&q);
-    return ERR_INVALID;
-}
-
 void prom_invalid_param(char *out, size_t size, const char *param, const char *msg)
 {
     snprintf(out, size, "invalid parameter \"%s\": %s", param, msg);
-}
-
-/* ---- numbers ---- */
-
-static bool is_special_float(const char *s)
-{
-    if (*s == '+' || *s == '-')
-        s++;
-    return !strcasecmp(s, "inf") || !strcasecmp(s, "infinity") || !strcasecmp(s, "nan");
-}
-
-/* Go's strconv.ParseFloat for decimal input (hex floats are not accepted). */
-static bool parse_float(struct str s, double *out)
-{
-    char tmp[NUM_MAX];
-    if (s.len == 0 || s.len >= sizeof tmp)
-        return false;
-    memcpy(tmp, s.ptr, s.len);
-    tmp[s.len] = 0;
-    if (!is_special_float(tmp)) {
-        for (size_t i = 0; i < s.len; i++) {
-            char c = tmp[i];
-            if (!isdigit((unsigned char)c) && c != '.' && c != 'e' && c != 'E' && c != '+' &&
-                c != '-')
-                return false;
-        }
-    }
-    char *end;
-    errno = 0;
-    double v = strtod(tmp, &end);
-    if (*end || end == tmp)
-        return false;
-    if (errno == ERANGE && fabs(v) < 1)
-        v = 0 * v; /* underflow: Go returns the rounded value (0) without an error */
-    *out = v;
-    return true;
 }
 
 /* ---- times ---- */
@@ -97,23 +44,14 @@ static int64_t float_seconds_ms(double t)
     return clamp_ms(ip * 1000 + round(frac * 1000));
 }
 
-static bool parse_rfc3339(struct str s, int64_t *ms)
-{
-    int64_t secs, ns;
-    if (!time_parse_rfc3339(s, &secs, &ns))
-        return false;
-    *ms = secs * 1000 + ns / 1000000;
-    return true;
-}
-
 int prom_parse_time(struct str s, int64_t *ms, char *err, size_t err_size)
 {
     double t;
-    if (parse_float(s, &t) && !isnan(t)) {
+    if (api_parse_float(s, &t) && !isnan(t)) {
         *ms = float_seconds_ms(t);
         return 0;
     }
-    if (parse_rfc3339(s, ms))
+    if (api_parse_rfc3339(s, 1000000, ms))
         return 0;
     /* Prometheus's own boundary times, which Go's 4-digit-year parser cannot read back */
     if (str_eq_cstr(s, "-292273086-05-16T16:47:06Z")) {
@@ -124,73 +62,14 @@ int prom_parse_time(struct str s, int64_t *ms, char *err, size_t err_size)
         *ms = PROM_TIME_MAX_MS;
         return 0;
     }
-    return fail_quoted(err, err_size, "cannot parse ", s, " to a valid timestamp");
+    return api_fail_quoted(err, err_size, "cannot parse ", s, " to a valid timestamp");
 }
 
 /* ---- durations ---- */
 
-/* model.ParseDuration: [0-9]+ unit groups, units strictly from the largest to the smallest. */
-static bool parse_prom_duration(struct str s, int64_t *ns)
-{
-    static const struct {
-        const char *unit;
-        int64_t ms;
-    } units[] = {{"y", 365LL * 86400000},
-                 {"w", 7LL * 86400000},
-                 {"d", 86400000},
-                 {"h", 3600000},
-                 {"m", 60000},
-                 {"s", 1000},
-                 {"ms", 1}};
-    const int nunits = (int)(sizeof units / sizeof units[0]);
-    size_t i = 0;
-    int last = -1;
-    int64_t total_ms = 0;
-    if (s.len == 0)
-        return false;
-    while (i < s.len) {
-        if (!isdigit((unsigned char)s.ptr[i]))
-            return false;
-        uint64_t v = 0;
-        while (i < s.len && isdigit((unsigned char)s.ptr[i])) {
-            if (v > (UINT64_MAX - 9) / 10)
-                return false;
-            v = v * 10 + (uint64_t)(s.ptr[i++] - '0');
-        }
-        size_t u0 = i;
-        while (i < s.len && !isdigit((unsigned char)s.ptr[i]))
-            i++;
-        struct str u = {s.ptr + u0, i - u0};
-        int k = 0;
-        while (k < nunits && !str_eq_cstr(u, units[k].unit))
-            k++;
-        if (k == nunits || k <= last)
-            return false;
-        last = k;
-        if (v > (uint64_t)(INT64_MAX / 1000000 / units[k].ms))
-            return false;
-        total_ms += (int64_t)v * units[k].ms;
-        if (total_ms > INT64_MAX / 1000000)
-            return false;
-    }
-    *ns = total_ms * 1000000;
-    return true;
-}
-
 int prom_parse_duration(struct str s, int64_t *ns, char *err, size_t err_size)
 {
-    double d;
-    if (parse_float(s, &d) && !isnan(d)) {
-        double v = d * 1e9;
-        if (v >= 9223372036854775807.0 || v < -9223372036854775808.0)
-            return fail_quoted(err, err_size, "cannot parse ", s,
-                               " to a valid duration. It overflows int64");
-        *ns = (int64_t)v;
-        return 0;
-    }
-    if (parse_prom_duration(s, ns))
-        return 0;
-    return fail_quoted(err, err_size, "cannot parse ", s, " to a valid duration");
+    return api_parse_duration(s, ns, err, err_size);
 }
 
 bool prom_range_too_many_points(int64_t start_ms, int64_t end_ms, int64_t step_ns)
@@ -213,33 +92,15 @@ int prom_parse_limit(struct str s, int64_t *limit, char *err, size_t err_size)
     *limit = 0;
     if (s.len == 0)
         return 0;
-    size_t i = 0;
-    bool neg = false;
-    if (s.ptr[0] == '+' || s.ptr[0] == '-') {
-        neg = s.ptr[0] == '-';
-        i = 1;
-    }
-    if (i == s.len)
-        return fail_quoted(err, err_size, "strconv.Atoi: parsing ", s, ": invalid syntax");
-    uint64_t v = 0;
-    bool range = false;
-    for (; i < s.len; i++) {
-        if (!isdigit((unsigned char)s.ptr[i]))
-            return fail_quoted(err, err_size, "strconv.Atoi: parsing ", s, ": invalid syntax");
-        if (v > (uint64_t)INT64_MAX / 10)
-            range = true;
-        else
-            v = v * 10 + (uint64_t)(s.ptr[i] - '0');
-        if (v > (uint64_t)INT64_MAX + neg)
-            range = true;
-    }
-    if (range)
-        return fail_quoted(err, err_size, "strconv.Atoi: parsing ", s, ": value out of range");
-    if (neg && v != 0) {
+    int64_t v;
+    int rc = api_parse_atoi(s, &v, err, err_size);
+    if (rc)
+        return rc;
+    if (v < 0) {
         snprintf(err, err_size, "limit must be non-negative");
         return ERR_INVALID;
     }
-    *limit = (int64_t)v;
+    *limit = v;
     return 0;
 }
 

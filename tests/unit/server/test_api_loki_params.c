@@ -67,6 +67,15 @@ static void test_times(void **state)
                                   "syntax");
     t_bad("1.2.3", "strconv.ParseInt: parsing \"1.2.3\": invalid syntax");
     t_bad("12 ", "strconv.ParseInt: parsing \"12 \": invalid syntax");
+    t_bad("1.5e", "strconv.ParseInt: parsing \"1.5e\": invalid syntax");
+    t_bad("0x1.8p1", "strconv.ParseInt: parsing \"0x1.8p1\": invalid syntax");
+    /* a NUL after the number is not its end (Go reads the whole string) */
+    char err[LOKI_ERR_MAX];
+    int64_t ns;
+    assert_int_equal(loki_parse_time((struct str){"1.5\0x", 5}, &ns, err, sizeof err), ERR_INVALID);
+    /* float seconds far beyond int64 nanoseconds saturate */
+    assert_true(t_ok("1.0e15") == INT64_MAX);
+    assert_true(t_ok("-1.0e15") == INT64_MIN);
 }
 
 static void test_steps(void **state)

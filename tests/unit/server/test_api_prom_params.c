@@ -175,6 +175,17 @@ static void test_limit(void **state)
     assert_int_equal(prom_parse_limit(str_from_cstr("9223372036854775807"), &l, err, sizeof err),
                      0);
     assert_true(l == INT64_MAX);
+    /* int64's smallest is a number, so the sign is what is wrong; one below is out of range */
+    assert_int_equal(prom_parse_limit(str_from_cstr("-9223372036854775808"), &l, err, sizeof err),
+                     ERR_INVALID);
+    assert_string_equal(err, "limit must be non-negative");
+    assert_int_equal(prom_parse_limit(str_from_cstr("-9223372036854775809"), &l, err, sizeof err),
+                     ERR_INVALID);
+    assert_string_equal(err, "strconv.Atoi: parsing \"-9223372036854775809\": value out of range");
+    /* a syntax error beats an overflow, as in Go */
+    assert_int_equal(prom_parse_limit(str_from_cstr("99999999999999999999x"), &l, err, sizeof err),
+                     ERR_INVALID);
+    assert_string_equal(err, "strconv.Atoi: parsing \"99999999999999999999x\": invalid syntax");
 }
 
 static void unescape_is(const char *in, const char *want)
