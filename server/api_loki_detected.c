@@ -1,5 +1,5 @@
 /* Loki's detected_fields, detected_field/<name>/values and detected_labels (Loki 3.x response
- * shapes), and the request scaffold the tail and patterns handlers share (see api_loki_tail.h). */
+ * shapes), on the Loki request life cycle (api_loki_query.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,216 +11,10 @@
 #include "engine/logql/eval.h"
 #include "engine/logql/parse.h"
 #include "formats/jsonw.h"
-#include "server/api_loki.h"
+#include "server/api_loki_query.h"
 #include "server/api_loki_tail.h"
 #include "server/exchange.h"
-#include "server/query.h"
 #include "server/routes.h"
-#include "server/shard.h"
-#include "server/tenant.h"
-
-#define JOB_TIMEOUT_MS 0 /* the configured query timeout */
-
-/* ---- the request scaffold -------------------------------------------------------------------- */
-
-struct lx_req *lx_req_new(struct http_exchange *x)
-{
-    struct lx_req *r = calloc(1, sizeof *r);
-    if (!r) {
-        http_reply_error(x, 500, "out of memory");
-        return NULL;
-    }
-    r->x = x;
-    http_params_init(&r->params);
-    buf_init(&r->out);
-    int rc = http_form_params(x, &r->params);
-    if (rc) {
-        http_reply_error(x, rc == ERR_NOMEM ? 500 : 400,
-                         rc == ERR_NOMEM ? "out of memory" : "invalid URL or form parameters");
-        lx_req_free(r);
-        return NULL;
-    }
-    return r;
-}
-
-void lx_req_free(struct lx_req *r)
-{
-    if (!r)
-        return;
-    if (r->q)
-        logql_query_destroy(r->q);
-    free(r->extra);
-    http_params_deinit(&r->params);
-    buf_deinit(&r->out);
-    free(r);
-}
-
-static bool bad(struct lx_req *r, const char *msg)
-{
-    http_reply_error(r->x, 400, msg);
-    lx_req_free(r);
-    return false;
-}
-
-bool lx_param_query(struct lx_req *r, bool required)
-{
-    struct str qs;
-    if (!http_params_get(&r->params, "query", &qs) || qs.len == 0) {
-        if (required)
-            return bad(r, "query parameter is required");
-        return true;
-    }
-    char err[LX_ERR_MAX];
-    if (logql_parse(qs, &r->q, err, sizeof err) != 0) {
-        r->q = NULL;
-        return bad(r, err);
-    }
-    if (r->q->root->kind != LOGQL_EXPR_LOG)
-        return bad(r, "only log queries are supported");
-    return true;
-}
-
-bool lx_param_bounds(struct lx_req *r)
-{
-    struct str s = {"", 0}, e = {"", 0}, since = {"", 0};
-    http_params_get(&r->params, "start", &s);
-    http_params_get(&r->params, "end", &e);
-    http_params_get(&r->params, "since", &since);
-    char err[LOKI_ERR_MAX];
-    if (loki_parse_bounds(s, e, since, clock_real_ns(), &r->start_ns, &r->end_ns, err, sizeof err))
-        return bad(r, err);
-    if (r->end_ns < r->start_ns)
-        return bad(r, "end timestamp must not be before or equal to start time");
-    return true;
-}
-
-bool lx_param_u32(struct lx_req *r, const char *name, uint32_t dflt, uint32_t *out)
-{
-    struct str s;
-    *out = dflt;
-    if (!http_params_get(&r->params, name, &s) || s.len == 0)
-        return true;
-    char err[LOKI_ERR_MAX];
-    if (loki_parse_limit(s, dflt, out, err, sizeof err))
-        return bad(r, err);
-    return true;
-}
-
-void lx_fail(struct lx_req *r, int status, const char *msg)
-{
-    if (r->status)
-        return;
-    r->status = status;
-    snprintf(r->err, sizeof r->err, "%s", msg);
-}
-
-void lx_fail_rc(struct lx_req *r, int rc)
-{
-    if (rc == -ECANCELED)
-        lx_fail(r, 499, "the request was cancelled by the client");
-    else if (rc == -ETIMEDOUT)
-        lx_fail(r, 504,
-                "request timed out, decrease the duration of the request or add more label "
-                "matchers (prefer exact match over regex match) to reduce the amount of data "
-                "processed");
-    else if (rc == ERR_LIMIT)
-        lx_fail(r, 400, "query limit exceeded");
-    else
-        lx_fail(r, 500, err_str(rc));
-}
-
-static void job_run(struct query_job *j, void *arg)
-{
-    struct lx_req *r = arg;
-    int rc = query_job_check(j);
-    if (rc) {
-        lx_fail_rc(r, rc);
-        return;
-    }
-    r->run(r, j);
-}
-
-static void job_done(struct query_job *j, void *arg)
-{
-    (void)j;
-    struct lx_req *r = arg;
-    struct http_exchange *x = r->x;
-    if (r->status) {
-        http_reply_error(x, r->status, r->err);
-    } else {
-        struct buf t = *x->body_out;
-        *x->body_out = r->out;
-        r->out = t;
-        http_reply(x, 200, "application/json; charset=utf-8");
-    }
-    lx_req_free(r);
-}
-
-void lx_req_start(struct lx_req *r)
-{
-    struct http_exchange *x = r->x;
-    struct str tenant;
-    if (!tenant_from_request(x, &tenant)) {
-        lx_req_free(r);
-        return;
-    }
-    if (!x->shard->query) {
-        http_reply_error(x, 503, "not ready: storage is not open");
-        lx_req_free(r);
-        return;
-    }
-    int rc;
-    r->job = query_job_start(x->shard->query, tenant, JOB_TIMEOUT_MS, job_run, job_done, r, &rc);
-    if (r->job) {
-        http_cancel_job_on_abort(x, r->job);
-        return;
-    }
-    http_reply_error(x, rc == ERR_FULL ? 503 : 500,
-                     rc == ERR_FULL ? "too many queries waiting for a query thread; retry later"
-                                    : "out of memory");
-    lx_req_free(r);
-}
-
-int lx_scan(struct lx_req *r, struct query_job *j, uint32_t max_lines, lx_entry_fn fn, void *arg)
-{
-    struct logql_pipeline *pipe;
-    char err[LX_ERR_MAX];
-    int rc = logql_pipeline_compile_expr(r->q->root, NULL, &pipe, err, sizeof err);
-    if (rc) {
-        lx_fail(r, 400, err);
-        return rc;
-    }
-    const struct logql_source_ops *ops = query_log_source_ops();
-    struct query_log_source src = {.job = j};
-    struct logql_select_req req = {
-        .matchers = r->q->root->sel.matchers,
-        .n_matchers = r->q->root->sel.n_matchers,
-        .start_ns = r->start_ns,
-        .end_ns = r->end_ns,
-        .backward = true,
-    };
-    void *it = NULL;
-    rc = ops->select(&src, &req, &it);
-    uint32_t kept = 0;
-    while (rc == 0 && kept < max_lines) {
-        struct logql_entry e;
-        int n = ops->next(it, &e);
-        if (n <= 0) {
-            rc = n;
-            break;
-        }
-        struct logql_result res;
-        int k = logql_pipeline_process(pipe, &e, 0, &res);
-        if (k < 0)
-            rc = k;
-        else if (k == 1 && ++kept)
-            rc = fn(arg, &e, &res);
-    }
-    if (it)
-        ops->close(it);
-    logql_pipeline_destroy(pipe);
-    return rc;
-}
 
 /* ---- detected_fields ------------------------------------------------------------------------- */
 
@@ -300,15 +94,15 @@ static void write_values(struct jsonw *w, struct logql_detect *d, struct str nam
     jsonw_obj_end(w);
 }
 
-static void run_detected(struct lx_req *r, struct query_job *j)
+static void run_detected(struct loki_req *r, struct query_job *j)
 {
     struct detected *dt = r->extra;
     struct logql_detect_opts o = {.field_limit = dt->values ? 0 : dt->limit};
     int rc = logql_detect_create(&o, &dt->d);
     if (!rc)
-        rc = lx_scan(r, j, dt->line_limit, detect_entry, dt->d);
+        rc = loki_req_scan(r, j, dt->line_limit, detect_entry, dt->d);
     if (rc) {
-        lx_fail_rc(r, rc);
+        loki_fail_rc(r, rc, NULL);
         logql_detect_destroy(dt->d);
         return;
     }
@@ -316,32 +110,25 @@ static void run_detected(struct lx_req *r, struct query_job *j)
     jsonw_init(&w, &r->out);
     if (dt->values)
         write_values(&w, dt->d, dt->name, dt->limit);
-    else
-        rc = write_fields(&w, dt->d, dt->limit);
-    if (rc || jsonw_finish(&w))
-        lx_fail(r, 500, "out of memory");
+    else if (write_fields(&w, dt->d, dt->limit))
+        loki_fail(r, 500, "out of memory");
+    loki_json_finish(r, &w);
     logql_detect_destroy(dt->d);
 }
 
 static void detected_start(struct http_exchange *x, bool values)
 {
-    struct lx_req *r = lx_req_new(x);
-    if (!r || !lx_param_query(r, true) || !lx_param_bounds(r))
+    struct loki_req *r = loki_req_new(x, run_detected, sizeof(struct detected));
+    if (!r)
         return;
-    struct detected *dt = calloc(1, sizeof *dt);
-    if (!dt) {
-        bad(r, "out of memory");
-        return;
-    }
-    r->extra = dt; /* freed with r */
-    if (!lx_param_u32(r, "limit", 1000, &dt->limit) ||
-        !lx_param_u32(r, "line_limit", 1000, &dt->line_limit))
-        return;
+    struct detected *dt = r->extra;
     dt->values = values;
     if (values && !route_param(&x->params, "name", &dt->name))
         dt->name = (struct str){"", 0};
-    r->run = run_detected;
-    lx_req_start(r);
+    loki_req_submit(r, loki_param_query(r, LOKI_QUERY_LOG | LOKI_QUERY_REQUIRED) &&
+                           loki_param_bounds(r, true) &&
+                           loki_param_limit(r, "limit", 1000, &dt->limit) &&
+                           loki_param_limit(r, "line_limit", 1000, &dt->line_limit));
 }
 
 void handler_loki_detected_fields(struct http_exchange *x)
@@ -425,14 +212,14 @@ static bool static_label(struct str n)
            str_eq_cstr(n, "pod");
 }
 
-static void run_detected_labels(struct lx_req *r, struct query_job *j)
+static void run_detected_labels(struct loki_req *r, struct query_job *j)
 {
     const struct matcher *ms = r->q ? r->q->root->sel.matchers : NULL;
     size_t n = r->q ? r->q->root->sel.n_matchers : 0;
     struct querier_strings names = {0};
     int rc = query_log_label_names(j, ms, n, r->start_ns, r->end_ns, &names);
     if (rc) {
-        lx_fail_rc(r, rc);
+        loki_fail_rc(r, rc, NULL);
         return;
     }
     struct jsonw w;
@@ -459,16 +246,15 @@ static void run_detected_labels(struct lx_req *r, struct query_job *j)
     jsonw_obj_end(&w);
     querier_strings_free(&names);
     if (rc)
-        lx_fail_rc(r, rc);
-    else if (jsonw_finish(&w))
-        lx_fail(r, 500, "out of memory");
+        loki_fail_rc(r, rc, NULL);
+    else
+        loki_json_finish(r, &w);
 }
 
 void handler_loki_detected_labels(struct http_exchange *x)
 {
-    struct lx_req *r = lx_req_new(x);
-    if (!r || !lx_param_query(r, false) || !lx_param_bounds(r))
-        return;
-    r->run = run_detected_labels;
-    lx_req_start(r);
+    struct loki_req *r = loki_req_new(x, run_detected_labels, 0);
+    if (r)
+        loki_req_submit(r, loki_param_query(r, LOKI_QUERY_LOG | LOKI_QUERY_OPTIONAL) &&
+                               loki_param_bounds(r, true));
 }

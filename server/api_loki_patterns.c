@@ -8,7 +8,7 @@
 
 #include "engine/logs/patterns.h"
 #include "formats/jsonw.h"
-#include "server/api_loki.h"
+#include "server/api_loki_query.h"
 #include "server/api_loki_tail.h"
 #include "server/exchange.h"
 
@@ -25,14 +25,10 @@ static int pattern_entry(void *arg, const struct logql_entry *e, const struct lo
     return logpat_add(arg, e->ts_ns, res->line);
 }
 
-static int write_patterns(struct lx_req *r, struct logpat *p)
+static int write_patterns(struct loki_req *r, struct logpat *p)
 {
     struct jsonw w;
-    jsonw_init(&w, &r->out);
-    jsonw_obj_begin(&w);
-    jsonw_key_cstr(&w, "status");
-    jsonw_cstr(&w, "success");
-    jsonw_key_cstr(&w, "data");
+    loki_json_begin(r, &w);
     jsonw_arr_begin(&w);
     logpat_sort(p);
     int rc = 0;
@@ -58,54 +54,50 @@ static int write_patterns(struct lx_req *r, struct logpat *p)
     if (rc)
         return rc;
     jsonw_arr_end(&w);
-    jsonw_obj_end(&w);
-    return jsonw_finish(&w);
+    loki_json_end(r, &w);
+    return 0;
 }
 
-static void run_patterns(struct lx_req *r, struct query_job *j)
+static void run_patterns(struct loki_req *r, struct query_job *j)
 {
     struct patterns_req *pr = r->extra;
     struct logpat_opts o = {.step_ns = pr->step_ns};
     struct logpat *p;
     int rc = logpat_create(&o, &p);
     if (!rc)
-        rc = lx_scan(r, j, pr->line_limit, pattern_entry, p);
+        rc = loki_req_scan(r, j, pr->line_limit, pattern_entry, p);
     if (!rc)
         rc = write_patterns(r, p);
     if (rc)
-        lx_fail_rc(r, rc);
+        loki_fail_rc(r, rc, NULL);
     logpat_destroy(p);
+}
+
+/* step: Loki's default, or a positive duration; at least and a multiple of the pattern chunk
+ * resolution. Answers 400 on errors. */
+static bool pattern_step(struct loki_req *r, int64_t *step_ns)
+{
+    *step_ns = loki_default_step_ns(r->start_ns, r->end_ns);
+    struct str st = loki_param(r, "step");
+    char why[LOKI_ERR_MAX];
+    if (st.len && (loki_parse_duration(st, step_ns, why, sizeof why) || *step_ns <= 0))
+        return loki_bad(r, "zero or negative query resolution step widths are not accepted. Try "
+                           "a positive integer");
+    if (*step_ns < PATTERN_STEP_MIN_NS)
+        *step_ns = PATTERN_STEP_MIN_NS;
+    *step_ns = (*step_ns + PATTERN_STEP_MIN_NS - 1) / PATTERN_STEP_MIN_NS * PATTERN_STEP_MIN_NS;
+    return true;
 }
 
 void handler_loki_patterns(struct http_exchange *x)
 {
-    struct lx_req *r = lx_req_new(x);
-    if (!r || !lx_param_query(r, true) || !lx_param_bounds(r))
+    struct loki_req *r = loki_req_new(x, run_patterns, sizeof(struct patterns_req));
+    if (!r)
         return;
-    struct patterns_req *pr = calloc(1, sizeof *pr);
-    if (!pr) {
-        http_reply_error(x, 500, "out of memory");
-        lx_req_free(r);
-        return;
-    }
-    r->extra = pr;
-    if (!lx_param_u32(r, "line_limit", PATTERN_LINES_DEFAULT, &pr->line_limit))
-        return;
-    struct str st;
-    char why[LOKI_ERR_MAX];
-    pr->step_ns = loki_default_step_ns(r->start_ns, r->end_ns);
-    if (http_params_get(&r->params, "step", &st) && st.len &&
-        (loki_parse_duration(st, &pr->step_ns, why, sizeof why) || pr->step_ns <= 0)) {
-        http_reply_error(x, 400,
-                         "zero or negative query resolution step widths are not accepted. Try a "
-                         "positive integer");
-        lx_req_free(r);
-        return;
-    }
-    if (pr->step_ns < PATTERN_STEP_MIN_NS)
-        pr->step_ns = PATTERN_STEP_MIN_NS;
-    pr->step_ns =
-        (pr->step_ns + PATTERN_STEP_MIN_NS - 1) / PATTERN_STEP_MIN_NS * PATTERN_STEP_MIN_NS;
-    r->run = run_patterns;
-    lx_req_start(r);
+    struct patterns_req *pr = r->extra;
+    bool ok = loki_param_query(r, LOKI_QUERY_LOG | LOKI_QUERY_REQUIRED) &&
+              loki_param_bounds(r, true) &&
+              loki_param_limit(r, "line_limit", PATTERN_LINES_DEFAULT, &pr->line_limit) &&
+              pattern_step(r, &pr->step_ns);
+    loki_req_submit(r, ok);
 }

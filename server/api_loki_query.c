@@ -11,7 +11,6 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "engine/logql/eval.h"
-#include "engine/logql/parse.h"
 #include "server/api_loki_query.h"
 #include "server/exchange.h"
 #include "server/server.h"
@@ -21,7 +20,6 @@
     "range query type"
 
 struct eval_extra {
-    struct logql_query *q;
     struct logql_eval_params p;
 };
 
@@ -228,11 +226,7 @@ static void write_result(struct loki_req *r, const struct logql_eval_result *res
     const struct eval_extra *e = r->extra;
     bool categorize = e->p.categorize_labels;
     struct jsonw w;
-    jsonw_init(&w, &r->out);
-    jsonw_obj_begin(&w);
-    jsonw_key_cstr(&w, "status");
-    jsonw_cstr(&w, "success");
-    jsonw_key_cstr(&w, "data");
+    loki_json_begin(r, &w);
     jsonw_obj_begin(&w);
     jsonw_key_cstr(&w, "resultType");
     jsonw_cstr(&w, type_name(res->type));
@@ -251,9 +245,7 @@ static void write_result(struct loki_req *r, const struct logql_eval_result *res
         write_series(&w, res, res->type == LOGQL_VAL_VECTOR);
     write_stats(&w, res, s, exec_ns, queue_ns);
     jsonw_obj_end(&w);
-    jsonw_obj_end(&w);
-    if (jsonw_finish(&w) != 0)
-        loki_fail(r, 500, "out of memory");
+    loki_json_end(r, &w);
 }
 
 /* ---- evaluation (query thread) ---- */
@@ -265,7 +257,7 @@ static void run_eval(struct loki_req *r, struct query_job *j)
     struct logql_eval_result res = {0};
     char err[LOKI_ERR_MAX] = "";
     int64_t t0 = clock_mono_ns();
-    int rc = logql_eval(e->q, &e->p, query_log_source_ops(), &src, &res, err, sizeof err);
+    int rc = logql_eval(r->q, &e->p, query_log_source_ops(), &src, &res, err, sizeof err);
     int64_t exec_ns = clock_mono_ns() - t0;
     if (rc == 0 && (rc = query_job_check(j)) != 0)
         logql_eval_result_free(&res);
@@ -279,29 +271,12 @@ static void run_eval(struct loki_req *r, struct query_job *j)
 
 /* ---- handlers (shard thread) ---- */
 
-static void free_eval(struct loki_req *r)
-{
-    struct eval_extra *e = r->extra;
-    if (!e)
-        return;
-    logql_query_destroy(e->q);
-    free(e);
-}
-
 static struct loki_req *eval_req(struct http_exchange *x)
 {
-    struct loki_req *r = loki_req_new(x);
+    struct loki_req *r = loki_req_new(x, run_eval, sizeof(struct eval_extra));
     if (!r)
         return NULL;
-    struct eval_extra *e = calloc(1, sizeof *e);
-    if (!e) {
-        http_reply_text(x, 500, "out of memory");
-        loki_req_free(r);
-        return NULL;
-    }
-    r->extra = e;
-    r->free_extra = free_eval;
-    r->run = run_eval;
+    struct eval_extra *e = r->extra;
     e->p.max_series = x->srv->cfg->loki_max_query_series;
     e->p.max_entries_limit = x->srv->cfg->loki_max_entries_limit;
     e->p.categorize_labels =
@@ -313,20 +288,9 @@ static struct loki_req *eval_req(struct http_exchange *x)
 static bool limit_direction(struct loki_req *r, struct eval_extra *e)
 {
     char err[LOKI_ERR_MAX];
-    if (loki_parse_limit(loki_param(r, "limit"), LOKI_DEFAULT_LIMIT, &e->p.limit, err,
-                         sizeof err) ||
-        loki_parse_direction(loki_param(r, "direction"), &e->p.backward, err, sizeof err))
-        return loki_bad(r, err);
-    return true;
-}
-
-static bool parse_query(struct loki_req *r, struct eval_extra *e)
-{
-    char err[LOKI_ERR_MAX];
-    int rc = logql_parse(loki_param(r, "query"), &e->q, err, sizeof err);
-    if (rc == ERR_NOMEM)
-        snprintf(err, sizeof err, "out of memory");
-    if (rc)
+    if (!loki_param_limit(r, "limit", LOKI_DEFAULT_LIMIT, &e->p.limit))
+        return false;
+    if (loki_parse_direction(loki_param(r, "direction"), &e->p.backward, err, sizeof err))
         return loki_bad(r, err);
     return true;
 }
@@ -344,43 +308,22 @@ void handler_loki_query(struct http_exchange *x)
     if (ok && tv.len && loki_parse_time(tv, &t, err, sizeof err))
         ok = loki_bad(r, err);
     if (ok)
-        ok = parse_query(r, e);
-    if (ok && e->q->root->kind == LOGQL_EXPR_LOG)
+        ok = loki_param_query(r, LOKI_QUERY_ANY);
+    if (ok && r->q->root->kind == LOGQL_EXPR_LOG)
         ok = loki_bad(r, ERR_INSTANT_LOG);
-    if (!ok) {
-        loki_req_free(r);
-        return;
-    }
     e->p.instant = true;
     e->p.start_ns = e->p.end_ns = t;
     e->p.step_ns = 0;
-    loki_req_start(r);
+    loki_req_submit(r, ok);
 }
 
 /* start, end, step and interval of a range query; answers 400 on errors. */
 static bool range_params(struct loki_req *r, struct eval_extra *e)
 {
-    char err[LOKI_ERR_MAX];
-    if (!loki_param_bounds(r))
+    int64_t step, interval = 0;
+    if (!loki_param_bounds(r, true) || !limit_direction(r, e) || !loki_param_step(r, &step) ||
+        !loki_param_duration(r, "interval", &interval))
         return false;
-    if (r->end_ns < r->start_ns)
-        return loki_bad(r, "end timestamp must not be before or equal to start time");
-    if (!limit_direction(r, e))
-        return false;
-    struct str sv = loki_param(r, "step");
-    int64_t step = loki_default_step_ns(r->start_ns, r->end_ns);
-    if (sv.len && loki_parse_duration(sv, &step, err, sizeof err))
-        return loki_bad(r, err);
-    if (step <= 0)
-        return loki_bad(r, "zero or negative query resolution step widths are not accepted. "
-                           "Try a positive integer");
-    if (((__int128)r->end_ns - r->start_ns) / step > LOKI_MAX_POINTS)
-        return loki_bad(r, "exceeded maximum resolution of 11,000 points per time series. Try "
-                           "increasing the value of the step parameter");
-    struct str iv = loki_param(r, "interval");
-    int64_t interval = 0;
-    if (iv.len && loki_parse_duration(iv, &interval, err, sizeof err))
-        return loki_bad(r, err);
     if (interval < 0)
         return loki_bad(r, "interval must be >= 0");
     e->p.start_ns = r->start_ns;
@@ -395,10 +338,5 @@ void handler_loki_query_range(struct http_exchange *x)
     struct loki_req *r = eval_req(x);
     if (!r)
         return;
-    struct eval_extra *e = r->extra;
-    if (!range_params(r, e) || !parse_query(r, e)) {
-        loki_req_free(r);
-        return;
-    }
-    loki_req_start(r);
+    loki_req_submit(r, range_params(r, r->extra) && loki_param_query(r, LOKI_QUERY_ANY));
 }

@@ -39,25 +39,12 @@ static void run_labels(struct loki_req *r, struct query_job *j)
     querier_strings_free(&s);
 }
 
-static void free_plain(struct loki_req *r)
-{
-    free(r->extra);
-}
-
 static void labels_common(struct http_exchange *x, bool values)
 {
-    struct loki_req *r = loki_req_new(x);
+    struct loki_req *r = loki_req_new(x, run_labels, sizeof(struct label_extra));
     if (!r)
         return;
-    struct label_extra *e = calloc(1, sizeof *e);
-    if (!e) {
-        http_reply_text(x, 500, "out of memory");
-        loki_req_free(r);
-        return;
-    }
-    r->extra = e;
-    r->free_extra = free_plain;
-    r->run = run_labels;
+    struct label_extra *e = r->extra;
     e->values = values;
     struct str name = {"", 0};
     if (values && (!route_param(&x->params, "name", &name) || name.len > sizeof e->name)) {
@@ -68,11 +55,7 @@ static void labels_common(struct http_exchange *x, bool values)
     memcpy(e->name, name.ptr, name.len);
     e->name_len = name.len;
     struct str q = loki_param(r, "query");
-    if (!loki_param_bounds(r) || (q.len && !loki_param_selector(r, q, false))) {
-        loki_req_free(r);
-        return;
-    }
-    loki_req_start(r);
+    loki_req_submit(r, loki_param_bounds(r, false) && (!q.len || loki_param_selector(r, q, false)));
 }
 
 void handler_loki_labels(struct http_exchange *x)
@@ -102,18 +85,12 @@ static void run_series(struct loki_req *r, struct query_job *j)
         return;
     }
     struct jsonw w;
-    jsonw_init(&w, &r->out);
-    jsonw_obj_begin(&w);
-    jsonw_key_cstr(&w, "status");
-    jsonw_cstr(&w, "success");
-    jsonw_key_cstr(&w, "data");
+    loki_json_begin(r, &w);
     jsonw_arr_begin(&w);
     for (size_t i = 0; i < s.n; i++)
         loki_json_labels(&w, s.v[i].labels, s.v[i].n_labels);
     jsonw_arr_end(&w);
-    jsonw_obj_end(&w);
-    if (jsonw_finish(&w) != 0)
-        loki_fail(r, 500, "out of memory");
+    loki_json_end(r, &w);
     query_log_series_free(&s);
 }
 
@@ -162,15 +139,9 @@ static bool series_selectors(struct loki_req *r)
 
 void handler_loki_series(struct http_exchange *x)
 {
-    struct loki_req *r = loki_req_new(x);
-    if (!r)
-        return;
-    r->run = run_series;
-    if (!loki_param_bounds(r) || !series_selectors(r)) {
-        loki_req_free(r);
-        return;
-    }
-    loki_req_start(r);
+    struct loki_req *r = loki_req_new(x, run_series, 0);
+    if (r)
+        loki_req_submit(r, loki_param_bounds(r, false) && series_selectors(r));
 }
 
 /* ---- index stats ---- */
@@ -193,60 +164,42 @@ static void run_index_stats(struct loki_req *r, struct query_job *j)
         jsonw_uint(&w, vals[i]);
     }
     jsonw_obj_end(&w);
-    if (jsonw_finish(&w) != 0)
-        loki_fail(r, 500, "out of memory");
+    loki_json_finish(r, &w);
 }
 
 void handler_loki_index_stats(struct http_exchange *x)
 {
-    struct loki_req *r = loki_req_new(x);
-    if (!r)
-        return;
-    r->run = run_index_stats;
-    bool ok = loki_param_bounds(r);
-    if (ok && r->end_ns < r->start_ns)
-        ok = loki_bad(r, "end timestamp must not be before or equal to start time");
-    if (ok)
-        ok = loki_param_selector(r, loki_param(r, "query"), false);
-    if (!ok) {
-        loki_req_free(r);
-        return;
-    }
-    loki_req_start(r);
+    struct loki_req *r = loki_req_new(x, run_index_stats, 0);
+    if (r)
+        loki_req_submit(r, loki_param_bounds(r, true) &&
+                               loki_param_selector(r, loki_param(r, "query"), false));
 }
 
 /* ---- format_query ---- */
 
 void handler_loki_format_query(struct http_exchange *x)
 {
-    struct loki_req *r = loki_req_new(x);
-    if (!r)
+    struct loki_req *r = loki_req_new(x, NULL, 0);
+    if (!r || !loki_param_query(r, LOKI_QUERY_ANY)) {
+        loki_req_free(r);
         return;
-    char err[LOKI_ERR_MAX];
-    struct logql_query *q = NULL;
-    int rc = logql_parse(loki_param(r, "query"), &q, err, sizeof err);
+    }
     struct buf p;
     buf_init(&p);
+    struct jsonw w;
+    jsonw_init(&w, x->body_out);
+    jsonw_obj_begin(&w);
+    jsonw_key_cstr(&w, "status");
+    jsonw_cstr(&w, "success");
+    jsonw_key_cstr(&w, "data");
+    int rc = logql_pretty(r->q->root, &p);
     if (rc == 0)
-        rc = logql_pretty(q->root, &p);
-    if (rc) {
-        http_reply_text(x, rc == ERR_INVALID ? 400 : 500,
-                        rc == ERR_INVALID ? err : "out of memory");
-    } else {
-        struct jsonw w;
-        jsonw_init(&w, x->body_out);
-        jsonw_obj_begin(&w);
-        jsonw_key_cstr(&w, "status");
-        jsonw_cstr(&w, "success");
-        jsonw_key_cstr(&w, "data");
         jsonw_str(&w, (const char *)p.data, p.len);
-        jsonw_obj_end(&w);
-        if (jsonw_finish(&w) == 0)
-            http_reply(x, 200, "application/json; charset=utf-8");
-        else
-            http_reply_text(x, 500, "out of memory");
-    }
+    jsonw_obj_end(&w);
+    if (rc == 0 && jsonw_finish(&w) == 0)
+        http_reply(x, 200, "application/json; charset=utf-8");
+    else
+        http_reply_error(x, 500, "out of memory");
     buf_deinit(&p);
-    logql_query_destroy(q);
     loki_req_free(r);
 }

@@ -261,11 +261,7 @@ static void write_volume(struct loki_req *r, struct vol_state *st)
     if (st->n_order > 1)
         qsort(st->order, st->n_order, sizeof *st->order, series_cmp);
     struct jsonw w;
-    jsonw_init(&w, &r->out);
-    jsonw_obj_begin(&w);
-    jsonw_key_cstr(&w, "status");
-    jsonw_cstr(&w, "success");
-    jsonw_key_cstr(&w, "data");
+    loki_json_begin(r, &w);
     jsonw_obj_begin(&w);
     jsonw_key_cstr(&w, "resultType");
     jsonw_cstr(&w, matrix ? "matrix" : "vector");
@@ -291,9 +287,7 @@ static void write_volume(struct loki_req *r, struct vol_state *st)
     }
     jsonw_arr_end(&w);
     jsonw_obj_end(&w);
-    jsonw_obj_end(&w);
-    if (jsonw_finish(&w) != 0)
-        loki_fail(r, 500, "out of memory");
+    loki_json_end(r, &w);
 }
 
 static void run_volume(struct loki_req *r, struct query_job *j)
@@ -326,12 +320,9 @@ static void run_volume(struct loki_req *r, struct query_job *j)
 static void free_volume(struct loki_req *r)
 {
     struct vol_extra *e = r->extra;
-    if (!e)
-        return;
     for (size_t i = 0; i < e->n_added; i++)
         matcher_deinit(&e->added[i]);
     free(e->all);
-    free(e);
 }
 
 /* limit (0 or empty: 100), aggregateBy, targetLabels; answers 400 on errors. */
@@ -340,7 +331,7 @@ static bool volume_options(struct loki_req *r, struct vol_extra *e)
     char err[LOKI_ERR_MAX];
     struct str lv = loki_param(r, "limit");
     if (lv.len == 1 && lv.ptr[0] == '0')
-        lv.len = 0;
+        lv.len = 0; /* 0: the default */
     if (loki_parse_limit(lv, LOKI_VOLUME_LIMIT, &e->limit, err, sizeof err))
         return loki_bad(r, err);
     struct str ab = loki_param(r, "aggregateBy");
@@ -393,45 +384,17 @@ static bool volume_matchers(struct loki_req *r, struct vol_extra *e)
 
 static void volume_common(struct http_exchange *x, bool range)
 {
-    struct loki_req *r = loki_req_new(x);
+    struct loki_req *r = loki_req_new(x, run_volume, sizeof(struct vol_extra));
     if (!r)
         return;
-    struct vol_extra *e = calloc(1, sizeof *e);
-    if (!e) {
-        http_reply_text(x, 500, "out of memory");
-        loki_req_free(r);
-        return;
-    }
-    r->extra = e;
+    struct vol_extra *e = r->extra;
     r->free_extra = free_volume;
-    r->run = run_volume;
-    char err[LOKI_ERR_MAX];
     struct str q = loki_param(r, "query");
-    bool ok = volume_options(r, e) && loki_param_bounds(r);
-    if (ok && r->end_ns < r->start_ns)
-        ok = loki_bad(r, "end timestamp must not be before or equal to start time");
-    if (ok && range) {
-        struct str sv = loki_param(r, "step");
-        e->step_ns = loki_default_step_ns(r->start_ns, r->end_ns);
-        if (sv.len && loki_parse_duration(sv, &e->step_ns, err, sizeof err))
-            ok = loki_bad(r, err);
-        else if (e->step_ns <= 0)
-            ok = loki_bad(r, "zero or negative query resolution step widths are not accepted. "
-                             "Try a positive integer");
-        else if (((__int128)r->end_ns - r->start_ns) / e->step_ns > LOKI_MAX_POINTS)
-            ok = loki_bad(r, "exceeded maximum resolution of 11,000 points per time series. "
-                             "Try increasing the value of the step parameter");
-    }
     bool match_any = q.len == 2 && q.ptr[0] == '{' && q.ptr[1] == '}';
-    if (ok && !match_any)
-        ok = loki_param_selector(r, q, false);
-    if (ok)
-        ok = volume_matchers(r, e);
-    if (!ok) {
-        loki_req_free(r);
-        return;
-    }
-    loki_req_start(r);
+    bool ok = volume_options(r, e) && loki_param_bounds(r, true) &&
+              (!range || loki_param_step(r, &e->step_ns)) &&
+              (match_any || loki_param_selector(r, q, false)) && volume_matchers(r, e);
+    loki_req_submit(r, ok);
 }
 
 void handler_loki_volume(struct http_exchange *x)

@@ -23,7 +23,7 @@
 #include "engine/logql/eval.h"
 #include "engine/logql/parse.h"
 #include "formats/jsonw.h"
-#include "server/api_loki.h"
+#include "server/api_loki_query.h"
 #include "server/api_loki_tail.h"
 #include "server/exchange.h"
 #include "server/http/websocket.h"
@@ -63,6 +63,7 @@ struct tail {
     struct logql_pipeline *pipe;
     int64_t start_ns, delay_ns;
     uint32_t limit;
+    uint32_t max; /* entries the running poll collects, at most */
     bool first, closed, failed;
     struct query_job *job;
     struct loop_timer timer;
@@ -230,37 +231,27 @@ static int remember(struct tail *t, int64_t end_ns)
     return 0;
 }
 
+/* fn of the poll's scan: collects until max entries. */
+static int poll_entry(void *arg, const struct logql_entry *e, const struct logql_result *res)
+{
+    struct tail *t = arg;
+    int rc = collect(t, e, res);
+    return rc ? rc : t->nrec >= t->max ? LOKI_SCAN_STOP : 0;
+}
+
 static int poll_select(struct tail *t, struct query_job *j, int64_t from, int64_t to, bool backward,
                        uint32_t max)
 {
-    const struct logql_source_ops *ops = query_log_source_ops();
-    struct query_log_source src = {.job = j};
-    struct logql_select_req req = {
-        .matchers = t->q->root->sel.matchers,
-        .n_matchers = t->q->root->sel.n_matchers,
-        .start_ns = from,
-        .end_ns = to,
-        .backward = backward,
-    };
-    void *it = NULL;
-    int rc = ops->select(&src, &req, &it);
-    while (rc == 0 && t->nrec < max) {
-        struct logql_entry e;
-        int n = ops->next(it, &e);
-        if (n <= 0) {
-            rc = n;
-            break;
-        }
-        struct logql_result res;
-        int k = logql_pipeline_process(t->pipe, &e, 0, &res);
-        if (k < 0)
-            rc = k;
-        else if (k == 1)
-            rc = collect(t, &e, &res);
-    }
-    if (it)
-        ops->close(it);
-    return rc;
+    t->max = max;
+    struct loki_scan s = {.q = t->q,
+                          .pipe = t->pipe,
+                          .start_ns = from,
+                          .end_ns = to,
+                          .backward = backward,
+                          .max_kept = UINT32_MAX,
+                          .fn = poll_entry,
+                          .arg = t};
+    return loki_scan_run(j, &s);
 }
 
 static void tail_run(struct query_job *j, void *arg)
@@ -364,34 +355,26 @@ static const struct http_ws_ops tail_ws_ops = {.on_close = tail_on_close};
 /* ---- the handler ----------------------------------------------------------------------------- */
 
 /* Parameters into t (taking over r's query). False after answering 400. */
-static bool tail_params(struct lx_req *r, struct tail *t)
+static bool tail_params(struct loki_req *r, struct tail *t)
 {
-    struct http_exchange *x = r->x;
-    struct str s;
     char err[LOKI_ERR_MAX + 64], why[LOKI_ERR_MAX];
+    struct str s = loki_param(r, "start");
     t->start_ns = clock_real_ns() - LOKI_DEFAULT_SINCE_NS;
-    if (http_params_get(&r->params, "start", &s) && s.len &&
-        loki_parse_time(s, &t->start_ns, why, sizeof why)) {
+    if (s.len && loki_parse_time(s, &t->start_ns, why, sizeof why)) {
         snprintf(err, sizeof err, "could not parse 'start' parameter: %s", why);
-        http_reply_error(x, 400, err);
-        return false;
+        return loki_bad(r, err);
     }
-    if (http_params_get(&r->params, "delay_for", &s) && s.len) {
+    s = loki_param(r, "delay_for");
+    if (s.len) {
         int64_t d;
-        if (loki_parse_duration(s, &d, why, sizeof why) || d % 1000000000LL || d < 0) {
-            http_reply_error(x, 400, "invalid delay_for: must be whole seconds");
-            return false;
-        }
-        if (d > DELAY_MAX_S * 1000000000LL) {
-            http_reply_error(x, 400, "delay_for can't be greater than 5");
-            return false;
-        }
+        if (loki_parse_duration(s, &d, why, sizeof why) || d % 1000000000LL || d < 0)
+            return loki_bad(r, "invalid delay_for: must be whole seconds");
+        if (d > DELAY_MAX_S * 1000000000LL)
+            return loki_bad(r, "delay_for can't be greater than 5");
         t->delay_ns = d;
     }
-    if (logql_pipeline_compile_expr(r->q->root, NULL, &t->pipe, err, sizeof err)) {
-        http_reply_error(x, 400, err);
-        return false;
-    }
+    if (logql_pipeline_compile_expr(r->q->root, NULL, &t->pipe, err, sizeof err))
+        return loki_bad(r, err);
     t->q = r->q;
     r->q = NULL;
     return true;
@@ -423,33 +406,42 @@ static struct tail *tail_new(struct http_exchange *x)
     return t;
 }
 
+/* The tail of r's parameters, taking over its query; NULL after answering. */
+static struct tail *tail_open(struct loki_req *r, struct str tenant)
+{
+    uint32_t limit;
+    if (!loki_param_query(r, LOKI_QUERY_LOG | LOKI_QUERY_REQUIRED) ||
+        !loki_param_limit(r, "limit", TAIL_DEFAULT_LIM, &limit))
+        return NULL;
+    struct tail *t = tail_new(r->x);
+    if (!t)
+        return NULL;
+    t->limit = limit;
+    memcpy(t->tenant, tenant.ptr, tenant.len);
+    t->tenant_len = tenant.len;
+    if (!tail_params(r, t)) {
+        tail_free(t);
+        return NULL;
+    }
+    return t;
+}
+
 void handler_loki_tail(struct http_exchange *x)
 {
     struct str tenant;
     if (!tenant_from_request(x, &tenant))
         return;
-    struct lx_req *r = lx_req_new(x);
-    if (!r || !lx_param_query(r, true))
+    struct loki_req *r = loki_req_new(x, NULL, 0);
+    struct tail *t = r ? tail_open(r, tenant) : NULL;
+    loki_req_free(r);
+    if (!t)
         return;
-    uint32_t limit;
-    if (!lx_param_u32(r, "limit", TAIL_DEFAULT_LIM, &limit))
-        return;
-    struct tail *t = tail_new(x);
-    if (!t) {
-        lx_req_free(r);
-        return;
-    }
-    t->limit = limit;
-    memcpy(t->tenant, tenant.ptr, tenant.len);
-    t->tenant_len = tenant.len;
     const char *why = "invalid WebSocket handshake";
-    if (!tail_params(r, t) || http_reply_websocket(x, &tail_ws_ops, t, &t->ws, &why) != 0) {
+    if (http_reply_websocket(x, &tail_ws_ops, t, &t->ws, &why) != 0) {
         if (!x->replied)
             http_reply_error(x, 400, why);
-        lx_req_free(r);
         tail_free(t);
         return;
     }
-    lx_req_free(r);
     tail_start_job(t);
 }
