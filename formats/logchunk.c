@@ -593,7 +593,16 @@ void logchunk_iter_deinit(struct logchunk_iter *it)
     free(it->md);
     free(it->syms);
     free(it->keys);
+    free(it->keep);
+    free(it->flines);
     memset(it, 0, sizeof *it);
+}
+
+void logchunk_iter_set_filter(struct logchunk_iter *it, logchunk_line_filter_fn fn, void *arg)
+{
+    it->filter = fn;
+    it->filter_arg = arg;
+    it->loaded = false;
 }
 
 static void iter_open(struct logchunk_iter *it, int64_t mint, int64_t maxt, enum logchunk_dir dir)
@@ -615,6 +624,7 @@ void logchunk_iter_open_reader(struct logchunk_iter *it, const struct logchunk_r
     it->data = r->data;
     it->len = r->len;
     it->index = r->index;
+    it->crc_verified = r->crc_verified;
     it->w = NULL;
     it->n_blocks = r->n_blocks;
     iter_open(it, mint, maxt, dir);
@@ -626,6 +636,7 @@ void logchunk_iter_open_writer(struct logchunk_iter *it, const struct logchunk_w
     it->data = w->chunk.data;
     it->len = w->chunk.len;
     it->index = NULL;
+    it->crc_verified = false;
     it->w = w;
     it->w_gen = w->gen;
     it->n_blocks = w->n_blocks + (w->head_n > 0);
@@ -773,7 +784,7 @@ static int decode_body(struct logchunk_iter *it, const uint8_t *body,
 static int load_stored(struct logchunk_iter *it, const struct logchunk_block_info *bi)
 {
     const uint8_t *src = it->data + bi->offset;
-    if (crc32c(src, bi->size_stored) != bi->crc)
+    if (!it->crc_verified && crc32c(src, bi->size_stored) != bi->crc)
         return ERR_CORRUPT;
     if (bi->codec == LOGCHUNK_CODEC_NONE)
         return decode_body(it, src, bi);
@@ -824,12 +835,29 @@ static bool iter_fail(struct logchunk_iter *it, int err, size_t offset)
     return false;
 }
 
+/* Runs the line filter over the loaded block's lines. */
+static int apply_filter(struct logchunk_iter *it)
+{
+    size_t words = ((size_t)it->n + 63) / 64;
+    if (grow(&it->keep, &it->keep_cap, words ? words : 1, sizeof *it->keep) ||
+        grow(&it->flines, &it->flines_cap, it->n ? it->n : 1, sizeof *it->flines))
+        return ERR_NOMEM;
+    for (uint32_t i = 0; i < it->n; i++)
+        it->flines[i] = (struct str){it->ents[i].line, it->ents[i].line_len};
+    size_t kept = it->filter(it->filter_arg, it->flines, it->n, it->keep);
+    it->filter_lines += it->n;
+    it->filter_dropped += it->n - kept;
+    return 0;
+}
+
 static bool load_block(struct logchunk_iter *it, uint32_t b, const struct logchunk_block_info *bi)
 {
     if (it->loaded && it->blk == b)
         return true;
     it->loaded = false;
     int rc = is_head(it, b) ? load_head(it) : load_stored(it, bi);
+    if (!rc && it->filter)
+        rc = apply_filter(it);
     if (rc)
         return iter_fail(it, rc, bi->offset);
     it->loaded = true;
@@ -862,6 +890,36 @@ static uint32_t lower_bound(const struct logchunk_iter *it, int64_t t)
     return lo;
 }
 
+/* First kept index >= i in the loaded block (n when none). */
+static uint32_t next_kept(const struct logchunk_iter *it, uint32_t i)
+{
+    if (!it->filter || i >= it->n)
+        return i < it->n ? i : it->n;
+    size_t w = i >> 6;
+    uint64_t m = it->keep[w] & (~0ull << (i & 63));
+    size_t words = ((size_t)it->n + 63) / 64;
+    while (!m && ++w < words)
+        m = it->keep[w];
+    if (!m)
+        return it->n;
+    uint32_t k = (uint32_t)(w * 64 + (size_t)__builtin_ctzll(m));
+    return k < it->n ? k : it->n;
+}
+
+/* Last kept index <= i in the loaded block (UINT32_MAX when none). */
+static uint32_t prev_kept(const struct logchunk_iter *it, uint32_t i)
+{
+    if (!it->filter || i == UINT32_MAX)
+        return i;
+    size_t w = i >> 6;
+    uint64_t m = it->keep[w] & (~0ull >> (63 - (i & 63)));
+    while (!m && w > 0)
+        m = it->keep[--w];
+    if (!m)
+        return UINT32_MAX;
+    return (uint32_t)(w * 64 + 63 - (size_t)__builtin_clzll(m));
+}
+
 static bool set_valid(struct logchunk_iter *it, uint32_t pos)
 {
     const struct logchunk_dec_ent *e = &it->ents[pos];
@@ -884,6 +942,49 @@ static bool end_here(struct logchunk_iter *it)
 {
     it->state = IT_END;
     return false;
+}
+
+/* The first kept entry at or after pos of the loaded block, continuing into later blocks. */
+static bool forward_from(struct logchunk_iter *it, uint32_t pos)
+{
+    for (;;) {
+        uint32_t k = next_kept(it, pos);
+        if (k < it->n)
+            return set_valid(it, k);
+        if (it->n && it->ents[it->n - 1].ts >= it->maxt)
+            return end_here(it);
+        uint32_t b = it->blk + 1;
+        struct logchunk_block_info bi;
+        if (b >= it->n_blocks)
+            return end_here(it);
+        block_info(it, b, &bi);
+        if (bi.mint >= it->maxt)
+            return end_here(it);
+        if (!load_block(it, b, &bi))
+            return false;
+        pos = 0;
+    }
+}
+
+/* The last kept entry at or before pos of the loaded block, continuing into earlier blocks. */
+static bool backward_from(struct logchunk_iter *it, uint32_t pos)
+{
+    for (;;) {
+        uint32_t k = prev_kept(it, pos);
+        if (k != UINT32_MAX)
+            return set_valid(it, k);
+        if (it->n && it->ents[0].ts < it->mint)
+            return end_here(it);
+        struct logchunk_block_info bi;
+        if (it->blk == 0)
+            return end_here(it);
+        block_info(it, it->blk - 1, &bi);
+        if (bi.maxt < it->mint)
+            return end_here(it);
+        if (!load_block(it, it->blk - 1, &bi))
+            return false;
+        pos = it->n - 1;
+    }
 }
 
 static bool seek_forward(struct logchunk_iter *it, int64_t t)
@@ -911,7 +1012,7 @@ static bool seek_forward(struct logchunk_iter *it, int64_t t)
         return false;
     uint32_t pos = lower_bound(it, t);
     ASSERT(pos < it->n); /* decode checked that the last ts equals the block's maxt >= t */
-    return set_valid(it, pos);
+    return forward_from(it, pos);
 }
 
 static bool seek_backward(struct logchunk_iter *it, int64_t t)
@@ -939,7 +1040,7 @@ static bool seek_backward(struct logchunk_iter *it, int64_t t)
         return false;
     uint32_t pos = lower_bound(it, t);
     ASSERT(pos > 0); /* the first ts equals the block's mint < t */
-    return set_valid(it, pos - 1);
+    return backward_from(it, pos - 1);
 }
 
 bool logchunk_iter_seek(struct logchunk_iter *it, int64_t t)
@@ -952,29 +1053,16 @@ bool logchunk_iter_seek(struct logchunk_iter *it, int64_t t)
 
 static bool step_forward(struct logchunk_iter *it)
 {
-    if (it->pos + 1 < it->n)
+    if (!it->filter && it->pos + 1 < it->n)
         return set_valid(it, it->pos + 1);
-    uint32_t b = it->blk + 1;
-    struct logchunk_block_info bi;
-    if (b >= it->n_blocks)
-        return end_here(it);
-    block_info(it, b, &bi);
-    if (bi.mint >= it->maxt)
-        return end_here(it);
-    return load_block(it, b, &bi) && set_valid(it, 0);
+    return forward_from(it, it->pos + 1);
 }
 
 static bool step_backward(struct logchunk_iter *it)
 {
-    if (it->pos > 0)
+    if (!it->filter && it->pos > 0)
         return set_valid(it, it->pos - 1);
-    struct logchunk_block_info bi;
-    if (it->blk == 0)
-        return end_here(it);
-    block_info(it, it->blk - 1, &bi);
-    if (bi.maxt < it->mint)
-        return end_here(it);
-    return load_block(it, it->blk - 1, &bi) && set_valid(it, it->n - 1);
+    return backward_from(it, it->pos - 1); /* pos 0: UINT32_MAX, "none kept here" */
 }
 
 bool logchunk_iter_next(struct logchunk_iter *it)

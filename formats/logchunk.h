@@ -168,6 +168,12 @@ struct logchunk_reader {
     uint64_t entries;
     uint64_t bytes_uncompressed;
     int64_t mint, maxt; /* INT64_MAX / INT64_MIN for a chunk without entries */
+    /* Set by the caller after open (false by default) when every byte of the chunk was already
+     * verified by an outer checksum (a log block envelope read from a CRC-checked block chunk
+     * record, zstd-decompressed from it): iterators then skip the per-block CRCs, a second pass
+     * over every byte. The body checks still run, so bytes that pass an outer check but are
+     * inconsistent still decode to ERR_CORRUPT, never to an out-of-bounds read. */
+    bool crc_verified;
 };
 
 /* Validates header, footer, index checksum and every index entry (ordering, bounds, contiguity).
@@ -204,12 +210,20 @@ struct logchunk_dec_ent {
     uint32_t md_first;
 };
 
+/* A batch line filter (logchunk_iter_set_filter): sets bit i of keep ((n + 63) / 64 words, the
+ * callee clears them first) for each of the n lines that may be returned, and returns how many it
+ * kept. The lines of one stored block are contiguous in memory (lines[i + 1].ptr == lines[i].ptr +
+ * lines[i].len), which lets a filter scan them in one pass. */
+typedef size_t (*logchunk_line_filter_fn)(void *arg, const struct str *lines, size_t n,
+                                          uint64_t *keep);
+
 /* Fields are private except the counters marked public. */
 struct logchunk_iter {
     /* source */
     const uint8_t *data;
     size_t len;
     const uint8_t *index;            /* reader source */
+    bool crc_verified;               /* the reader's crc_verified */
     const struct logchunk_writer *w; /* writer source */
     uint64_t w_gen;
     uint32_t n_blocks; /* including a writer's head block */
@@ -235,7 +249,16 @@ struct logchunk_iter {
     size_t syms_cap;
     struct logchunk_sort_key *keys;
     size_t keys_cap;
+    /* line filter (logchunk_iter_set_filter) and its result for the loaded block */
+    logchunk_line_filter_fn filter;
+    void *filter_arg;
+    uint64_t *keep;
+    size_t keep_cap;
+    struct str *flines;
+    size_t flines_cap;
     /* public counters (for query stats), accumulated since logchunk_iter_init */
+    uint64_t filter_lines;   /* lines handed to the filter */
+    uint64_t filter_dropped; /* of those, the ones it dropped */
     uint64_t blocks_loaded;
     uint64_t bytes_decompressed; /* uncompressed block bytes decoded */
     /* public: chunk offset of the block that failed, when err != 0 */
@@ -255,6 +278,11 @@ void logchunk_iter_open_reader(struct logchunk_iter *it, const struct logchunk_r
  * re-open it and _seek past the last entry seen to continue. */
 void logchunk_iter_open_writer(struct logchunk_iter *it, const struct logchunk_writer *w,
                                int64_t mint, int64_t maxt, enum logchunk_dir dir);
+/* Sets (fn NULL: clears) a line filter: every block the iterator loads from then on is passed
+ * through fn once, as a whole, and _next / _seek skip the entries it dropped (seek lands on the
+ * first kept entry at or after its target in the iterator's direction). Kept across opens; set it
+ * before positioning. The filter must be a pure function of the line. */
+void logchunk_iter_set_filter(struct logchunk_iter *it, logchunk_line_filter_fn fn, void *arg);
 /* Moves to the next entry in the iterator's direction. False at the end or on error (see _err). */
 bool logchunk_iter_next(struct logchunk_iter *it);
 /* Positions absolutely (either way): forward, at the first entry with ts >= t; backward, at the

@@ -585,15 +585,13 @@ bool logql_pipeline_prefilter(struct logql_pipeline *p, struct str line)
 size_t logql_pipeline_prefilter_block(struct logql_pipeline *p, const struct str *lines, size_t n,
                                       uint64_t *keep)
 {
-    memset(keep, 0, (n + 63) / 64 * sizeof *keep);
-    size_t passed = 0;
-    for (size_t i = 0; i < n; i++) {
-        if (logql_pipeline_prefilter(p, lines[i])) {
-            keep[i >> 6] |= 1ull << (i & 63);
-            passed++;
-        }
+    if (!p->prefilter_first) {
+        memset(keep, 0xff, (n + 63) / 64 * sizeof *keep);
+        if (n & 63)
+            keep[n >> 6] = (1ull << (n & 63)) - 1;
+        return n;
     }
-    return passed;
+    return logql_filter_eval_block(&p->sh->sets[p->stages[0].set], &p->fsc, lines, n, keep);
 }
 
 bool logql_pipeline_filters_only(const struct logql_pipeline *p)
@@ -610,7 +608,9 @@ void logql_pipeline_info(const struct logql_pipeline *p, struct logql_pipeline_i
         info->n_filter_terms += s->n_terms;
         for (size_t k = 0; k < s->n_terms; k++)
             info->n_hs_terms += s->terms[k].hs_id >= 0;
-        if (i == 0 && p->prefilter_first)
+        if (i == 0 && p->prefilter_first) {
             info->n_prefilter_terms = s->n_terms;
+            info->prefilter_batched = s->db_block != NULL;
+        }
     }
 }

@@ -130,6 +130,7 @@ struct logql_pipeline_info {
     size_t n_hs_terms;     /* of those, run by hyperscan */
     size_t n_epochs;       /* line versions that filters read (1 + rewrites followed by filters) */
     size_t n_prefilter_terms;
+    bool prefilter_batched; /* logql_pipeline_prefilter_block scans runs of lines at once */
 };
 void logql_pipeline_info(const struct logql_pipeline *p, struct logql_pipeline_info *info);
 

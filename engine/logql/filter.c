@@ -5,6 +5,7 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <hs/hs.h>
 #include <pcre2.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -558,6 +559,76 @@ static void build_ascii_db(struct logql_filter_set *s, struct hs_list *l)
         hs_free_compile_error(ce);
 }
 
+/* True when the hyperscan pattern means the same inside a longer text as on a line of its own:
+ * no anchors, word boundaries or lookaround (a conservative reading of the syntax: anything it is
+ * unsure of counts as unsafe). */
+static bool block_safe_expr(const char *e)
+{
+    bool in_class = false;
+    for (size_t i = 0; e[i]; i++) {
+        char c = e[i];
+        if (c == '\\') {
+            if (!e[i + 1] || strchr("bBAzZGKQE", e[i + 1]))
+                return false;
+            i++;
+        } else if (in_class) {
+            in_class = c != ']';
+        } else if (c == '[') {
+            in_class = true;
+            i += e[i + 1] == '^';
+            i += e[i + 1] == ']';
+        } else if (c == '^' || c == '$') {
+            return false;
+        } else if (c == '(' && e[i + 1] == '?' && e[i + 2] && strchr("=!<", e[i + 2])) {
+            return false;
+        }
+    }
+    return true;
+}
+
+/* The every-match twin of the database for batch scans (s->db_block, s->hs_max_width); left NULL
+ * when a pattern is not block-safe or can match the empty string. With any_utf8 it needs the
+ * byte-mode flags build_ascii_db left in l. */
+static void build_block_db(struct logql_filter_set *s, struct hs_list *l)
+{
+    if (!l->n || (s->any_utf8 && !s->db_ascii))
+        return;
+    unsigned *maxw = calloc(l->n, sizeof *maxw);
+    bool ok = maxw != NULL;
+    for (size_t i = 0; ok && i < l->n; i++) {
+        l->flags[i] &= ~(unsigned)(HS_FLAG_SINGLEMATCH | HS_FLAG_ALLOWEMPTY);
+        l->ids[i] = (unsigned)i;
+        hs_expr_info_t *info = NULL;
+        hs_compile_error_t *ce = NULL;
+        ok = block_safe_expr(l->exprs[i]) &&
+             hs_expression_info(l->exprs[i], l->flags[i], &info, &ce) == HS_SUCCESS;
+        if (ce)
+            hs_free_compile_error(ce);
+        if (ok) {
+            ok = info->min_width > 0 && !info->matches_at_eod && !info->matches_only_at_eod;
+            maxw[i] = info->max_width;
+        }
+        free(info);
+    }
+    hs_database_t *db = NULL;
+    hs_compile_error_t *ce = NULL;
+    if (ok && hs_compile_multi((const char *const *)l->exprs, l->flags, l->ids, (unsigned)l->n,
+                               HS_MODE_BLOCK, NULL, &db, &ce) == HS_SUCCESS) {
+        s->db_block = db;
+        s->hs_max_width = maxw;
+        maxw = NULL;
+        s->hs_only = true;
+        s->zero_pass = true;
+        for (size_t i = 0; i < s->n_terms; i++)
+            s->hs_only &= s->terms[i].hs_id >= 0;
+        for (size_t c = 0; c < s->n_clauses; c++)
+            s->zero_pass &= s->clauses[c].negate;
+    } else if (ce) {
+        hs_free_compile_error(ce);
+    }
+    free(maxw);
+}
+
 int logql_filter_set_build(struct logql_filter_set *s, char *err, size_t err_size)
 {
     struct hs_list l = {0};
@@ -588,6 +659,8 @@ int logql_filter_set_build(struct logql_filter_set *s, char *err, size_t err_siz
         s->any_utf8 |= s->terms[i].hs_id >= 0 && s->terms[i].hs_utf8;
     if (rc == 0 && s->any_utf8)
         build_ascii_db(s, &l);
+    if (rc == 0)
+        build_block_db(s, &l);
     hs_list_free(&l);
     return rc;
 }
@@ -598,6 +671,9 @@ void logql_filter_set_deinit(struct logql_filter_set *s)
         hs_free_database(s->db);
     if (s->db_ascii)
         hs_free_database(s->db_ascii);
+    if (s->db_block)
+        hs_free_database(s->db_block);
+    free(s->hs_max_width);
     free(s->terms);
     free(s->clauses);
     memset(s, 0, sizeof *s);
@@ -605,8 +681,8 @@ void logql_filter_set_deinit(struct logql_filter_set *s)
 
 int logql_filter_scratch_prepare(struct logql_filter_scratch *sc, const struct logql_filter_set *s)
 {
-    for (int k = 0; k < 2; k++) {
-        void *db = k ? s->db_ascii : s->db;
+    for (int k = 0; k < 3; k++) {
+        void *db = k == 2 ? s->db_block : k ? s->db_ascii : s->db;
         hs_scratch_t *h = sc->hs;
         if (db && hs_alloc_scratch(db, &h) != HS_SUCCESS)
             return ERR_NOMEM;
@@ -630,6 +706,9 @@ void logql_filter_scratch_deinit(struct logql_filter_scratch *sc)
     buf_deinit(&sc->fixed);
     logql_regex_md_free(sc->md);
     free(sc->bits);
+    free(sc->lbits);
+    free(sc->starts);
+    free(sc->undecided);
     memset(sc, 0, sizeof *sc);
 }
 
@@ -709,6 +788,9 @@ static bool term_match(const struct logql_filter_term *t, struct str line, const
     return false;
 }
 
+static bool eval_clauses(const struct logql_filter_set *s, struct logql_filter_scratch *sc,
+                         struct str line, const uint64_t *bits, int *valid);
+
 bool logql_filter_eval(const struct logql_filter_set *s, struct logql_filter_scratch *sc,
                        struct str line)
 {
@@ -731,13 +813,174 @@ bool logql_filter_eval(const struct logql_filter_set *s, struct logql_filter_scr
         if (hs_scan(db, line.ptr, (unsigned)line.len, 0, sc->hs, on_match, sc->bits) == HS_SUCCESS)
             bits = sc->bits;
     }
+    return eval_clauses(s, sc, line, bits, &valid);
+}
+
+static bool eval_clauses(const struct logql_filter_set *s, struct logql_filter_scratch *sc,
+                         struct str line, const uint64_t *bits, int *valid)
+{
     for (size_t c = 0; c < s->n_clauses; c++) {
         const struct logql_filter_clause *cl = &s->clauses[c];
         bool any = false;
         for (size_t i = 0; i < cl->n && !any; i++)
-            any = term_match(&s->terms[cl->first + i], line, bits, sc, &valid);
+            any = term_match(&s->terms[cl->first + i], line, bits, sc, valid);
         if (any == cl->negate)
             return false;
     }
     return true;
+}
+
+/* ---- batch evaluation ---- */
+
+struct blk_ctx {
+    const uint32_t *starts; /* n + 1 line start offsets in the run */
+    uint32_t n, cur;
+    uint64_t *lbits;
+    size_t words;
+    uint8_t *undecided;
+    const unsigned *maxw;
+};
+
+/* The line of the run holding byte `end`: the last with start <= end. */
+static uint32_t line_of(struct blk_ctx *c, uint32_t end)
+{
+    uint32_t l = c->cur;
+    if (end < c->starts[l]) {
+        uint32_t lo = 0, hi = l; /* starts[hi] > end */
+        while (hi - lo > 1) {
+            uint32_t mid = lo + (hi - lo) / 2;
+            if (c->starts[mid] <= end)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        l = lo;
+    }
+    while (l + 1 < c->n && c->starts[l + 1] <= end)
+        l++;
+    return c->cur = l;
+}
+
+static int on_block_match(unsigned id, unsigned long long from, unsigned long long to,
+                          unsigned flags, void *ctx)
+{
+    (void)from;
+    (void)flags;
+    struct blk_ctx *c = ctx;
+    uint32_t l = line_of(c, (uint32_t)to - 1); /* min_width > 0: to >= 1 */
+    uint64_t *b = c->lbits + (size_t)l * c->words, bit = 1ull << (id & 63);
+    if (b[id >> 6] & bit)
+        return 0;
+    unsigned w = c->maxw[id];
+    if (w != UINT_MAX && to >= (unsigned long long)c->starts[l] + w)
+        b[id >> 6] |= bit; /* the match lies inside line l */
+    else
+        c->undecided[l] = 1; /* it may have started in an earlier line */
+    return 0;
+}
+
+/* Lines i.. that are contiguous in memory, as one run (at most 1 GiB). */
+static size_t run_end(const struct str *lines, size_t i, size_t n)
+{
+    if (!lines[i].ptr)
+        return i + 1;
+    size_t j = i + 1, total = lines[i].len;
+    while (j < n && lines[j].ptr == lines[j - 1].ptr + lines[j - 1].len &&
+           total + lines[j].len < (1u << 30)) {
+        total += lines[j].len;
+        j++;
+    }
+    return j;
+}
+
+static int blk_prepare(struct logql_filter_scratch *sc, size_t n, size_t words)
+{
+    size_t nb = n * words;
+    if (nb > sc->lbits_cap) {
+        uint64_t *p = realloc(sc->lbits, nb * sizeof *p);
+        if (!p)
+            return ERR_NOMEM;
+        sc->lbits = p, sc->lbits_cap = nb;
+    }
+    if (n + 1 > sc->starts_cap) {
+        uint32_t *p = realloc(sc->starts, (n + 1) * sizeof *p);
+        if (!p)
+            return ERR_NOMEM;
+        sc->starts = p, sc->starts_cap = n + 1;
+    }
+    if (n > sc->undecided_cap) {
+        uint8_t *p = realloc(sc->undecided, n);
+        if (!p)
+            return ERR_NOMEM;
+        sc->undecided = p, sc->undecided_cap = n;
+    }
+    memset(sc->lbits, 0, nb * sizeof *sc->lbits);
+    memset(sc->undecided, 0, n);
+    return 0;
+}
+
+/* One scan of db_block over the run lines[0..n); false when it cannot be used (then the caller
+ * evaluates line by line). */
+static bool eval_run(const struct logql_filter_set *s, struct logql_filter_scratch *sc,
+                     const struct str *lines, size_t n, size_t first, uint64_t *keep,
+                     size_t *passed)
+{
+    struct str all = {lines[0].ptr, (size_t)(lines[n - 1].ptr + lines[n - 1].len - lines[0].ptr)};
+    int valid = -1;
+    if (s->any_utf8) {
+        if (!is_ascii(all))
+            return false;
+        valid = 1;
+    }
+    size_t words = (s->n_hs + 63) / 64;
+    if (blk_prepare(sc, n, words))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        sc->starts[i] = (uint32_t)(lines[i].ptr - all.ptr);
+    sc->starts[n] = (uint32_t)all.len;
+    struct blk_ctx c = {sc->starts,    (uint32_t)n,    0, sc->lbits, words,
+                        sc->undecided, s->hs_max_width};
+    if (hs_scan(s->db_block, all.ptr, (unsigned)all.len, 0, sc->hs, on_block_match, &c) !=
+        HS_SUCCESS)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        bool ok;
+        if (s->hs_only && words == 1 && !sc->lbits[i] && !sc->undecided[i]) {
+            ok = s->zero_pass;
+        } else if (sc->undecided[i]) {
+            ok = logql_filter_eval(s, sc, lines[i]);
+        } else {
+            int v = valid;
+            sc->fixed.len = 0;
+            ok = eval_clauses(s, sc, lines[i], sc->lbits + i * words, &v);
+        }
+        if (ok) {
+            keep[(first + i) >> 6] |= 1ull << ((first + i) & 63);
+            (*passed)++;
+        }
+    }
+    return true;
+}
+
+size_t logql_filter_eval_block(const struct logql_filter_set *s, struct logql_filter_scratch *sc,
+                               const struct str *lines, size_t n, uint64_t *keep)
+{
+    memset(keep, 0, (n + 63) / 64 * sizeof *keep);
+    if (s->always_false)
+        return 0;
+    size_t passed = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = s->db_block && sc->hs ? run_end(lines, i, n) : i + 1;
+        if (j - i > 1 && eval_run(s, sc, lines + i, j - i, i, keep, &passed)) {
+            i = j;
+            continue;
+        }
+        for (; i < j; i++) {
+            if (logql_filter_eval(s, sc, lines[i])) {
+                keep[i >> 6] |= 1ull << (i & 63);
+                passed++;
+            }
+        }
+    }
+    return passed;
 }

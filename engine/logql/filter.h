@@ -64,6 +64,14 @@ struct logql_filter_set {
     void *db_ascii;    /* with any_utf8: the same patterns in byte mode, for ASCII-only lines
                         * (where both modes agree); NULL when one does not compile so */
     bool always_false; /* a clause can never pass */
+    /* Batch scans (logql_filter_eval_block): the hyperscan patterns again, in byte mode when
+     * any_utf8 (then only ASCII runs use it), reporting every match, over many contiguous lines at
+     * once; NULL when a pattern's meaning could depend on the bytes around a line (anchors, word
+     * boundaries, lookaround) or it can match the empty string. */
+    void *db_block;
+    unsigned *hs_max_width; /* per pattern: the longest match in bytes (UINT_MAX: unbounded) */
+    bool hs_only;           /* every term is in hyperscan: a line without matches ... */
+    bool zero_pass;         /* ... passes exactly when this is set (every clause negative) */
 };
 
 /* Per-thread evaluation state. */
@@ -73,6 +81,13 @@ struct logql_filter_scratch {
     size_t n_words;
     struct buf fixed; /* an invalid UTF-8 line with U+FFFD for each bad byte (Go's reading) */
     void *md;         /* PCRE2 match data */
+    /* batch scans: per-line result bits, line start offsets and undecided flags of one run */
+    uint64_t *lbits;
+    size_t lbits_cap;
+    uint32_t *starts;
+    size_t starts_cap;
+    uint8_t *undecided;
+    size_t undecided_cap;
 };
 
 void logql_filter_set_init(struct logql_filter_set *s);
@@ -91,6 +106,14 @@ void logql_filter_scratch_deinit(struct logql_filter_scratch *sc);
 /* True when the line passes every clause. */
 bool logql_filter_eval(const struct logql_filter_set *s, struct logql_filter_scratch *sc,
                        struct str line);
+
+/* logql_filter_eval over n lines: sets bit i of keep ((n + 63) / 64 words) when lines[i] passes
+ * and returns how many passed. Runs of contiguous lines (lines[i + 1].ptr == lines[i].ptr +
+ * lines[i].len) are scanned by hyperscan in one call when the set allows it (db_block), a match
+ * being credited to the line it ends in; a match that may have started in an earlier line sends
+ * that line to logql_filter_eval. Same results as calling logql_filter_eval line by line. */
+size_t logql_filter_eval_block(const struct logql_filter_set *s, struct logql_filter_scratch *sc,
+                               const struct str *lines, size_t n, uint64_t *keep);
 
 /* Translates a Go regex into hyperscan syntax with the same meaning. Returns false when the
  * pattern uses something the translation does not handle (then PCRE2 runs it). *utf8 is set when

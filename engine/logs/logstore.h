@@ -254,6 +254,7 @@ struct logstore_select_stats {
     uint64_t head_entries;        /* entries read from the head */
     uint64_t entries;             /* entries returned */
     uint64_t duplicates;          /* entries dropped as duplicates */
+    uint64_t filtered;            /* lines a select filter dropped (whole decoded blocks) */
 };
 
 struct logstore_iter;
@@ -268,6 +269,39 @@ struct logstore_iter;
 int logstore_select(struct logstore *ls, const struct matcher *ms, size_t n, int64_t start_ns,
                     int64_t end_ns, enum logstore_dir dir, const struct logstore_line_hint *hint,
                     struct logstore_iter **out);
+/* The order entries of a select come in. */
+enum logstore_order {
+    LOGSTORE_ORDER_TIME = 0,   /* merged across streams by time (logstore_select) */
+    LOGSTORE_ORDER_STREAM = 1, /* stream by stream (label order), each in the direction's time
+                                * order: no cross-stream merge, for consumers that do not need a
+                                * global time order (metric queries, counts, a shard's part of a
+                                * fan-out whose consumer merges anyway) */
+};
+
+/* A select's line filter, run over whole decoded blocks before their entries are merged: sets bit
+ * i of keep ((n + 63) / 64 words; the callee clears them) for each of the n lines it keeps and
+ * returns how many. The lines of a block chunk's block are contiguous in memory (lines[i + 1].ptr
+ * == lines[i].ptr + lines[i].len); head entries come one at a time. It must be a pure function of
+ * the line (a block may be filtered again when it is reopened) and it drops entries for good: use
+ * it for filters that are exact, e.g. logql_pipeline_prefilter_block with the pipeline as arg
+ * (then process kept entries with LOGQL_PROC_PREFILTERED). */
+typedef size_t (*logstore_line_filter_fn)(void *arg, const struct str *lines, size_t n,
+                                          uint64_t *keep);
+
+struct logstore_select_opts {
+    enum logstore_order order;
+    logstore_line_filter_fn filter; /* NULL: none */
+    void *filter_arg;               /* called on the select's thread, during _next */
+};
+
+/* logstore_select with options (opts NULL: time order, no filter): with LOGSTORE_ORDER_STREAM
+ * the entries come stream by stream (each stream's entries merged over its sources in time order,
+ * duplicates dropped as always); with a filter, only lines it keeps are returned (and counted in
+ * `entries`; the dropped ones in `filtered`). */
+int logstore_select_with(struct logstore *ls, const struct matcher *ms, size_t n, int64_t start_ns,
+                         int64_t end_ns, enum logstore_dir dir,
+                         const struct logstore_line_hint *hint,
+                         const struct logstore_select_opts *opts, struct logstore_iter **out);
 /* 1 = positioned on the next entry, 0 = end, negative = error (sticky: ERR_CORRUPT, ERR_NOMEM). */
 int logstore_iter_next(struct logstore_iter *it);
 const struct logstore_entry *logstore_iter_at(const struct logstore_iter *it);

@@ -15,7 +15,17 @@
  * appended meanwhile at an already returned timestamp are not returned by this select.
  *
  * Duplicates: entries of one stream with the same timestamp come out of the heap together; one
- * whose (line, metadata) hash equals an entry already returned in that group is dropped. */
+ * whose (line, metadata) hash equals an entry already returned in that group is dropped.
+ *
+ * Block chunks are read, CRC-checked and decompressed by one work decoder; a chunk whose log chunk
+ * blocks are stored plain (as the head cut writes them, zstd around) is then decoded whole in one
+ * pass while it is hot in cache — through the select's line filter (logstore_select_with), a batch
+ * per block — and the kept entries are copied out (lines, metadata) for the merge, so a query
+ * touches each decompressed byte once in sequence and one decompression buffer serves all chunks;
+ * the per-block CRCs are skipped there since the block record's CRC covered the compressed bytes.
+ * Chunks of snappy blocks keep their decoder and are read entry by entry. With
+ * LOGSTORE_ORDER_STREAM the heap orders by stream first, so each stream is read to its end before
+ * the next (no cross-stream merge work); everything else is the same. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -45,6 +55,14 @@ struct dec {
     struct logchunk_reader r;
     struct logchunk_iter it;
     struct buf scratch;
+    /* A chunk of plain blocks, materialized: its entries in range that the filter kept, in the
+     * query's direction, decoded in one pass while the decompressed chunk is hot, with copies of
+     * their lines and metadata in `bytes` (so one decompression buffer serves every chunk). */
+    struct logchunk_entry *ents;
+    size_t n_ents, cap_ents;
+    struct label *md;
+    size_t n_md, cap_md;
+    struct buf bytes;
     struct dec *next_free;
 };
 
@@ -79,6 +97,8 @@ struct src {
     bool parked;      /* a block chunk released to bound memory; reopened at its position */
     uint32_t same_ts; /* entries of this source at ts before the current one */
     uint32_t stream, order;
+    bool mat;    /* a block chunk read from dec->ents (at: the current one) */
+    uint32_t at; /* kept while parked: the position to return to */
     int64_t key;
     struct ls_bchunk *ch;
     struct dec *dec;
@@ -95,6 +115,9 @@ struct logstore_iter {
     struct logstore *ls;
     int64_t start, end;
     enum logstore_dir dir;
+    bool by_stream; /* LOGSTORE_ORDER_STREAM */
+    logstore_line_filter_fn filter;
+    void *filter_arg;
     /* The head's visible_ms when the select began: head chunks a later cut moves into a block
      * (which this select does not read) stay visible to it; the truncation waits for it. */
     int64_t visible_ms;
@@ -107,6 +130,7 @@ struct logstore_iter {
     size_t heap_n, heap_cap;
     struct src *free_srcs;
     struct dec *free_decs;
+    struct dec *work; /* reads and decompresses every block chunk (not held by a source) */
     uint32_t n_decs_held, decs_max; /* decoders held by open block chunks, and the cap */
     struct head_src *heads;
     bool returned; /* heap[0] holds the entry returned last: advance it first */
@@ -124,6 +148,8 @@ struct logstore_iter {
 
 static bool before(const struct logstore_iter *it, const struct src *a, const struct src *b)
 {
+    if (it->by_stream && a->stream != b->stream)
+        return a->stream < b->stream;
     if (a->key != b->key)
         return it->dir == LOGSTORE_FORWARD ? a->key < b->key : a->key > b->key;
     if (a->stream != b->stream)
@@ -262,20 +288,47 @@ static void park_one(struct logstore_iter *it)
     it->st.chunks_parked++;
 }
 
-static struct dec *dec_get(struct logstore_iter *it)
+/* A decoder from the pool or a new one (not counted as held). */
+static struct dec *dec_take(struct logstore_iter *it)
 {
-    if (it->n_decs_held >= it->decs_max)
-        park_one(it);
     struct dec *d = it->free_decs;
     if (d) {
         it->free_decs = d->next_free;
     } else if ((d = calloc(1, sizeof *d)) != NULL) {
         logblock_dec_init(&d->d);
         logchunk_iter_init(&d->it);
+        logchunk_iter_set_filter(&d->it, it->filter, it->filter_arg);
         buf_init(&d->scratch);
+        buf_init(&d->bytes);
     }
-    it->n_decs_held += d != NULL;
     return d;
+}
+
+/* Makes room under the cap for one more decoder held by a source, and counts it. */
+static void dec_hold(struct logstore_iter *it)
+{
+    if (it->n_decs_held >= it->decs_max)
+        park_one(it);
+    it->n_decs_held++;
+}
+
+static struct dec *dec_get(struct logstore_iter *it)
+{
+    struct dec *d = dec_take(it);
+    if (d)
+        dec_hold(it);
+    return d;
+}
+
+static void dec_free(struct dec *d)
+{
+    logblock_dec_deinit(&d->d);
+    logchunk_iter_deinit(&d->it);
+    buf_deinit(&d->scratch);
+    buf_deinit(&d->bytes);
+    free(d->ents);
+    free(d->md);
+    free(d);
 }
 
 static int chunk_fault(struct ls_bchunk *ch, int rc, uint64_t off)
@@ -297,7 +350,7 @@ static bool hint_rules_out(const struct logstore_iter *it, const struct logblock
  * CRC) whether the chunk is ruled out, reading only them, so that a skipped chunk costs neither
  * the read of its payload nor the record's CRC over it. Anything unusual (a damaged header, a
  * short file) leaves the decision to the full read, which reports it. */
-static bool hint_skips_early(const struct logstore_iter *it, struct src *s)
+static bool hint_skips_early(const struct logstore_iter *it, struct src *s, struct dec *w)
 {
     const struct ls_bchunk *ch = s->ch;
     if (!it->n_needles)
@@ -307,7 +360,7 @@ static bool hint_skips_early(const struct logstore_iter *it, struct src *s)
     size_t want = LOGBLOCK_HEADER_BYTES, len = 0;
     const uint8_t *p = NULL;
     for (int k = 0; k < 3; k++) {
-        if (want > ch->c.len || block_file_get(f, off, want, &s->dec->scratch, &p))
+        if (want > ch->c.len || block_file_get(f, off, want, &w->scratch, &p))
             return false;
         int rc = logblock_filters_len(p, want, &len);
         if (rc == 0 && len <= want)
@@ -347,19 +400,111 @@ static bool position(const struct logstore_iter *it, struct src *s)
     return ok;
 }
 
+/* s (len bytes) appended to d->bytes; its offset there as a pointer (fixed by mat_fix). */
+static const char *mat_put(struct dec *d, struct str s, int *rc)
+{
+    const char *off = (const char *)(uintptr_t)d->bytes.len;
+    if (s.len && buf_append(&d->bytes, s.ptr, s.len))
+        *rc = ERR_NOMEM;
+    return off;
+}
+
+static void mat_fix(struct dec *d)
+{
+    const char *base = (const char *)d->bytes.data;
+    for (size_t i = 0; i < d->n_md; i++) {
+        d->md[i].name.ptr = base + (uintptr_t)d->md[i].name.ptr;
+        d->md[i].value.ptr = base + (uintptr_t)d->md[i].value.ptr;
+    }
+    for (size_t i = 0; i < d->n_ents; i++) {
+        struct logchunk_entry *e = &d->ents[i];
+        e->line.ptr = base + (uintptr_t)e->line.ptr;
+        e->md = e->md_count ? d->md + (uintptr_t)e->md : NULL;
+    }
+}
+
+/* Copies every entry in range of the chunk open in w (those its filter keeps) into d. */
+static int materialize(struct dec *w, struct dec *d)
+{
+    d->n_ents = d->n_md = 0;
+    buf_reset(&d->bytes);
+    int rc = 0;
+    while (!rc && logchunk_iter_next(&w->it)) {
+        const struct logchunk_entry *e = logchunk_iter_at(&w->it);
+        if (ls_grow(&d->ents, &d->cap_ents, d->n_ents + 1, sizeof *d->ents) ||
+            ls_grow(&d->md, &d->cap_md, d->n_md + e->md_count, sizeof *d->md))
+            return ERR_NOMEM;
+        d->ents[d->n_ents++] = (struct logchunk_entry){e->ts_ns,
+                                                       {mat_put(d, e->line, &rc), e->line.len},
+                                                       (const struct label *)(uintptr_t)d->n_md,
+                                                       e->md_count};
+        for (size_t i = 0; i < e->md_count; i++, d->n_md++) {
+            d->md[d->n_md].name = (struct str){mat_put(d, e->md[i].name, &rc), e->md[i].name.len};
+            d->md[d->n_md].value =
+                (struct str){mat_put(d, e->md[i].value, &rc), e->md[i].value.len};
+        }
+    }
+    if (rc)
+        return rc;
+    mat_fix(d);
+    return logchunk_iter_err(&w->it);
+}
+
+/* True when the chunk's blocks are stored uncompressed, so that their lines and symbols live in
+ * the chunk bytes themselves (snappy blocks are decoded into a buffer the next block reuses). */
+static bool blocks_plain(const struct logchunk_reader *r)
+{
+    for (uint32_t b = 0; b < r->n_blocks; b++) {
+        struct logchunk_block_info bi;
+        logchunk_reader_block_info(r, b, &bi);
+        if (bi.codec != LOGCHUNK_CODEC_NONE)
+            return false;
+    }
+    return true;
+}
+
+static void mat_load(struct src *s)
+{
+    const struct logchunk_entry *e = &s->dec->ents[s->at];
+    s->ts = s->key = e->ts_ns;
+    s->line = e->line;
+    s->md = e->md;
+    s->n_md = e->md_count;
+}
+
+/* A chunk of plain blocks (open in w): copied whole, then read from the copy (a reopened, parked
+ * one returns to its position). */
+static int open_materialized(struct logstore_iter *it, struct src *s, struct dec *w)
+{
+    uint32_t at = s->parked ? s->at : 0;
+    s->parked = false;
+    s->mat = true;
+    if (!(s->dec = dec_get(it)))
+        return ERR_NOMEM;
+    int rc = materialize(w, s->dec);
+    if (rc)
+        return rc == ERR_NOMEM ? rc : chunk_fault(s->ch, rc, BLOCKINDEX_CHUNK_HEAD_BYTES);
+    s->at = at;
+    if (at >= s->dec->n_ents)
+        return 0;
+    mat_load(s);
+    return 1;
+}
+
 /* Reads, checks and decompresses the chunk. 1: positioned on its first entry; 0: nothing in range
  * (or ruled out by the hint); negative: error. */
 static int open_block_src(struct logstore_iter *it, struct src *s)
 {
     struct ls_bchunk *ch = s->ch;
-    if (!(s->dec = dec_get(it)))
+    struct dec *w = it->work ? it->work : (it->work = dec_take(it));
+    if (!w)
         return ERR_NOMEM;
-    if (hint_skips_early(it, s)) {
+    if (hint_skips_early(it, s, w)) {
         it->st.chunks_skipped_hint++;
         return 0;
     }
     const uint8_t *data;
-    int rc = block_chunk_read(ch->b, &ch->c, &s->dec->scratch, &data);
+    int rc = block_chunk_read(ch->b, &ch->c, &w->scratch, &data);
     if (rc)
         return rc;
     struct logblock_info bi;
@@ -373,14 +518,22 @@ static int open_block_src(struct logstore_iter *it, struct src *s)
     }
     const uint8_t *chunk;
     size_t len;
-    if ((rc = logblock_dec_chunk(&s->dec->d, &bi, &chunk, &len)) != 0 ||
-        (rc = logchunk_reader_open(&s->dec->r, chunk, len)) != 0)
+    if ((rc = logblock_dec_chunk(&w->d, &bi, &chunk, &len)) != 0 ||
+        (rc = logchunk_reader_open(&w->r, chunk, len)) != 0)
         return rc == ERR_NOMEM ? rc : chunk_fault(ch, rc, BLOCKINDEX_CHUNK_HEAD_BYTES);
+    w->r.crc_verified = true; /* block_chunk_read checked the record's CRC over all of it */
     it->st.chunks_opened++;
     it->st.bytes_decompressed += bi.codec == LOGBLOCK_CODEC_ZSTD ? bi.raw_len : 0;
-    logchunk_iter_open_reader(&s->dec->it, &s->dec->r, it->start, it->end,
+    logchunk_iter_open_reader(&w->it, &w->r, it->start, it->end,
                               it->dir == LOGSTORE_FORWARD ? LOGCHUNK_FORWARD : LOGCHUNK_BACKWARD);
     s->opened = true;
+    if (blocks_plain(&w->r))
+        return open_materialized(it, s, w);
+    /* snappy blocks: the source keeps this decoder (its entries point into its buffers) */
+    it->work = NULL;
+    dec_hold(it);
+    s->dec = w;
+    s->mat = false;
     if (position(it, s))
         return src_load(s);
     rc = logchunk_iter_err(&s->dec->it);
@@ -389,6 +542,12 @@ static int open_block_src(struct logstore_iter *it, struct src *s)
 
 static int advance_block_src(struct src *s)
 {
+    if (s->mat) {
+        if (++s->at >= s->dec->n_ents)
+            return 0;
+        mat_load(s);
+        return 1;
+    }
     int64_t prev = s->ts;
     if (logchunk_iter_next(&s->dec->it)) {
         src_load(s);
@@ -450,6 +609,15 @@ static int head_copy(struct head_src *h, const struct logchunk_entry *e)
     return 0;
 }
 
+static bool line_kept(struct logstore_iter *it, struct str line)
+{
+    uint64_t keep;
+    if (it->filter(it->filter_arg, &line, 1, &keep))
+        return true;
+    it->st.filtered++;
+    return false;
+}
+
 /* Copies the next batch of the stream's head. Returns the number of entries or an error. */
 static int head_fill(struct logstore_iter *it, struct head_src *h)
 {
@@ -462,6 +630,8 @@ static int head_fill(struct logstore_iter *it, struct head_src *h)
         if (!h->pending && (rc = ls_merge_next(&h->m)) != 1)
             break;
         const struct logchunk_entry *e = h->m.cur;
+        if (!h->pending && it->filter && !line_kept(it, e->line))
+            continue;
         if (h->n && e->ts_ns != h->e[h->n - 1].ts &&
             (h->n >= HEAD_BATCH_ENTRIES || h->bytes.len >= HEAD_BATCH_BYTES)) {
             h->pending = true;
@@ -639,6 +809,13 @@ int logstore_iter_err(const struct logstore_iter *it)
 void logstore_iter_stats(const struct logstore_iter *it, struct logstore_select_stats *out)
 {
     *out = it->st;
+    for (const struct dec *d = it->free_decs; d; d = d->next_free)
+        out->filtered += d->it.filter_dropped;
+    if (it->work)
+        out->filtered += it->work->it.filter_dropped;
+    for (size_t i = 0; i < it->heap_n; i++)
+        if (it->heap[i]->dec)
+            out->filtered += it->heap[i]->dec->it.filter_dropped;
 }
 
 void logstore_iter_close(struct logstore_iter *it)
@@ -656,11 +833,10 @@ void logstore_iter_close(struct logstore_iter *it)
     }
     for (struct dec *d = it->free_decs, *n; d; d = n) {
         n = d->next_free;
-        logblock_dec_deinit(&d->d);
-        logchunk_iter_deinit(&d->it);
-        buf_deinit(&d->scratch);
-        free(d);
+        dec_free(d);
     }
+    if (it->work)
+        dec_free(it->work);
     for (struct head_src *h = it->heads, *n; h; h = n) {
         n = h->next;
         ls_merge_deinit(&h->m);
@@ -762,6 +938,14 @@ int logstore_select(struct logstore *ls, const struct matcher *ms, size_t n, int
                     int64_t end_ns, enum logstore_dir dir, const struct logstore_line_hint *hint,
                     struct logstore_iter **out)
 {
+    return logstore_select_with(ls, ms, n, start_ns, end_ns, dir, hint, NULL, out);
+}
+
+int logstore_select_with(struct logstore *ls, const struct matcher *ms, size_t n, int64_t start_ns,
+                         int64_t end_ns, enum logstore_dir dir,
+                         const struct logstore_line_hint *hint,
+                         const struct logstore_select_opts *opts, struct logstore_iter **out)
+{
     if (n == 0)
         return ERR_INVALID;
     struct logstore_iter *it = calloc(1, sizeof *it);
@@ -771,6 +955,11 @@ int logstore_select(struct logstore *ls, const struct matcher *ms, size_t n, int
     it->start = start_ns;
     it->end = end_ns;
     it->dir = dir;
+    if (opts) {
+        it->by_stream = opts->order == LOGSTORE_ORDER_STREAM;
+        it->filter = opts->filter;
+        it->filter_arg = opts->filter_arg;
+    }
     it->visible_ms = ls->head.visible_ms;
     it->decs_max = ls->cfg.select_open_chunks_max;
     ls->open_iters++;
