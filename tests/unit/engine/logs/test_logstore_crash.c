@@ -12,12 +12,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 
 #include "test_logstore_util.h"
-#include "tests/unit/prop.h"
 
 enum { ROUNDS = 24, STREAMS = 4, OOO_EVERY = 7, DUP_EVERY = 5 };
 
@@ -68,8 +64,9 @@ static size_t make_batch(uint32_t seq, struct lt_batch *b)
     return n;
 }
 
-static _Noreturn void child(struct lt *x, int fd)
+static void child(void *arg, int fd)
 {
+    struct lt *x = arg;
     ack_fd = fd;
     log_level_set(LOG_ERROR);
     if (loop_init(&x->loop, NULL) != 0 || lt_open_rc(x) != 0)
@@ -101,28 +98,6 @@ static _Noreturn void child(struct lt *x, int fd)
 }
 
 /* ---- the parent ---- */
-
-static int64_t collect_acks(int fd, int64_t deadline_ns, int64_t max_acked)
-{
-    for (;;) {
-        int64_t left = deadline_ns - clock_mono_ns();
-        if (deadline_ns && left <= 0)
-            return max_acked;
-        struct pollfd p = {fd, POLLIN, 0};
-        int k = poll(&p, 1, deadline_ns ? (int)(left / 1000000) + 1 : 0);
-        if (k <= 0)
-            return max_acked;
-        uint32_t buf[256];
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0)
-            return max_acked;
-        assert_int_equal(n % 4, 0);
-        for (ssize_t i = 0; i < n / 4; i++) {
-            assert_true((int64_t)buf[i] > max_acked); /* acks come in commit order */
-            max_acked = buf[i];
-        }
-    }
-}
 
 /* Every acknowledged entry is there with its line, each once; nothing has a wrong line. */
 static void verify(struct logstore *ls, int64_t max_acked)
@@ -160,29 +135,8 @@ static void one_round(struct prop *p, int round)
     memset(&x, 0, sizeof x);
     lt_mkdtemp(x.dir, sizeof x.dir);
     crash_config(&x, mode);
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        child(&x, fds[1]);
-    }
-    close(fds[1]);
-    int64_t max_acked = -1, deadline = clock_mono_ns() + 20000000000LL;
-    while (max_acked < 0 && clock_mono_ns() < deadline)
-        max_acked = collect_acks(fds[0], clock_mono_ns() + 10000000, max_acked);
-    int64_t run_ms = (int64_t)(prop_next(p) % 600);
-    max_acked = collect_acks(fds[0], clock_mono_ns() + run_ms * 1000000, max_acked);
-    kill(pid, SIGKILL);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFSIGNALED(status))
-        fprintf(stderr, "child exited with %d\n", WEXITSTATUS(status));
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    max_acked = collect_acks(fds[0], 0, max_acked);
-    close(fds[0]);
-    assert_true(max_acked >= 0);
+    int64_t run_ms;
+    int64_t max_acked = st_kill9_round(p, 600, child, &x, &run_ms);
     assert_int_equal(loop_init(&x.loop, NULL), 0);
     lt_open(&x);
     verify(x.ls, max_acked);

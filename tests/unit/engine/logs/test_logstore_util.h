@@ -1,18 +1,14 @@
 /* Helpers shared by the log store tests: a temp shard directory, a real io_uring loop on the test
  * thread, a fake wall clock, generated streams and lines, appending with waiting for the commit
  * callback, settling the maintenance cycle, and reading entries back through logstore_select.
- * Header-only; each test program includes it once. */
+ * The store-neutral parts are in tests/unit/engine/store_test.h. Header-only; each test program
+ * includes it once. */
 #ifndef STRATA_TESTS_LOGSTORE_UTIL_H
 #define STRATA_TESTS_LOGSTORE_UTIL_H
 
-#include <dirent.h>
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "base/clock.h"
 #include "base/error.h"
@@ -20,45 +16,21 @@
 #include "base/log.h"
 #include "engine/io/loop.h"
 #include "engine/logs/logstore.h"
+#include "tests/unit/engine/store_test.h"
 
 #define LT_SEC_NS  1000000000LL
 #define LT_MIN_NS  (60 * LT_SEC_NS)
 #define LT_HOUR_NS (60 * LT_MIN_NS)
 #define LT_HOUR_MS 3600000LL
 
+/* ---- temp dirs (tests/unit/engine/store_test.h) ---- */
+
 static inline void lt_mkdtemp(char *out, size_t n)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(out, n, "%s/strata-logs-XXXXXX", base && *base ? base : "/tmp");
-    assert_non_null(mkdtemp(out));
+    st_mkdtemp(out, n, "logs");
 }
-
-static inline int lt_rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
-static inline void lt_rm_rf(const char *dir)
-{
-    nftw(dir, lt_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static inline int lt_count_entries(const char *dir, const char *prefix)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && strncmp(e->d_name, prefix, strlen(prefix)) == 0)
-            n++;
-    closedir(d);
-    return n;
-}
+#define lt_rm_rf         st_rm_rf
+#define lt_count_entries st_count_entries
 
 /* ---- the fixture ---- */
 
@@ -146,32 +118,32 @@ static inline void lt_on_ack(void *arg, int result)
 
 static inline void lt_wait_acks(struct lt *x, int want)
 {
-    int64_t deadline = clock_mono_ns() + 5000000000LL;
-    while (x->acks < want && clock_mono_ns() < deadline)
-        assert_true(loop_run_once(&x->loop, 10000000) >= 0);
-    assert_int_equal(x->acks, want);
+    st_wait_acks(&x->loop, &x->acks, want);
+}
+
+static inline void lt_tick(void *ls, int64_t now_ms)
+{
+    logstore_tick(ls, now_ms);
+}
+
+static inline bool lt_idle(const void *ls)
+{
+    return logstore_maintenance_idle(ls);
+}
+
+static inline void lt_report(const void *ls)
+{
+    struct logstore_stats st;
+    logstore_stats_get(ls, &st);
+    st_report(st.cuts_total, st.cut_failures_total, st.checkpoints_total, st.compactions_total);
 }
 
 /* Ticks (now fixed) until the maintenance cycle is idle (60 s at most: every cut waits for
  * fsyncs). */
 static inline void lt_settle(struct lt *x, int64_t now_ms)
 {
-    int64_t deadline = clock_mono_ns() + 60000000000LL;
-    for (;;) {
-        logstore_tick(x->ls, now_ms);
-        if (logstore_maintenance_idle(x->ls))
-            break;
-        if (clock_mono_ns() >= deadline) {
-            struct logstore_stats st;
-            logstore_stats_get(x->ls, &st);
-            fprintf(stderr, "not idle: cuts %llu failures %llu checkpoints %llu compactions %llu\n",
-                    (unsigned long long)st.cuts_total, (unsigned long long)st.cut_failures_total,
-                    (unsigned long long)st.checkpoints_total,
-                    (unsigned long long)st.compactions_total);
-            fail();
-        }
-        loop_run_once(&x->loop, 1000000);
-    }
+    const struct st_cycle c = {x->ls, lt_tick, lt_idle, lt_report};
+    st_settle(&x->loop, &c, now_ms, 60);
 }
 
 /* ---- streams and lines ---- */

@@ -11,13 +11,8 @@
 #include <stdint.h>
 
 #include <cmocka.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/wait.h>
 
 #include "test_tsdb_util.h"
-#include "tests/unit/prop.h"
 
 enum { ROUNDS = 24, SERIES = 8, OOO_EVERY = 7, STEP_MS = 100 };
 
@@ -58,8 +53,15 @@ static void make_batch(uint32_t seq, struct tt_series *ls, struct tsdb_series_in
     }
 }
 
-static _Noreturn void child(const char *dir, enum wal_fsync mode, int fd)
+struct child_arg {
+    const char *dir;
+    enum wal_fsync mode;
+};
+
+static void child(void *arg, int fd)
 {
+    const char *dir = ((struct child_arg *)arg)->dir;
+    enum wal_fsync mode = ((struct child_arg *)arg)->mode;
     ack_fd = fd;
     log_level_set(LOG_ERROR);
     struct loop l;
@@ -94,29 +96,6 @@ static _Noreturn void child(const char *dir, enum wal_fsync mode, int fd)
 }
 
 /* ---- the parent ---- */
-
-/* Reads acks until the deadline; returns the highest acknowledged seq (-1: none). */
-static int64_t collect_acks(int fd, int64_t deadline_ns, int64_t max_acked)
-{
-    for (;;) {
-        int64_t left = deadline_ns - clock_mono_ns();
-        if (deadline_ns && left <= 0)
-            return max_acked;
-        struct pollfd p = {fd, POLLIN, 0};
-        int k = poll(&p, 1, deadline_ns ? (int)(left / 1000000) + 1 : 0);
-        if (k <= 0)
-            return max_acked;
-        uint32_t buf[256];
-        ssize_t n = read(fd, buf, sizeof buf);
-        if (n <= 0)
-            return max_acked;
-        assert_int_equal(n % 4, 0);
-        for (ssize_t i = 0; i < n / 4; i++) {
-            assert_true((int64_t)buf[i] > max_acked); /* acks come in commit order */
-            max_acked = buf[i];
-        }
-    }
-}
 
 /* Every acknowledged sample is there with its value; nothing present has a wrong value. */
 static void verify(struct tsdb *t, int64_t max_acked)
@@ -155,30 +134,9 @@ static void one_round(struct prop *p, int round)
     struct tt x;
     memset(&x, 0, sizeof x);
     tt_mkdtemp(x.dir, sizeof x.dir);
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        close(fds[0]);
-        child(x.dir, mode, fds[1]);
-    }
-    close(fds[1]);
-    /* the first ack (the child is up), then a random stretch */
-    int64_t max_acked = -1, deadline = clock_mono_ns() + 20000000000LL;
-    while (max_acked < 0 && clock_mono_ns() < deadline)
-        max_acked = collect_acks(fds[0], clock_mono_ns() + 10000000, max_acked);
-    int64_t run_ms = (int64_t)(prop_next(p) % 400);
-    max_acked = collect_acks(fds[0], clock_mono_ns() + run_ms * 1000000, max_acked);
-    kill(pid, SIGKILL);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFSIGNALED(status))
-        fprintf(stderr, "child exited with %d\n", WEXITSTATUS(status));
-    assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
-    max_acked = collect_acks(fds[0], 0, max_acked); /* acks already in the pipe */
-    close(fds[0]);
-    assert_true(max_acked >= 0);
+    struct child_arg arg = {x.dir, mode};
+    int64_t run_ms;
+    int64_t max_acked = st_kill9_round(p, 400, child, &arg, &run_ms);
     assert_int_equal(loop_init(&x.loop, NULL), 0);
     x.cfg = crash_config(mode);
     tt_open(&x);

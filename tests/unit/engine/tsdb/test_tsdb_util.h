@@ -1,75 +1,37 @@
 /* Helpers shared by the tsdb and querier tests (engine/tsdb/tsdb, engine/tsdb/querier): a temp
  * shard directory, a real io_uring loop on the test thread, batches of generated series, waiting
  * for commit callbacks and the maintenance cycle, and reading a series back through the querier.
- * Header-only; each test program includes it once. */
+ * The store-neutral parts are in tests/unit/engine/store_test.h. Header-only; each test program
+ * includes it once. */
 #ifndef STRATA_TESTS_TSDB_UTIL_H
 #define STRATA_TESTS_TSDB_UTIL_H
 
-#include <dirent.h>
-#include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
-#include "base/rand.h"
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/hash.h"
 #include "base/log.h"
+#include "base/rand.h"
 #include "engine/io/loop.h"
 #include "engine/tsdb/querier.h"
 #include "engine/tsdb/tsdb.h"
+#include "tests/unit/engine/store_test.h"
 
 #define TT_MIN_MS  60000LL
 #define TT_HOUR_MS 3600000LL
 
-/* ---- temp dirs ---- */
+/* ---- temp dirs (tests/unit/engine/store_test.h) ---- */
 
 static inline void tt_mkdtemp(char *out, size_t n)
 {
-    const char *base = getenv("TMPDIR");
-    snprintf(out, n, "%s/strata-tsdb-XXXXXX", base && *base ? base : "/tmp");
-    assert_non_null(mkdtemp(out));
+    st_mkdtemp(out, n, "tsdb");
 }
-
-static inline int tt_rm_one(const char *p, const struct stat *st, int flag, struct FTW *f)
-{
-    (void)st;
-    (void)flag;
-    (void)f;
-    return remove(p);
-}
-
-static inline void tt_rm_rf(const char *dir)
-{
-    nftw(dir, tt_rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
-
-static inline bool tt_exists(const char *dir, const char *name)
-{
-    char p[600];
-    snprintf(p, sizeof p, "%s/%s", dir, name);
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-/* Entries of dir whose name starts with prefix. */
-static inline int tt_count_entries(const char *dir, const char *prefix)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return 0;
-    int n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL)
-        if (e->d_name[0] != '.' && strncmp(e->d_name, prefix, strlen(prefix)) == 0)
-            n++;
-    closedir(d);
-    return n;
-}
+#define tt_rm_rf         st_rm_rf
+#define tt_exists        st_exists
+#define tt_count_entries st_count_entries
 
 /* ---- the fixture: a tsdb on a loop ---- */
 
@@ -148,31 +110,31 @@ static inline void tt_on_ack(void *arg, int result)
 /* Runs the loop until `want` acks (5 s at most). */
 static inline void tt_wait_acks(struct tt *x, int want)
 {
-    int64_t deadline = clock_mono_ns() + 5000000000LL;
-    while (x->acks < want && clock_mono_ns() < deadline)
-        assert_true(loop_run_once(&x->loop, 10000000) >= 0);
-    assert_int_equal(x->acks, want);
+    st_wait_acks(&x->loop, &x->acks, want);
+}
+
+static inline void tt_tick(void *t, int64_t now_ms)
+{
+    tsdb_tick(t, now_ms);
+}
+
+static inline bool tt_idle(const void *t)
+{
+    return tsdb_maintenance_idle(t);
+}
+
+static inline void tt_report(const void *t)
+{
+    struct tsdb_stats st;
+    tsdb_stats_get(t, &st);
+    st_report(st.cuts_total, st.cut_failures_total, st.checkpoints_total, st.compactions_total);
 }
 
 /* Ticks (now_ms fixed) until the maintenance cycle is idle (10 s at most). */
 static inline void tt_settle(struct tt *x, int64_t now_ms)
 {
-    int64_t deadline = clock_mono_ns() + 10000000000LL;
-    for (;;) {
-        tsdb_tick(x->t, now_ms);
-        if (tsdb_maintenance_idle(x->t))
-            break;
-        if (clock_mono_ns() >= deadline) {
-            struct tsdb_stats st;
-            tsdb_stats_get(x->t, &st);
-            fprintf(stderr, "not idle: cuts %llu failures %llu checkpoints %llu compactions %llu\n",
-                    (unsigned long long)st.cuts_total, (unsigned long long)st.cut_failures_total,
-                    (unsigned long long)st.checkpoints_total,
-                    (unsigned long long)st.compactions_total);
-            fail();
-        }
-        loop_run_once(&x->loop, 1000000);
-    }
+    const struct st_cycle c = {x->t, tt_tick, tt_idle, tt_report};
+    st_settle(&x->loop, &c, now_ms, 10);
 }
 
 /* ---- series and batches ---- */
