@@ -11,6 +11,7 @@
 
 #include "base/error.h"
 #include "base/hash.h"
+#include "engine/store/replay.h"
 #include "engine/tsdb/querier.h"
 #include "engine/tsdb/wal.h"
 #include "tools/stratactl/inspect.h"
@@ -18,7 +19,6 @@
 #define PATH_BYTES    4096
 #define RESTARTS_MAX  5
 #define LABELS_START  64
-#define LABELS_MAX    (1u << 16)
 #define COPY_BUF_SIZE (1u << 20)
 
 /* ---- copying the head chunk files ---- */
@@ -104,8 +104,9 @@ struct replay {
     size_t lcap;
 };
 
-static int series_item(struct replay *r, const struct walrec_series *s)
+static int series_item(void *arg, const struct walrec_series *s)
 {
+    struct replay *r = arg;
     uint64_t hash = hash_labels(s->labels, s->n_labels);
     int rc = head_series_create_with_id(r->h, s->id, s->labels, s->n_labels, hash);
     if (rc == ERR_NOMEM)
@@ -119,25 +120,7 @@ static int series_item(struct replay *r, const struct walrec_series *s)
 
 static int replay_series(struct replay *r, const struct walrec *rec)
 {
-    for (;;) {
-        struct walrec_series_iter it;
-        walrec_series_iter_init(&it, rec->payload, rec->len, r->lbuf, r->lcap);
-        int rc = 0;
-        while (rc == 0 && walrec_series_iter_next(&it))
-            rc = series_item(r, walrec_series_iter_at(&it));
-        if (rc)
-            return rc;
-        int err = walrec_series_iter_err(&it);
-        if (err != ERR_LIMIT || r->lcap >= LABELS_MAX) {
-            r->wal->bad_payloads += err != 0;
-            return 0;
-        }
-        struct label *p = realloc(r->lbuf, r->lcap * 4 * sizeof *p);
-        if (!p)
-            return ERR_NOMEM;
-        r->lbuf = p;
-        r->lcap *= 4;
-    }
+    return store_replay_series(rec, &r->lbuf, &r->lcap, series_item, r, &r->wal->bad_payloads);
 }
 
 static int replay_samples(struct replay *r, const struct walrec *rec)
