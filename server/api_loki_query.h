@@ -102,6 +102,10 @@ void loki_fail(struct loki_req *r, int status, const char *msg);
  * matching errors of binary operations, as Loki). */
 void loki_fail_rc(struct loki_req *r, int rc, const char *msg);
 
+/* Makes room for need items of size bytes in the heap array *v of *cap (doubling, from 16).
+ * Returns 0 or ERR_NOMEM (*v unchanged). */
+int loki_grow(void **v, size_t *cap, size_t need, size_t size);
+
 /* ---- scanning the entries of a log query (query thread) ---- */
 
 /* Sees each entry the pipeline keeps (e: the stored entry, metadata sorted by name; res: the

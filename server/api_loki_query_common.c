@@ -264,6 +264,21 @@ void loki_req_submit(struct loki_req *r, bool ok)
         loki_req_free(r);
 }
 
+int loki_grow(void **v, size_t *cap, size_t need, size_t size)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap * 2 : 16;
+    while (ncap < need)
+        ncap *= 2;
+    void *nv = realloc(*v, ncap * size);
+    if (!nv)
+        return ERR_NOMEM;
+    *v = nv;
+    *cap = ncap;
+    return 0;
+}
+
 /* ---- scans ---- */
 
 int loki_scan_run(struct query_job *j, const struct loki_scan *s)

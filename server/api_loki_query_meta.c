@@ -39,23 +39,27 @@ static void run_labels(struct loki_req *r, struct query_job *j)
     querier_strings_free(&s);
 }
 
+/* <name> of label/<name>/values into e; answers 400 when absent or too long. */
+static bool label_name(struct loki_req *r, struct label_extra *e)
+{
+    struct str name;
+    if (!route_param(&r->x->params, "name", &name) || name.len > sizeof e->name)
+        return loki_bad(r, "invalid label name");
+    memcpy(e->name, name.ptr, name.len);
+    e->name_len = name.len;
+    e->values = true;
+    return true;
+}
+
 static void labels_common(struct http_exchange *x, bool values)
 {
     struct loki_req *r = loki_req_new(x, run_labels, sizeof(struct label_extra));
     if (!r)
         return;
-    struct label_extra *e = r->extra;
-    e->values = values;
-    struct str name = {"", 0};
-    if (values && (!route_param(&x->params, "name", &name) || name.len > sizeof e->name)) {
-        loki_bad(r, "invalid label name");
-        loki_req_free(r);
-        return;
-    }
-    memcpy(e->name, name.ptr, name.len);
-    e->name_len = name.len;
     struct str q = loki_param(r, "query");
-    loki_req_submit(r, loki_param_bounds(r, false) && (!q.len || loki_param_selector(r, q, false)));
+    bool ok = (!values || label_name(r, r->extra)) && loki_param_bounds(r, false) &&
+              (!q.len || loki_param_selector(r, q, false));
+    loki_req_submit(r, ok);
 }
 
 void handler_loki_labels(struct http_exchange *x)

@@ -71,21 +71,6 @@ static bool in_by(const struct vol_extra *e, struct str name)
     return false;
 }
 
-static int grow(void **v, size_t *cap, size_t need, size_t size)
-{
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap * 2 : 16;
-    while (ncap < need)
-        ncap *= 2;
-    void *nv = realloc(*v, ncap * size);
-    if (!nv)
-        return ERR_NOMEM;
-    *v = nv;
-    *cap = ncap;
-    return 0;
-}
-
 /* Adds bytes to the bucket's item name (labels ls copied when new). */
 static int bucket_add(struct vol_state *st, struct str name, const struct label *ls, size_t n,
                       uint64_t bytes)
@@ -99,7 +84,7 @@ static int bucket_add(struct vol_state *st, struct str name, const struct label 
     char *kb = arena_dup(&st->arena, name.ptr, name.len ? name.len : 1, 0);
     struct label *cp = arena_alloc(&st->arena, (n ? n : 1) * sizeof *cp);
     if (!it || !kb || !cp ||
-        grow((void **)&st->items, &st->cap_items, st->n_items + 1, sizeof *st->items))
+        loki_grow((void **)&st->items, &st->cap_items, st->n_items + 1, sizeof *st->items))
         return ERR_NOMEM;
     for (size_t i = 0; i < n; i++) {
         char *a = arena_dup(&st->arena, ls[i].name.ptr, ls[i].name.len + 1, 0);
@@ -177,8 +162,8 @@ static int bucket_flush(struct vol_state *st, const struct vol_extra *e, int64_t
         struct vol_series *s = strmap_get(&st->series, it->name);
         if (!s) {
             s = arena_alloc(&st->arena, sizeof *s);
-            if (!s ||
-                grow((void **)&st->order, &st->cap_order, st->n_order + 1, sizeof *st->order)) {
+            if (!s || loki_grow((void **)&st->order, &st->cap_order, st->n_order + 1,
+                                sizeof *st->order)) {
                 rc = ERR_NOMEM;
                 break;
             }
@@ -188,8 +173,8 @@ static int bucket_flush(struct vol_state *st, const struct vol_extra *e, int64_t
                 break;
         }
         size_t cap = s->cap;
-        if (grow((void **)&s->ts_ms, &cap, s->n + 1, sizeof *s->ts_ms) ||
-            grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v)) {
+        if (loki_grow((void **)&s->ts_ms, &cap, s->n + 1, sizeof *s->ts_ms) ||
+            loki_grow((void **)&s->v, &s->cap, s->n + 1, sizeof *s->v)) {
             rc = ERR_NOMEM;
             break;
         }

@@ -123,14 +123,8 @@ static int collect(struct tail *t, const struct logql_entry *e, const struct log
     uint64_t h = hash_labels(res->labels, res->n_labels) ^ hash_bytes(res->line.ptr, res->line.len);
     if (e->ts_ns >= t->hi_ns - LAG_NS && was_sent(t, e->ts_ns, h))
         return 0;
-    if (t->nrec == t->caprec) {
-        size_t nc = t->caprec ? t->caprec * 2 : 64;
-        struct rec *v = realloc(t->recs, nc * sizeof *v);
-        if (!v)
-            return ERR_NOMEM;
-        t->recs = v;
-        t->caprec = nc;
-    }
+    if (loki_grow((void **)&t->recs, &t->caprec, t->nrec + 1, sizeof *t->recs))
+        return ERR_NOMEM;
     struct rec *r = &t->recs[t->nrec];
     r->ts = e->ts_ns;
     r->h = h;
@@ -216,14 +210,8 @@ static int remember(struct tail *t, int64_t end_ns)
     for (size_t i = 0; i < t->nrec; i++) {
         if (t->recs[i].ts < end_ns - LAG_NS || t->nsent >= SENT_MAX)
             continue;
-        if (t->nsent == t->capsent) {
-            size_t nc = t->capsent ? t->capsent * 2 : 256;
-            struct sent *v = realloc(t->sent, nc * sizeof *v);
-            if (!v)
-                return ERR_NOMEM;
-            t->sent = v;
-            t->capsent = nc;
-        }
+        if (loki_grow((void **)&t->sent, &t->capsent, t->nsent + 1, sizeof *t->sent))
+            return ERR_NOMEM;
         t->sent[t->nsent++] = (struct sent){t->recs[i].ts, t->recs[i].h};
     }
     if (t->nsent > 1)
