@@ -120,7 +120,8 @@ static int src_check(void *ctx)
     return query_job_check(((struct query_log_source *)ctx)->job);
 }
 
-static const struct logql_source_ops source_ops = {src_select, src_next, src_close, src_check};
+static const struct logql_source_ops source_ops = {
+    .select = src_select, .next = src_next, .close = src_close, .check = src_check};
 
 const struct logql_source_ops *query_log_source_ops(void)
 {

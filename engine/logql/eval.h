@@ -44,6 +44,9 @@ struct logql_select_req {
     /* Everything above is borrowed and stays valid until the iterator is closed. */
 };
 
+struct logql_range_req;
+struct logql_partial_vec;
+
 /* An entry source. Entries come in timestamp order of the requested direction (ties in any
  * order, but deterministic). A metric query keeps one iterator open per range aggregation
  * (`rate(a[1m]) / rate(b[1m])` has two open at once) and reads them step by step, interleaved;
@@ -58,6 +61,16 @@ struct logql_source_ops {
     /* 0, or -ECANCELED / -ETIMEDOUT: polled by the evaluator in CPU-heavy loops (every ~1k
      * entries or steps). May be NULL. */
     int (*check)(void *ctx);
+    /* Optional (NULL: never): partial range aggregation by the source (a sharded source runs the
+     * pipeline and the windows where the entries are, see "partial range aggregation" below).
+     * The evaluator asks for each range aggregation logql_partial_supported() accepts.
+     * range_open returns 0 with *iter, LOGQL_SRC_DECLINED (then the evaluator selects entries as
+     * usual), or a negative error. range_next fills the step t_ns's partials (steps asked in
+     * order, every step of the grid once): 0, or negative (-ECANCELED, -ETIMEDOUT, an owner's
+     * error, ERR_NOMEM). An opened iterator is closed with range_close, also on errors. */
+    int (*range_open)(void *ctx, const struct logql_range_req *req, void **iter);
+    int (*range_next)(void *iter, int64_t t_ns, struct logql_partial_vec *out);
+    void (*range_close)(void *iter);
 };
 
 struct logql_eval_params {
@@ -132,6 +145,90 @@ void logql_eval_result_free(struct logql_eval_result *r);
  * before any line rewrite). Fills up to max entries of out (pointing into the query) and returns
  * the count. */
 size_t logql_eval_line_hint(const struct logql_selector *sel, struct str *out, size_t max);
+
+/* ---- partial range aggregation (eval_partial.c) ----
+ *
+ * A range aggregation whose per-window value is decomposable over disjoint sets of entries
+ * (count_over_time, rate, bytes_over_time, bytes_rate, sum_over_time, rate with unwrap,
+ * avg_over_time, min_over_time, max_over_time, absent_over_time) can be computed where the
+ * entries are: each part of the entries (a shard) runs the full pipeline and the windows over its
+ * own entries (logql_partial_agg) and yields, per step, one partial per output label set; the
+ * evaluator merges the partials of equal label sets (logql_partial_merge) and goes on as usual.
+ * The result is the one of the single-source path: counts and byte sums exactly; float sums
+ * (sum_over_time, rate with unwrap) add the parts' sums in part order (the single path adds every
+ * sample in time order: equal up to rounding, ~1e-15 relative); avg_over_time combines the parts'
+ * incremental means weighted by their counts (NaN/Inf as avg_over_time). Errors (__error__ label
+ * sets, conversion failures) travel as label sets and fail the query on the evaluator exactly as
+ * in the single path. */
+
+/* A part's aggregate of one series over one step's window. */
+struct logql_partial {
+    uint64_t count; /* samples in the window (>= 1) */
+    double v;       /* sum (bytes, unwrapped values), mean (avg), min or max; 0 otherwise */
+};
+
+struct logql_partial_sample {
+    const struct label *labels; /* the output label set, sorted by name */
+    size_t n_labels;
+    const void *key; /* logql_partial_agg: equal for equal label sets of one aggregation */
+    struct logql_partial p;
+};
+
+struct logql_partial_vec {
+    const struct logql_partial_sample *s; /* any order; a label set may come several times */
+    size_t n;
+    /* what the parts read since the previous call (added to the evaluator's stats) */
+    uint64_t entries_scanned, bytes_scanned, entries_kept;
+};
+
+/* What range_open gets: one range aggregation, its grouping and the step grid. Everything is
+ * borrowed and valid until range_close (the query, and the evaluator's memory). */
+struct logql_range_req {
+    const struct logql_expr *e; /* LOGQL_EXPR_RANGE_AGG */
+    bool pushdown;              /* the grouping of an enclosing sum, handed to the extractor */
+    bool pushdown_without;
+    const struct str *pushdown_names;
+    size_t n_pushdown;
+    int64_t start_ns, end_ns, step_ns; /* the evaluation's grid */
+    bool instant;
+    /* The entry selection (sel.pipeline: compiled for e and this grouping; a source running
+     * parts elsewhere clones it with logql_pipeline_clone and passes the clone to
+     * logql_partial_agg_create). */
+    struct logql_select_req sel;
+};
+
+/* True when e (a range aggregation) is decomposable (the list above). */
+bool logql_partial_supported(const struct logql_expr *e);
+
+/* Merges b into a (partials of the same series and step of range operation op). */
+void logql_partial_merge(enum logql_range_op op, struct logql_partial *a,
+                         const struct logql_partial *b);
+
+/* The window's value from the merged partial (what the single path computes). */
+double logql_partial_value(const struct logql_expr *e, const struct logql_partial *p);
+
+/* One part's aggregation: reads its entries from src (ops->select is called once with req->sel
+ * and pl in place of req->sel.pipeline; ops->check may be NULL) and yields every step of the grid
+ * in order. pl is borrowed (alive until destroy). ops->next may return LOGQL_SRC_YIELD: then
+ * logql_partial_agg_next returns it and resumes where it stopped on the next call (the caller
+ * can spread the work over bounded turns). Returns 0, ERR_INVALID (message in err) or
+ * ERR_NOMEM / the source's error. */
+struct logql_partial_agg;
+int logql_partial_agg_create(const struct logql_range_req *req, struct logql_pipeline *pl,
+                             const struct logql_source_ops *ops, void *src,
+                             struct logql_partial_agg **out, char *err, size_t err_size);
+/* 1 = *t_ns and *out hold the next step's partials (each label set once, sorted by labels;
+ * borrowed until the next call), 0 = every step done, LOGQL_SRC_YIELD, or negative. */
+int logql_partial_agg_next(struct logql_partial_agg *a, int64_t *t_ns,
+                           struct logql_partial_vec *out);
+/* Entries read and kept so far. */
+void logql_partial_agg_stats(const struct logql_partial_agg *a, struct logql_eval_stats *out);
+void logql_partial_agg_destroy(struct logql_partial_agg *a); /* NULL: no-op */
+
+/* range_open: use select instead. */
+#define LOGQL_SRC_DECLINED 1
+/* next of a source read by logql_partial_agg: no entry now, call again later. */
+#define LOGQL_SRC_YIELD 2
 
 /* ---- an in-memory entry source (tests, fuzzing, small tools): eval_memsrc.c ---- */
 

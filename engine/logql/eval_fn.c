@@ -149,3 +149,17 @@ double ev_range_agg(const struct logql_expr *e, const int64_t *ts, const double 
     }
     return NAN;
 }
+
+double ev_partial_window(const struct logql_expr *e, const double *v, size_t n, double acc)
+{
+    switch (e->range_op) {
+    case LOGQL_RANGE_BYTES:
+    case LOGQL_RANGE_BYTES_RATE: return acc;
+    case LOGQL_RANGE_RATE: return e->unwrap ? sum_of(v, n) : 0;
+    case LOGQL_RANGE_SUM: return sum_of(v, n);
+    case LOGQL_RANGE_AVG: return avg_of(v, n);
+    case LOGQL_RANGE_MIN: return minmax_of(v, n, false);
+    case LOGQL_RANGE_MAX: return minmax_of(v, n, true);
+    default: return 0;
+    }
+}

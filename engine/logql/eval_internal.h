@@ -98,12 +98,25 @@ void *ev_step_alloc(struct ev_ctx *c, size_t n);
 
 /* ---- eval_range.c ---- */
 int ev_range_open(struct ev_ctx *c, struct ev_node *n, const struct ev_group *pushdown);
+/* ev_range_open with a pipeline of the caller's (borrowed; NULL: compile one) and, when pl is
+ * given, never the source's partial path (a part's aggregation). */
+int ev_range_open_with(struct ev_ctx *c, struct ev_node *n, const struct ev_group *pushdown,
+                       struct logql_pipeline *pl);
+/* The step's vector, in label order. LOGQL_SRC_YIELD from the source passes through (nothing
+ * moved: call again with the same t). */
 int ev_range_step(struct ev_ctx *c, struct ev_node *n, int64_t t, struct ev_vec *out);
+/* A part's step: every series with samples in the window as a partial (no error check: label
+ * sets with __error__ are partials too), in label order; *out valid until the next call. */
+int ev_range_step_partials(struct ev_ctx *c, struct ev_node *n, int64_t t,
+                           const struct logql_partial_sample **out, size_t *n_out);
 void ev_range_close(struct ev_ctx *c, struct ev_node *n);
 /* One range aggregation over the n (>= 1) samples of a window ending at t_ns; scratch holds n
  * doubles (quantile_over_time sorts a copy). */
 double ev_range_agg(const struct logql_expr *e, const int64_t *ts, const double *v, size_t n,
                     int64_t t_ns, double *scratch);
+/* A part's value of a decomposable aggregation over its n samples of one window (acc: their
+ * exact running sum, for the byte ops): the sum, the incremental mean, min or max (eval.h). */
+double ev_partial_window(const struct logql_expr *e, const double *v, size_t n, double acc);
 /* Go's sort of a value heap (NaN first), ascending; used by quantiles. */
 void ev_sort_values(double *v, size_t n);
 

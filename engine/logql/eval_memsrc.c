@@ -97,8 +97,8 @@ static int memsrc_check(void *ctx)
 }
 
 const struct logql_source_ops logql_memsrc_ops = {
-    memsrc_select,
-    memsrc_next,
-    memsrc_close,
-    memsrc_check,
+    .select = memsrc_select,
+    .next = memsrc_next,
+    .close = memsrc_close,
+    .check = memsrc_check, /* no partial path: one part */
 };

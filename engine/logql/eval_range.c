@@ -1,7 +1,13 @@
 /* LogQL range aggregation evaluation (Loki's batch range vector iterator): one selection over
  * [start - range - offset, end - offset] in time order, the pipeline turns kept entries into
  * samples (1, the line size, or the unwrapped value) labelled by the extractor's grouping, and each
- * step's window (t - offset - range, t - offset] slides over per-series sample queues. */
+ * step's window (t - offset - range, t - offset] slides over per-series sample queues. A step's
+ * vector is ordered by label set (Loki's order is its map's: unspecified; a fixed order makes
+ * vector sums and topk ties deterministic and equal between the single and the partial path).
+ *
+ * Partial path (eval.h "partial range aggregation"): when the source offers range_open for a
+ * decomposable aggregation, the steps come as partials from the source, merged here by label set;
+ * ev_range_step_partials is the part's side (logql_partial_agg, eval_partial.c). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +40,11 @@ struct ev_range {
     size_t scratch_cap;
     const struct ev_lset *absent_ls;
     struct str hint[16];
+    bool unsorted;                      /* the active list is out of label order */
+    bool pl_borrowed;                   /* pl belongs to the caller (a part's aggregation) */
+    void *part_it;                      /* the source's range iterator (partial path) */
+    struct logql_partial_sample *parts; /* ev_range_step_partials' output */
+    size_t parts_cap;
 };
 
 static struct ev_group own_grouping(const struct logql_expr *e, const struct ev_group *pushdown)
@@ -101,7 +112,43 @@ static int unwrap_grouping(struct ev_ctx *c, struct ev_range *r, const struct lo
     return 0;
 }
 
+/* The partial path when the source offers it for this aggregation: 0 (r->part_it set or not),
+ * or an error. */
+static int open_partial(struct ev_ctx *c, struct ev_range *r, const struct logql_expr *e,
+                        const struct ev_group *pushdown, const struct logql_select_req *sel)
+{
+    if (!c->ops->range_open || !c->ops->range_next || !c->ops->range_close ||
+        !logql_partial_supported(e))
+        return 0;
+    struct logql_range_req req = {
+        .e = e,
+        .pushdown = pushdown && pushdown->set,
+        .pushdown_without = pushdown && pushdown->without,
+        .pushdown_names = pushdown ? pushdown->names : NULL,
+        .n_pushdown = pushdown ? pushdown->n : 0,
+        .start_ns = c->p->start_ns,
+        .end_ns = c->p->instant ? c->p->start_ns : c->p->end_ns,
+        .step_ns = c->p->step_ns,
+        .instant = c->p->instant,
+        .sel = *sel,
+    };
+    void *it = NULL;
+    int rc = c->ops->range_open(c->src, &req, &it);
+    if (rc == LOGQL_SRC_DECLINED)
+        return 0;
+    if (rc)
+        return ev_fail(c, rc, "selecting entries: %s", err_str(rc));
+    r->part_it = it;
+    return 0;
+}
+
 int ev_range_open(struct ev_ctx *c, struct ev_node *n, const struct ev_group *pushdown)
+{
+    return ev_range_open_with(c, n, pushdown, NULL);
+}
+
+int ev_range_open_with(struct ev_ctx *c, struct ev_node *n, const struct ev_group *pushdown,
+                       struct logql_pipeline *pl)
 {
     const struct logql_expr *e = n->e;
     struct ev_range *r = calloc(1, sizeof *r);
@@ -120,8 +167,11 @@ int ev_range_open(struct ev_ctx *c, struct ev_node *n, const struct ev_group *pu
         .n_groups = r->g.set ? r->g.n : 0,
         .without = r->g.set && r->g.without,
     };
-    int rc = logql_pipeline_compile_expr(e, &o, &r->pl, c->err, c->err_size);
-    if (rc)
+    int rc = 0;
+    r->pl_borrowed = pl != NULL;
+    if (pl)
+        r->pl = pl;
+    else if ((rc = logql_pipeline_compile_expr(e, &o, &r->pl, c->err, c->err_size)))
         return rc;
     if (e->unwrap && (!r->g.set || r->g.without || r->g.n == 0) && (rc = unwrap_grouping(c, r, e)))
         return rc;
@@ -137,6 +187,10 @@ int ev_range_open(struct ev_ctx *c, struct ev_node *n, const struct ev_group *pu
         .n_contains = logql_eval_line_hint(&e->sel, r->hint, 16),
         .pipeline = r->pl,
     };
+    if (!pl && (rc = open_partial(c, r, e, pushdown, &req)))
+        return rc;
+    if (r->part_it)
+        return 0;
     rc = c->ops->select(c->src, &req, &r->it);
     if (rc) {
         r->it = NULL;
@@ -174,6 +228,8 @@ static int activate(struct ev_range *r, struct ev_series *s)
 {
     if (s->active)
         return 0;
+    if (r->n_ser > 0 && ev_lset_cmp(r->ser[r->n_ser - 1]->ls, s->ls) > 0)
+        r->unsorted = true;
     if (r->n_ser == r->cap_ser) {
         size_t cap = r->cap_ser ? r->cap_ser * 2 : 16;
         struct ev_series **n = realloc(r->ser, cap * sizeof *n);
@@ -280,6 +336,8 @@ static int load(struct ev_ctx *c, struct ev_node *n, int64_t tw)
             r->eof = true;
             break;
         }
+        if (rc == LOGQL_SRC_YIELD)
+            return rc;
         if (rc < 0)
             return ev_fail(c, rc, "reading entries: %s", err_str(rc));
         c->stats->entries_scanned++;
@@ -351,18 +409,24 @@ static int scratch_reserve(struct ev_range *r, size_t n)
     return 0;
 }
 
-int ev_range_step(struct ev_ctx *c, struct ev_node *n, int64_t t, struct ev_vec *out)
+static int cmp_series(const void *a, const void *b)
+{
+    return ev_lset_cmp((*(struct ev_series *const *)a)->ls, (*(struct ev_series *const *)b)->ls);
+}
+
+/* Loads up to the window of step t, slides every active series to it and drops the drained
+ * ones from the active list (kept in label order). LOGQL_SRC_YIELD: nothing moved yet. */
+static int advance(struct ev_ctx *c, struct ev_node *n, int64_t t)
 {
     struct ev_range *r = n->range;
-    const struct logql_expr *e = n->e;
-    int64_t tw = ev_sat_sub(t, e->offset_ns), lo = ev_sat_sub(tw, e->range_ns);
+    int64_t tw = ev_sat_sub(t, n->e->offset_ns), lo = ev_sat_sub(tw, n->e->range_ns);
     int rc = load(c, n, tw);
     if (rc)
         return rc;
-    out->n = 0;
-    out->s = ev_step_alloc(c, (r->n_ser + 1) * sizeof *out->s);
-    if (!out->s)
-        return ERR_NOMEM;
+    if (r->unsorted) {
+        qsort(r->ser, r->n_ser, sizeof *r->ser, cmp_series);
+        r->unsorted = false;
+    }
     size_t w = 0;
     for (size_t i = 0; i < r->n_ser; i++) {
         struct ev_series *s = r->ser[i];
@@ -374,7 +438,110 @@ int ev_range_step(struct ev_ctx *c, struct ev_node *n, int64_t t, struct ev_vec 
             continue;
         }
         r->ser[w++] = s;
-        size_t k = s->end, cnt = k - s->head;
+    }
+    r->n_ser = w;
+    return 0;
+}
+
+static void absent_out(struct ev_range *r, const struct logql_expr *e, struct ev_vec *out)
+{
+    if (e->range_op != LOGQL_RANGE_ABSENT)
+        return;
+    bool any = out->n > 0;
+    out->n = 0;
+    if (!any)
+        out->s[out->n++] = (struct ev_sample){r->absent_ls, 1.0};
+}
+
+struct merged {
+    const struct ev_lset *ls;
+    struct logql_partial p;
+};
+
+static int cmp_merged(const void *a, const void *b)
+{
+    return ev_lset_cmp(((const struct merged *)a)->ls, ((const struct merged *)b)->ls);
+}
+
+/* The partials of every part merged by label set, in label order, into m (*n_out of them). */
+static int merge_partials(struct ev_ctx *c, const struct logql_expr *e,
+                          const struct logql_partial_vec *pv, struct merged **out, size_t *n_out)
+{
+    size_t cap = 16;
+    while (cap < 2 * (pv->n + 1))
+        cap *= 2;
+    uint32_t *slot = ev_step_alloc(c, cap * sizeof *slot);
+    struct merged *m = ev_step_alloc(c, (pv->n + 1) * sizeof *m);
+    if (!slot || !m)
+        return ERR_NOMEM;
+    memset(slot, 0, cap * sizeof *slot);
+    size_t n = 0;
+    for (size_t i = 0; i < pv->n; i++) {
+        const struct logql_partial_sample *ps = &pv->s[i];
+        const struct ev_lset *ls = ev_intern(c, ps->labels, ps->n_labels);
+        if (!ls)
+            return ERR_NOMEM;
+        size_t k = ls->hash & (cap - 1);
+        while (slot[k] && m[slot[k] - 1].ls != ls)
+            k = (k + 1) & (cap - 1);
+        if (slot[k]) {
+            logql_partial_merge(e->range_op, &m[slot[k] - 1].p, &ps->p);
+            continue;
+        }
+        m[n] = (struct merged){ls, ps->p};
+        slot[k] = (uint32_t)++n;
+    }
+    qsort(m, n, sizeof *m, cmp_merged);
+    *out = m;
+    *n_out = n;
+    return 0;
+}
+
+static int step_partial(struct ev_ctx *c, struct ev_node *n, int64_t t, struct ev_vec *out)
+{
+    struct ev_range *r = n->range;
+    const struct logql_expr *e = n->e;
+    struct logql_partial_vec pv = {0};
+    int rc = c->ops->range_next(r->part_it, t, &pv);
+    if (rc)
+        return ev_fail(c, rc, "reading entries: %s", err_str(rc));
+    c->stats->entries_scanned += pv.entries_scanned;
+    c->stats->bytes_scanned += pv.bytes_scanned;
+    c->stats->entries_kept += pv.entries_kept;
+    struct merged *m;
+    size_t nm;
+    if ((rc = merge_partials(c, e, &pv, &m, &nm)))
+        return rc;
+    out->n = 0;
+    out->s = ev_step_alloc(c, (nm + 1) * sizeof *out->s);
+    if (!out->s)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < nm; i++) {
+        if (m[i].ls->has_err)
+            return pipeline_error(c, m[i].ls);
+        out->s[out->n++] = (struct ev_sample){m[i].ls, logql_partial_value(e, &m[i].p)};
+    }
+    absent_out(r, e, out);
+    return ev_poll(c);
+}
+
+int ev_range_step(struct ev_ctx *c, struct ev_node *n, int64_t t, struct ev_vec *out)
+{
+    struct ev_range *r = n->range;
+    const struct logql_expr *e = n->e;
+    if (r->part_it)
+        return step_partial(c, n, t, out);
+    int64_t tw = ev_sat_sub(t, e->offset_ns);
+    int rc = advance(c, n, t);
+    if (rc)
+        return rc;
+    out->n = 0;
+    out->s = ev_step_alloc(c, (r->n_ser + 1) * sizeof *out->s);
+    if (!out->s)
+        return ERR_NOMEM;
+    for (size_t i = 0; i < r->n_ser; i++) {
+        struct ev_series *s = r->ser[i];
+        size_t cnt = s->end - s->head;
         if (cnt == 0)
             continue;
         if (s->ls->has_err)
@@ -385,13 +552,38 @@ int ev_range_step(struct ev_ctx *c, struct ev_node *n, int64_t t, struct ev_vec 
                             : ev_range_agg(e, s->ts + s->head, s->v + s->head, cnt, tw, r->scratch);
         out->s[out->n++] = (struct ev_sample){s->ls, v};
     }
-    r->n_ser = w;
-    if (e->range_op == LOGQL_RANGE_ABSENT) {
-        bool any = out->n > 0;
-        out->n = 0;
-        if (!any)
-            out->s[out->n++] = (struct ev_sample){r->absent_ls, 1.0};
+    absent_out(r, e, out);
+    return 0;
+}
+
+int ev_range_step_partials(struct ev_ctx *c, struct ev_node *n, int64_t t,
+                           const struct logql_partial_sample **out, size_t *n_out)
+{
+    struct ev_range *r = n->range;
+    int rc = advance(c, n, t);
+    if (rc)
+        return rc;
+    if (r->n_ser > r->parts_cap) {
+        size_t cap = r->parts_cap ? r->parts_cap : 16;
+        while (cap < r->n_ser)
+            cap *= 2;
+        struct logql_partial_sample *v = realloc(r->parts, cap * sizeof *v);
+        if (!v)
+            return ERR_NOMEM;
+        r->parts = v;
+        r->parts_cap = cap;
     }
+    size_t k = 0;
+    for (size_t i = 0; i < r->n_ser; i++) {
+        const struct ev_series *s = r->ser[i];
+        size_t cnt = s->end - s->head;
+        if (cnt == 0)
+            continue;
+        double v = ev_partial_window(n->e, s->v + s->head, cnt, s->acc);
+        r->parts[k++] = (struct logql_partial_sample){s->ls->l, s->ls->n, s->ls, {cnt, v}};
+    }
+    *out = r->parts;
+    *n_out = k;
     return 0;
 }
 
@@ -402,7 +594,9 @@ void ev_range_close(struct ev_ctx *c, struct ev_node *n)
         return;
     if (r->it)
         c->ops->close(r->it);
-    if (r->pl)
+    if (r->part_it)
+        c->ops->range_close(r->part_it);
+    if (r->pl && !r->pl_borrowed)
         logql_pipeline_destroy(r->pl);
     for (size_t i = 0; i < r->map_cap; i++) {
         if (!r->map[i])
@@ -414,6 +608,7 @@ void ev_range_close(struct ev_ctx *c, struct ev_node *n)
     free(r->ser);
     free(r->map);
     free(r->scratch);
+    free(r->parts);
     free(r);
     n->range = NULL;
 }
