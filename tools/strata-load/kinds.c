@@ -122,8 +122,8 @@ static int logs_init(struct ld_kind *k, const struct ld_opts *o, char *err, size
     uint32_t agents = o->agents ? o->agents : o->connections;
     if (agents > pods)
         agents = pods;
-    struct ld_logs_cfg lc = {o->seed,       o->services, o->pods,    agents,
-                             o->log_format, o->metadata, o->line_max};
+    struct ld_logs_cfg lc = {o->seed,       o->services, o->pods,     agents,
+                             o->log_format, o->metadata, o->line_max, o->lines_per_trace};
     if (ld_logs_init(&k->l, &lc))
         return snprintf(err, n, "cannot build the logs workload"), ERR_INVALID;
     k->batch = o->batch ? o->batch : LOGS_BATCH;

@@ -50,6 +50,7 @@ enum {
     OPT_LOGFMT,
     OPT_METADATA,
     OPT_LINE_MAX,
+    OPT_LPT,
     OPT_QUERIES,
     OPT_LANG,
     OPT_QTYPE,
@@ -101,6 +102,7 @@ static const struct option long_opts[] = {{"target", 1, 0, OPT_TARGET},
                                           {"log-format", 1, 0, OPT_LOGFMT},
                                           {"metadata", 0, 0, OPT_METADATA},
                                           {"line-max", 1, 0, OPT_LINE_MAX},
+                                          {"lines-per-trace", 1, 0, OPT_LPT},
                                           {"queries", 1, 0, OPT_QUERIES},
                                           {"lang", 1, 0, OPT_LANG},
                                           {"query-type", 1, 0, OPT_QTYPE},
@@ -175,6 +177,8 @@ void ld_opts_usage(FILE *out)
         "  --log-format F          json, logfmt, nginx or mixed (default mixed: per service)\n"
         "  --metadata              attach trace_id and span_id as structured metadata\n"
         "  --line-max N            longest line in bytes (default 4096)\n"
+        "  --lines-per-trace N     mean lines a request writes under one trace id (JSON, logfmt;\n"
+        "                          default 4: received, steps, completed); 1 = one line each\n"
         "\n"
         "Query:\n"
         "  --queries FILE          one query per line ('#' comments); default: built-in queries\n"
@@ -320,6 +324,7 @@ static void defaults(struct ld_opts *o)
     o->pods = 3;
     o->log_format = LD_LOG_MIXED;
     o->line_max = 4096;
+    o->lines_per_trace = LD_LINES_PER_TRACE_DEFAULT;
     o->lang = LD_PROMQL;
     o->range_ns = 3600000000000LL;
     o->step_ns = 15000000000LL;
@@ -421,6 +426,7 @@ static int opt_workload(struct ld_opts *o, int id, const char *v)
     case OPT_LOGFMT: return (c = choice(v, fmts, 4)) < 0 ? ERR_INVALID : (o->log_format = c, 0);
     case OPT_METADATA: o->metadata = true; return 0;
     case OPT_LINE_MAX: return u32_arg(v, LD_LOG_LINE_MIN, 1 << 20, &o->line_max);
+    case OPT_LPT: return u32_arg(v, 1, LD_LINES_PER_TRACE_MAX, &o->lines_per_trace);
     case OPT_QUERIES: o->query_file = v; return 0;
     case OPT_LANG: return (c = choice(v, langs, 2)) < 0 ? ERR_INVALID : (o->lang = c, 0);
     case OPT_QTYPE: return (c = choice(v, qtypes, 2)) < 0 ? ERR_INVALID : (o->range = c == 1, 0);

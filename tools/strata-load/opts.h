@@ -53,6 +53,7 @@ struct ld_opts {
     enum ld_log_format log_format;
     bool metadata;
     uint32_t line_max;
+    uint32_t lines_per_trace; /* mean lines per request, 1..LD_LINES_PER_TRACE_MAX */
     /* query */
     const char *query_file;
     enum ld_qlang lang;

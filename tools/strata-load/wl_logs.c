@@ -74,7 +74,8 @@ int ld_logs_init(struct ld_logs *l, const struct ld_logs_cfg *cfg)
     memset(l, 0, sizeof *l);
     uint64_t pods = (uint64_t)cfg->services * cfg->pods_per_service;
     if (!cfg->services || !cfg->pods_per_service || !cfg->agents || pods > (1u << 24) ||
-        cfg->line_max < LD_LOG_LINE_MIN || cfg->line_max > (1u << 24))
+        cfg->line_max < LD_LOG_LINE_MIN || cfg->line_max > (1u << 24) ||
+        cfg->lines_per_trace > LD_LINES_PER_TRACE_MAX)
         return ERR_INVALID;
     l->cfg = *cfg;
     l->n_pods = (uint32_t)pods;
@@ -169,11 +170,33 @@ static void w_ip(struct w *w, uint32_t ip)
 
 /* ---- line content ---- */
 
+/* A request: the lines a service writes while serving it share its trace id, method, path and
+ * user (a logger carrying the request's context), and it ends with one line holding the outcome. */
+struct ld_lreq {
+    uint64_t trace_hi, trace_lo, root_span;
+    uint32_t total, left; /* lines of the request, lines still to write */
+    uint32_t id, user, status, bytes, client;
+    uint32_t pod;     /* index among the agent's pods */
+    uint32_t live_at; /* index in the batch's list of requests in flight */
+    double dur_ms;    /* the whole request */
+    uint8_t outcome;  /* enum ld_level of the last line: info, warn or error */
+    uint8_t method, route;
+    uint8_t fail_step; /* 1-based step of a warn/error request that logs its failure */
+};
+
+enum line_kind {
+    LINE_FULL,  /* one line per request: outcome, status, duration, bytes (the whole request) */
+    LINE_START, /* "request received" */
+    LINE_STEP,  /* a step within the request: its own span, maybe a duration and an error */
+};
+
+/* One line's content. */
 struct req {
     enum ld_level level;
+    enum line_kind kind;
     const char *method, *route, *msg, *err;
-    uint32_t id, status, bytes, caller_line;
-    double dur_ms;
+    uint32_t id, user, status, bytes, caller_line, client;
+    double dur_ms; /* < 0: none (steps without a timed call) */
     uint64_t trace_hi, trace_lo, span;
     uint32_t extra; /* bytes of long-tail content wanted */
 };
@@ -183,54 +206,157 @@ static const char *pick(struct ld_rng *r, const char *const *v, uint32_t n)
     return v[ld_rng_below(r, n)];
 }
 #define PICK(r, arr) pick((r), (arr), sizeof(arr) / sizeof((arr)[0]))
+#define COUNT(arr)   ((uint32_t)(sizeof(arr) / sizeof((arr)[0])))
 
-static void req_fill(struct ld_rng *r, enum ld_level lv, uint32_t line_max, struct req *q)
+static const char *const lg_routes[] = {"/api/v1/orders",   "/api/v1/users",  "/api/v1/cart",
+                                        "/api/v1/products", "/api/v1/search", "/healthz"};
+#define ROUTE_PLAIN 4 /* routes from here on take no resource id */
+static const char *const lg_methods[] = {"GET", "POST", "PUT", "DELETE"};
+static const char *const lg_m_info[] = {"request completed", "order created", "payment captured",
+                                        "cache refreshed", "user signed in"};
+static const char *const lg_m_debug[] = {"cache hit", "cache miss", "acquired db connection",
+                                         "feature flag evaluated"};
+static const char *const lg_m_warn[] = {"slow request", "rate limit exceeded",
+                                        "retrying upstream call", "invalid request payload"};
+static const char *const lg_m_err[] = {"upstream request failed", "database query failed",
+                                       "panic recovered", "payment provider unavailable"};
+static const char *const lg_errs[] = {"context deadline exceeded", "connection reset by peer",
+                                      "dial tcp 10.0.4.12:5432: i/o timeout",
+                                      "pq: deadlock detected", "EOF"};
+static const uint32_t lg_st_info[] = {200, 200, 200, 201, 204, 304},
+                      lg_st_warn[] = {400, 401, 404, 429}, lg_st_err[] = {500, 502, 503, 504};
+
+/* A message comes from one call site: its source line is a function of the message. */
+static uint32_t caller_of(const char *msg)
 {
-    static const char *const routes[] = {"/api/v1/orders",   "/api/v1/users",  "/api/v1/cart",
-                                         "/api/v1/products", "/api/v1/search", "/healthz"};
-    static const char *const m_info[] = {"request completed", "order created", "payment captured",
-                                         "cache refreshed", "user signed in"};
-    static const char *const m_debug[] = {"cache hit", "cache miss", "acquired db connection",
-                                          "feature flag evaluated"};
-    static const char *const m_warn[] = {"slow request", "rate limit exceeded",
-                                         "retrying upstream call", "invalid request payload"};
-    static const char *const m_err[] = {"upstream request failed", "database query failed",
-                                        "panic recovered", "payment provider unavailable"};
-    static const char *const errs[] = {"context deadline exceeded", "connection reset by peer",
-                                       "dial tcp 10.0.4.12:5432: i/o timeout",
-                                       "pq: deadlock detected", "EOF"};
-    static const uint32_t st_info[] = {200, 200, 200, 201, 204, 304},
-                          st_warn[] = {400, 401, 404, 429}, st_err[] = {500, 502, 503, 504};
-    uint32_t m = ld_rng_below(r, 100);
-    q->level = lv;
-    q->method = m < 70 ? "GET" : m < 90 ? "POST" : m < 95 ? "PUT" : "DELETE";
-    q->route = PICK(r, routes);
-    q->id = 1000 + ld_rng_below(r, 90000);
-    q->caller_line = 20 + ld_rng_below(r, 600);
-    q->msg = lv == LD_INFO    ? PICK(r, m_info)
-             : lv == LD_DEBUG ? PICK(r, m_debug)
-             : lv == LD_WARN  ? PICK(r, m_warn)
-                              : PICK(r, m_err);
-    q->err = lv >= LD_WARN ? PICK(r, errs) : NULL;
-    q->status = lv == LD_WARN    ? st_warn[ld_rng_below(r, 4)]
-                : lv == LD_ERROR ? st_err[ld_rng_below(r, 4)]
-                : lv == LD_INFO  ? st_info[ld_rng_below(r, 6)]
-                                 : 200;
-    double median = lv == LD_ERROR ? 800 : lv == LD_WARN ? 250 : 15;
-    q->dur_ms = median * exp(0.8 * (ld_rng_unit(r) + ld_rng_unit(r) + ld_rng_unit(r) - 1.5));
-    q->bytes = q->status == 204 || q->status == 304 ? 0 : 100 + ld_rng_below(r, 20000);
-    q->trace_hi = ld_rng_next(r), q->trace_lo = ld_rng_next(r), q->span = ld_rng_next(r);
+    uint64_t h = 0xcbf29ce484222325ull;
+    for (; *msg; msg++)
+        h = (h ^ (uint8_t)*msg) * 0x100000001b3ull;
+    return 20 + (uint32_t)(ld_mix64(h) % 600);
+}
+
+static double lognormal(struct ld_rng *r, double median)
+{
+    return median * exp(0.8 * (ld_rng_unit(r) + ld_rng_unit(r) + ld_rng_unit(r) - 1.5));
+}
+
+static uint32_t long_tail(struct ld_rng *r, enum ld_level lv, uint32_t line_max)
+{
     static const double p_long[LD_LEVELS] = {0.05, 0.03, 0.10, 0.40};
-    q->extra = 0;
-    if (ld_rng_unit(r) < p_long[lv]) {
-        double x = 500 * exp(0.9 * 2 * (ld_rng_unit(r) + ld_rng_unit(r) - 1));
-        q->extra = x > line_max ? line_max : (uint32_t)x;
+    if (ld_rng_unit(r) >= p_long[lv])
+        return 0;
+    double x = 500 * exp(0.9 * 2 * (ld_rng_unit(r) + ld_rng_unit(r) - 1));
+    return x > line_max ? line_max : (uint32_t)x;
+}
+
+static enum ld_level pick_level(struct ld_rng *r)
+{
+    uint32_t x = ld_rng_below(r, 100);
+    return x < 70 ? LD_INFO : x < 85 ? LD_DEBUG : x < 95 ? LD_WARN : LD_ERROR;
+}
+
+/* Lines of a new request: 1 when the mean is 1 (or for access logs); else the received and the
+ * completed line plus a geometric number of steps, so that the mean is `mean`. */
+static uint32_t draw_lines(struct ld_rng *r, uint32_t mean)
+{
+    if (mean <= 1)
+        return 1;
+    uint32_t k = 2;
+    double q = (double)(mean - 2) / (double)(mean - 1); /* P(one more step) */
+    while (k < LD_LINES_PER_TRACE_MAX && ld_rng_unit(r) < q)
+        k++;
+    return k;
+}
+
+/* Starts a request of k lines. A one-line request keeps the single-line model: its level is drawn
+ * with the line weights; a longer one draws its outcome (2xx/3xx 85 %, 4xx 10 %, 5xx 5 %). */
+static void lreq_start(struct ld_rng *r, struct ld_lreq *q, uint32_t pod, uint32_t k)
+{
+    uint32_t m = ld_rng_below(r, 100), o = ld_rng_below(r, 100);
+    q->total = q->left = k;
+    q->pod = pod;
+    q->method = m < 70 ? 0 : m < 90 ? 1 : m < 95 ? 2 : 3;
+    q->route = (uint8_t)ld_rng_below(r, COUNT(lg_routes));
+    if (q->route >= ROUTE_PLAIN) /* search and health checks are reads */
+        q->method = 0;
+    q->id = 1000 + ld_rng_below(r, 90000);
+    q->user = ld_rng_below(r, 7919);
+    q->client = ld_rng_below(r, 64) * ld_rng_below(r, 64); /* a few clients send most requests */
+    q->outcome = k == 1 ? (uint8_t)pick_level(r) : o < 85 ? LD_INFO : o < 95 ? LD_WARN : LD_ERROR;
+    if (q->outcome == LD_DEBUG)
+        q->status = 200;
+    else
+        q->status = q->outcome == LD_WARN    ? lg_st_warn[ld_rng_below(r, COUNT(lg_st_warn))]
+                    : q->outcome == LD_ERROR ? lg_st_err[ld_rng_below(r, COUNT(lg_st_err))]
+                                             : lg_st_info[ld_rng_below(r, COUNT(lg_st_info))];
+    double median = q->outcome == LD_ERROR ? 800 : q->outcome == LD_WARN ? 250 : 15;
+    q->dur_ms = lognormal(r, median);
+    q->bytes = q->status == 204 || q->status == 304 ? 0 : 100 + ld_rng_below(r, 20000);
+    q->trace_hi = ld_rng_next(r), q->trace_lo = ld_rng_next(r), q->root_span = ld_rng_next(r);
+    /* a failing request logs why in one of its steps (warn: half of them) */
+    bool logs_failure =
+        k > 2 && (q->outcome == LD_ERROR || (q->outcome == LD_WARN && ld_rng_below(r, 2) == 0));
+    q->fail_step = logs_failure ? (uint8_t)(1 + ld_rng_below(r, k - 2)) : 0;
+}
+
+static void line_common(const struct ld_lreq *q, struct req *l)
+{
+    l->method = lg_methods[q->method];
+    l->route = lg_routes[q->route];
+    l->id = q->route < ROUTE_PLAIN ? q->id : 0;
+    l->user = q->user;
+    l->client = q->client;
+    l->trace_hi = q->trace_hi, l->trace_lo = q->trace_lo, l->span = q->root_span;
+    l->status = q->status, l->bytes = q->bytes;
+    l->err = NULL;
+    l->dur_ms = -1;
+}
+
+/* The content of the next line of request q (advances it). */
+static void lreq_line(struct ld_rng *r, struct ld_lreq *q, uint32_t line_max, struct req *l)
+{
+    uint32_t at = q->total - q->left--; /* 0-based line of the request */
+    line_common(q, l);
+    if (q->total == 1 || at == q->total - 1) { /* the request's outcome */
+        l->kind = LINE_FULL;
+        l->level = (enum ld_level)q->outcome;
+        l->dur_ms = q->dur_ms;
+        if (q->total == 1)
+            l->msg = l->level == LD_INFO    ? PICK(r, lg_m_info)
+                     : l->level == LD_DEBUG ? PICK(r, lg_m_debug)
+                     : l->level == LD_WARN  ? PICK(r, lg_m_warn)
+                                            : PICK(r, lg_m_err);
+        else
+            l->msg = l->level == LD_INFO ? "request completed" : "request failed";
+        l->err = l->level >= LD_WARN ? PICK(r, lg_errs) : NULL;
+    } else if (at == 0) {
+        l->kind = LINE_START;
+        l->level = LD_INFO;
+        l->msg = "request received";
+    } else {
+        l->kind = LINE_STEP;
+        l->span = ld_rng_below(r, 2) ? ld_rng_next(r) : q->root_span; /* a child span or not */
+        if (at == q->fail_step) {
+            l->level = (enum ld_level)q->outcome;
+            l->msg = l->level == LD_ERROR ? PICK(r, lg_m_err) : PICK(r, lg_m_warn);
+            l->err = PICK(r, lg_errs);
+        } else {
+            l->level = ld_rng_below(r, 2) ? LD_INFO : LD_DEBUG;
+            l->msg = l->level == LD_INFO ? lg_m_info[1 + ld_rng_below(r, COUNT(lg_m_info) - 1)]
+                                         : PICK(r, lg_m_debug);
+        }
+        if (l->span != q->root_span)
+            l->dur_ms = lognormal(r, 2);
     }
+    l->caller_line = caller_of(l->msg);
+    l->extra = long_tail(r, l->level, line_max);
 }
 
 /* Go stack frames (escaped newlines, valid inside JSON and logfmt quoted strings), whole frames
- * only, while they fit in `room`. */
-static void w_stack(struct w *w, struct ld_rng *r, const char *svc, uint32_t want, uint32_t room)
+ * only, while they fit in `room`. The frames are those of the line's call site (a function of
+ * the service and the message); only the argument values and the depth differ between lines. */
+static void w_stack(struct w *w, struct ld_rng *r, const char *svc, const char *msg, uint32_t want,
+                    uint32_t room)
 {
     static const char *const pkgs[] = {"orders", "payments", "storage", "httpapi", "cache", "auth"};
     static const char *const fns[] = {"(*Service).Create", "(*Handler).ServeHTTP",
@@ -238,15 +364,17 @@ static void w_stack(struct w *w, struct ld_rng *r, const char *svc, uint32_t wan
                                       "retry.Do",          "(*Pool).Get"};
     char frame[256];
     uint32_t used = 0;
-    while (used < want) {
-        const char *pkg = PICK(r, pkgs);
-        int n =
-            snprintf(frame, sizeof frame,
-                     "\\n\\tgithub.com/acme/%s/internal/%s.%s(0xc%09llx, 0x%llx)\\n\\t\\t/src/"
-                     "internal/%s/%s.go:%u +0x%x",
-                     svc, pkg, PICK(r, fns), (unsigned long long)(ld_rng_next(r) & 0xfffffffffull),
-                     (unsigned long long)ld_rng_below(r, 4096), pkg, pkg, 20 + ld_rng_below(r, 900),
-                     16 + ld_rng_below(r, 1024));
+    uint64_t site = (uint64_t)caller_of(svc) << 32 | caller_of(msg);
+    for (uint64_t k = 0; used < want; k++) {
+        uint64_t h = ld_hash3(site, k, 31);
+        const char *pkg = pkgs[h % COUNT(pkgs)];
+        int n = snprintf(frame, sizeof frame,
+                         "\\n\\tgithub.com/acme/%s/internal/%s.%s(0xc%09llx, 0x%llx)\\n\\t\\t/src/"
+                         "internal/%s/%s.go:%u +0x%x",
+                         svc, pkg, fns[(h >> 8) % COUNT(fns)],
+                         (unsigned long long)(ld_rng_next(r) & 0xfffffffffull),
+                         (unsigned long long)ld_rng_below(r, 4096), pkg, pkg,
+                         20 + (uint32_t)(h >> 16) % 900, 16 + (uint32_t)(h >> 32) % 1024);
         if (used + (uint32_t)n > room)
             break;
         w_mem(w, frame, (size_t)n);
@@ -258,6 +386,15 @@ static void w_trace(struct w *w, const struct req *q)
 {
     w_hex(w, q->trace_hi, 16);
     w_hex(w, q->trace_lo, 16);
+}
+
+static void w_path(struct w *w, const struct req *q)
+{
+    w_str(w, q->route);
+    if (q->id) {
+        *w->p++ = '/';
+        w_u64(w, q->id);
+    }
 }
 
 static void line_json(struct w *w, struct ld_rng *r, const struct ld_lbatch *b, const char *svc,
@@ -277,21 +414,26 @@ static void line_json(struct w *w, struct ld_rng *r, const struct ld_lbatch *b, 
     w_str(w, "\",\"method\":\"");
     w_str(w, q->method);
     w_str(w, "\",\"path\":\"");
-    w_str(w, q->route);
-    *w->p++ = '/';
-    w_u64(w, q->id);
-    w_str(w, "\",\"status\":");
-    w_u64(w, q->status);
-    w_str(w, ",\"duration_ms\":");
-    w_dec3(w, q->dur_ms);
-    w_str(w, ",\"bytes\":");
-    w_u64(w, q->bytes);
+    w_path(w, q);
+    *w->p++ = '"';
+    if (q->kind == LINE_FULL) {
+        w_str(w, ",\"status\":");
+        w_u64(w, q->status);
+    }
+    if (q->dur_ms >= 0) {
+        w_str(w, ",\"duration_ms\":");
+        w_dec3(w, q->dur_ms);
+    }
+    if (q->kind == LINE_FULL) {
+        w_str(w, ",\"bytes\":");
+        w_u64(w, q->bytes);
+    }
     w_str(w, ",\"trace_id\":\"");
     w_trace(w, q);
     w_str(w, "\",\"span_id\":\"");
     w_hex(w, q->span, 16);
     w_str(w, "\",\"user_id\":\"u-");
-    w_u64(w, q->id % 7919);
+    w_u64(w, q->user);
     if (q->err) {
         w_str(w, "\",\"error\":\"");
         w_str(w, q->err);
@@ -299,7 +441,7 @@ static void line_json(struct w *w, struct ld_rng *r, const struct ld_lbatch *b, 
     if (q->extra) {
         w_str(w, "\",\"stacktrace\":\"goroutine 1 [running]:");
         uint32_t used = (uint32_t)(w->p - start);
-        w_stack(w, r, svc, q->extra, room > used + 2 ? room - used - 2 : 0);
+        w_stack(w, r, svc, q->msg, q->extra, room > used + 2 ? room - used - 2 : 0);
     }
     w_str(w, "\"}");
 }
@@ -319,15 +461,20 @@ static void line_logfmt(struct w *w, struct ld_rng *r, const struct ld_lbatch *b
     w_str(w, "\" method=");
     w_str(w, q->method);
     w_str(w, " path=");
-    w_str(w, q->route);
-    *w->p++ = '/';
-    w_u64(w, q->id);
-    w_str(w, " status=");
-    w_u64(w, q->status);
-    w_str(w, " duration=");
-    w_dec3(w, q->dur_ms);
-    w_str(w, "ms bytes=");
-    w_u64(w, q->bytes);
+    w_path(w, q);
+    if (q->kind == LINE_FULL) {
+        w_str(w, " status=");
+        w_u64(w, q->status);
+    }
+    if (q->dur_ms >= 0) {
+        w_str(w, " duration=");
+        w_dec3(w, q->dur_ms);
+        w_str(w, "ms");
+    }
+    if (q->kind == LINE_FULL) {
+        w_str(w, " bytes=");
+        w_u64(w, q->bytes);
+    }
     w_str(w, " trace_id=");
     w_trace(w, q);
     w_str(w, " span_id=");
@@ -340,7 +487,7 @@ static void line_logfmt(struct w *w, struct ld_rng *r, const struct ld_lbatch *b
     if (q->extra) {
         w_str(w, " stacktrace=\"goroutine 1 [running]:");
         uint32_t used = (uint32_t)(w->p - start);
-        w_stack(w, r, svc, q->extra, room > used + 1 ? room - used - 1 : 0);
+        w_stack(w, r, svc, q->msg, q->extra, room > used + 1 ? room - used - 1 : 0);
         *w->p++ = '"';
     }
 }
@@ -355,15 +502,15 @@ static void line_nginx(struct w *w, struct ld_rng *r, const struct ld_lbatch *b,
         "Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
         "curl/8.5.0", "Go-http-client/1.1", "kube-probe/1.30"};
     char *start = w->p;
-    w_ip(w, pod->ip ^ (uint32_t)(q->trace_lo & 0xffff));
+    /* a client has one address and one user agent */
+    uint64_t c = ld_mix64(q->client + 0x51ed27);
+    w_ip(w, pod->ip ^ (uint32_t)(c & 0xffff));
     w_str(w, " - - [");
     w_str(w, b->clf);
     w_str(w, "] \"");
     w_str(w, q->method);
     *w->p++ = ' ';
-    w_str(w, q->route);
-    *w->p++ = '/';
-    w_u64(w, q->id);
+    w_path(w, q);
     if (q->extra) { /* a long query string */
         w_str(w, "?q=");
         uint32_t used = (uint32_t)(w->p - start), tail = 420;
@@ -380,7 +527,7 @@ static void line_nginx(struct w *w, struct ld_rng *r, const struct ld_lbatch *b,
     *w->p++ = ' ';
     w_u64(w, q->bytes);
     w_str(w, " \"-\" \"");
-    w_str(w, PICK(r, agents));
+    w_str(w, agents[(c >> 16) % COUNT(agents)]);
     w_str(w, "\" ");
     w_dec3(w, q->dur_ms / 1000);
 }
@@ -406,6 +553,8 @@ void ld_lbatch_deinit(struct ld_lbatch *b)
     free(b->pe);
     free(b->meta);
     free(b->slabels);
+    free(b->req);
+    free(b->live);
     memset(b, 0, sizeof *b);
 }
 
@@ -448,21 +597,57 @@ static void time_text(struct ld_lbatch *b, int64_t ts_ns)
     p[4] = 0;
 }
 
-static enum ld_level pick_level(struct ld_rng *r)
+/* The request the next line belongs to: one of the LD_REQS_PER_POD slots of a random pod of the
+ * agent (so the lines of concurrent requests interleave), a new request when that slot is free. New
+ * requests start only while the batch has room for all their lines; then the lines go to the
+ * requests in flight, so every request of a batch is complete. */
+static struct ld_lreq *next_req(const struct ld_logs *l, struct ld_rng *r, uint32_t pods,
+                                uint32_t room, struct ld_lbatch *b)
 {
-    uint32_t x = ld_rng_below(r, 100);
-    return x < 70 ? LD_INFO : x < 85 ? LD_DEBUG : x < 95 ? LD_WARN : LD_ERROR;
+    uint32_t j = ld_rng_below(r, pods);
+    uint32_t slot = j * LD_REQS_PER_POD + ld_rng_below(r, LD_REQS_PER_POD);
+    struct ld_lreq *q = &b->req[slot];
+    if (q->left)
+        return q;
+    uint32_t pod = (uint32_t)(b->agent + (uint64_t)j * l->cfg.agents);
+    const struct ld_lservice *s = &l->services[l->pods[pod].service];
+    uint32_t mean = l->cfg.lines_per_trace ? l->cfg.lines_per_trace : LD_LINES_PER_TRACE_DEFAULT;
+    uint32_t k = draw_lines(r, s->format == LD_LOG_NGINX ? 1 : mean);
+    uint32_t free_lines = room - b->pending; /* changes only here: by k */
+    if (k > free_lines) {
+        if (b->n_live)
+            return &b->req[b->live[ld_rng_below(r, b->n_live)]];
+        k = free_lines; /* only when the batch is shorter than a request */
+    } else if (k > 1 && free_lines - k == 1) {
+        k = k < LD_LINES_PER_TRACE_MAX ? k + 1 : k - 1; /* leave no single line at the end */
+    }
+    lreq_start(r, q, j, k);
+    q->live_at = b->n_live;
+    b->live[b->n_live++] = slot;
+    b->pending += k;
+    return q;
 }
 
-static void one_line(const struct ld_logs *l, struct ld_rng *r, uint32_t agent, int64_t ts,
-                     struct ld_lbatch *b)
+static void req_done(struct ld_lbatch *b, const struct ld_lreq *q)
 {
-    uint32_t pods = ld_logs_agent_pods(l, agent);
-    uint32_t pod = agent + ld_rng_below(r, pods) * l->cfg.agents;
+    b->pending--;
+    if (q->left)
+        return;
+    uint32_t last = b->live[--b->n_live];
+    b->live[q->live_at] = last;
+    b->req[last].live_at = q->live_at;
+}
+
+static void one_line(const struct ld_logs *l, struct ld_rng *r, uint32_t pods, uint32_t room,
+                     int64_t ts, struct ld_lbatch *b)
+{
+    struct ld_lreq *rq = next_req(l, r, pods, room, b);
+    uint32_t pod = (uint32_t)(b->agent + (uint64_t)rq->pod * l->cfg.agents);
     const struct ld_lpod *p = &l->pods[pod];
     const struct ld_lservice *s = &l->services[p->service];
     struct req q;
-    req_fill(r, pick_level(r), l->cfg.line_max, &q);
+    lreq_line(r, rq, l->cfg.line_max, &q);
+    req_done(b, rq);
     time_text(b, ts);
     struct ld_lentry *e = &b->e[b->n++];
     e->ts_ns = ts;
@@ -489,15 +674,21 @@ int ld_logs_build(const struct ld_logs *l, uint32_t agent, uint64_t seq, int64_t
     ASSERT(agent < l->cfg.agents && ld_logs_agent_pods(l, agent) > 0 && hi_ns - lo_ns >= n);
     b->n = 0;
     buf_reset(&b->text);
-    if (lb_grow((void **)&b->e, &b->cap, n, sizeof *b->e))
+    uint32_t pods = ld_logs_agent_pods(l, agent);
+    size_t slots = (size_t)pods * LD_REQS_PER_POD;
+    if (lb_grow((void **)&b->e, &b->cap, n, sizeof *b->e) ||
+        lb_grow((void **)&b->live, &b->cap_live, slots, sizeof *b->live) ||
+        lb_grow((void **)&b->req, &b->cap_req, slots, sizeof *b->req))
         return ERR_NOMEM;
+    memset(b->req, 0, slots * sizeof *b->req);
+    b->agent = agent, b->n_live = 0, b->pending = 0;
     struct ld_rng r = ld_rng_make(ld_hash3(l->cfg.seed, agent, seq));
     __int128 span = hi_ns - lo_ns;
     for (uint32_t i = 0; i < n; i++) {
         if (buf_reserve(&b->text, l->cfg.line_max + LINE_SLACK))
             return ERR_NOMEM;
         int64_t ts = lo_ns + (int64_t)(span * (i + 1) / n);
-        one_line(l, &r, agent, ts, b);
+        one_line(l, &r, pods, n - i, ts, b);
     }
     return 0;
 }

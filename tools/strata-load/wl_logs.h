@@ -8,13 +8,22 @@
  * increasing, so every stream stays in order.
  *
  * Lines: each service writes one family (or the --log-format given for all): JSON (zap-style),
- * logfmt, or nginx access lines with the request time. All carry levels, methods, paths, status
- * codes consistent with the level, durations and (JSON, logfmt) trace ids. Levels are weighted
- * info 70%, debug 15%, warn 10%, error 5%. Lengths: typically 120-350 bytes with a long tail (stack
- * traces on errors, long query strings) up to line_max. With `metadata`, trace_id and span_id are
- * also attached as structured metadata.
+ * logfmt, or nginx access lines with the request time. Lines are written per served request:
+ * with lines_per_trace 1 a request writes one line (levels weighted info 70%, debug 15%, warn 10%,
+ * error 5%; status codes consistent with the level); with more, a JSON or logfmt request writes
+ * "request received", steps (info or debug, each in the request's span or a child span; a failing
+ * request logs its failure at warn/error) and "request completed"/"request failed" with status,
+ * duration and bytes, all sharing the request's trace id, method, path and user; the number of
+ * lines is 2 + a geometric number of steps, mean lines_per_trace (at most
+ * LD_LINES_PER_TRACE_MAX). nginx access logs write one line per request. Every pod has
+ * LD_REQS_PER_POD requests in flight whose lines interleave; a batch holds only whole requests
+ * (except when a batch is shorter than a request). Every JSON and logfmt line carries its trace id
+ * and span id. Lengths: typically 120-350 bytes with a long tail (stack traces on errors, long
+ * query strings) up to line_max. With `metadata`, trace_id and span_id are also attached as
+ * structured metadata.
  *
- * Determinism: a request's lines are a pure function of (seed, agent, seq, time window).
+ * Determinism: a request's lines are a pure function of (seed, agent, seq, time window); requests
+ * do not span batches.
  * Ownership: ld_logs is read-only after init (shareable across threads); an ld_lbatch belongs to
  * one thread and is reused. */
 #ifndef STRATA_TOOLS_LOAD_WL_LOGS_H
@@ -33,6 +42,10 @@ enum ld_log_format { LD_LOG_JSON, LD_LOG_LOGFMT, LD_LOG_NGINX, LD_LOG_MIXED };
 enum ld_loki_encoding { LD_LOKI_PROTOBUF, LD_LOKI_JSON };
 enum ld_level { LD_DEBUG, LD_INFO, LD_WARN, LD_ERROR, LD_LEVELS };
 
+#define LD_LINES_PER_TRACE_DEFAULT 4  /* lines per request (trace id) when cfg says 0 */
+#define LD_LINES_PER_TRACE_MAX     64 /* longest request, in lines */
+#define LD_REQS_PER_POD            4  /* requests in flight per pod, interleaved */
+
 #define LD_LOG_LINE_MIN                                                                            \
     512 /* smallest accepted line_max: the longest line without a long tail fits */
 
@@ -44,6 +57,9 @@ struct ld_logs_cfg {
     enum ld_log_format format;
     bool metadata;
     uint32_t line_max; /* >= LD_LOG_LINE_MIN */
+    /* mean lines per request (JSON, logfmt), <= LD_LINES_PER_TRACE_MAX; 1: every line has its own
+     * trace id; 0: LD_LINES_PER_TRACE_DEFAULT */
+    uint32_t lines_per_trace;
 };
 
 struct ld_lservice {
@@ -82,6 +98,8 @@ struct ld_lentry {
     uint32_t tid_off;  /* 32 hex trace id in text, followed by the 16 hex span id */
 };
 
+struct ld_lreq; /* a request in flight (wl_logs.c) */
+
 struct ld_lbatch {
     struct buf text;
     struct ld_lentry *e;
@@ -96,7 +114,12 @@ struct ld_lbatch {
     struct lokipush_stream_in *streams;
     struct lokipush_entry *pe;
     struct label *meta, *slabels;
-    int64_t cache_sec; /* formatted second, for the timestamp caches */
+    /* requests in flight while building: LD_REQS_PER_POD slots per pod of the agent */
+    struct ld_lreq *req;
+    uint32_t *live; /* slots of the requests in flight */
+    size_t cap_req, cap_live;
+    uint32_t agent, n_live, pending; /* pending: lines the requests in flight still write */
+    int64_t cache_sec;               /* formatted second, for the timestamp caches */
     char iso[32], clf[32];
 };
 

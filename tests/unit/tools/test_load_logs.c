@@ -1,6 +1,9 @@
 /* strata-load logs workload: deterministic lines per seed, well-formed JSON / logfmt / nginx lines
  * whose level matches their stream, length distribution within bounds with a long tail, increasing
- * timestamps, streams of the agent's own pods, and push bodies (protobuf and JSON) that decode. */
+ * timestamps, streams of the agent's own pods, push bodies (protobuf and JSON) that decode, and
+ * requests: lines of one request share its trace id, pod, method and path, run from "request
+ * received" to their outcome, interleave with other requests of the pod, and their count follows
+ * lines_per_trace (1: every line its own trace id). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,7 +21,7 @@
 
 static struct ld_logs_cfg cfg(uint64_t seed, enum ld_log_format f, uint32_t line_max, bool md)
 {
-    return (struct ld_logs_cfg){seed, 5, 4, 3, f, md, line_max};
+    return (struct ld_logs_cfg){seed, 5, 4, 3, f, md, line_max, 0};
 }
 
 static struct str line_of(const struct ld_lbatch *b, size_t i)
@@ -162,10 +165,14 @@ static void test_nginx_lines(void **state)
     check_family(LD_LOG_NGINX);
 }
 
-static void test_lengths_levels_times(void **state)
+/* Lengths, level shares (per mille bounds for info and error), timestamps and pods of the lines
+ * at `lines_per_trace`. */
+static void lengths_levels_times(uint32_t lines_per_trace, size_t info_lo, size_t info_hi,
+                                 size_t err_lo, size_t err_hi)
 {
     struct ld_logs l;
     struct ld_logs_cfg c = cfg(5, LD_LOG_MIXED, 4096, false);
+    c.lines_per_trace = lines_per_trace;
     assert_int_equal(ld_logs_init(&l, &c), 0);
     struct ld_lbatch b;
     ld_lbatch_init(&b);
@@ -192,8 +199,8 @@ static void test_lengths_levels_times(void **state)
     assert_true(len[N / 2] >= 120 && len[N / 2] <= 400); /* typical lines */
     assert_true(len[N * 99 / 100] >= 600);               /* a long tail */
     assert_true(len[N - 1] >= 1500);
-    assert_true(levels[LD_INFO] > N * 0.65 && levels[LD_INFO] < N * 0.75);
-    assert_true(levels[LD_ERROR] > N * 0.03 && levels[LD_ERROR] < N * 0.07);
+    assert_in_range(levels[LD_INFO] * 1000 / N, info_lo, info_hi);
+    assert_in_range(levels[LD_ERROR] * 1000 / N, err_lo, err_hi);
     free(len);
     /* a small line_max bounds every line */
     struct ld_logs s;
@@ -207,6 +214,12 @@ static void test_lengths_levels_times(void **state)
     ld_logs_deinit(&s);
     ld_lbatch_deinit(&b);
     ld_logs_deinit(&l);
+}
+
+static void test_lengths_levels_times(void **state)
+{
+    lengths_levels_times(1, 650, 750, 30, 70); /* one line per request: the line weights */
+    lengths_levels_times(0, 600, 800, 10, 50); /* requests of 4 lines: received, 2 steps, outcome */
 }
 
 static void test_push_bodies_decode(void **state)
@@ -258,6 +271,155 @@ static void test_push_bodies_decode(void **state)
     ld_logs_deinit(&l);
 }
 
+/* ---- requests ---- */
+
+static const struct ld_lbatch *sort_b; /* for by_trace */
+
+static int by_trace(const void *a, const void *b)
+{
+    uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+    const char *t = (const char *)sort_b->text.data;
+    int c = memcmp(t + sort_b->e[i].tid_off, t + sort_b->e[j].tid_off, 32);
+    return c ? c : (i > j) - (i < j);
+}
+
+/* The value of `key` ("path":" or path=) in a line, up to the next '"' or ' '. */
+static struct str field(struct str line, const char *key)
+{
+    char tmp[8192];
+    memcpy(tmp, line.ptr, line.len);
+    tmp[line.len] = 0;
+    const char *p = strstr(tmp, key);
+    if (!p)
+        return (struct str){NULL, 0};
+    p += strlen(key);
+    size_t n = strcspn(p, "\" ");
+    return (struct str){line.ptr + (p - tmp), n};
+}
+
+struct req_stats {
+    size_t requests, lines, two_line, interleaved;
+};
+
+/* Checks one batch's requests (lines grouped by trace id) and counts them. */
+static void check_requests(const struct ld_lbatch *b, enum ld_log_format f, uint32_t lpt,
+                           struct req_stats *st)
+{
+    const char *t = (const char *)b->text.data;
+    uint32_t *ix = malloc(b->n * sizeof *ix);
+    for (uint32_t i = 0; i < b->n; i++) {
+        ix[i] = i;
+        if (f == LD_LOG_NGINX) /* access lines carry no trace id */
+            continue;
+        /* tid_off names the line's trace id, which the line holds exactly once */
+        struct str l = line_of(b, i);
+        const char *at = memmem(l.ptr, l.len, t + b->e[i].tid_off, 32);
+        assert_non_null(at);
+        assert_null(memmem(at + 1, l.len - (size_t)(at + 1 - l.ptr), t + b->e[i].tid_off, 32));
+    }
+    sort_b = b;
+    qsort(ix, b->n, sizeof *ix, by_trace);
+    const char *pkey = f == LD_LOG_JSON ? "\"path\":\"" : "path=";
+    for (size_t g = 0, h; g < b->n; g = h) {
+        for (h = g + 1; h < b->n && !memcmp(t + b->e[ix[h]].tid_off, t + b->e[ix[g]].tid_off, 32);
+             h++)
+            ;
+        size_t k = h - g;
+        st->requests++, st->lines += k, st->two_line += k == 2;
+        if (lpt == 1) {
+            assert_int_equal(k, 1);
+            continue;
+        }
+        struct str first = line_of(b, ix[g]), last = line_of(b, ix[h - 1]);
+        assert_true(k >= 2 && k <= LD_LINES_PER_TRACE_MAX);
+        assert_non_null(memmem(first.ptr, first.len, "request received", 16));
+        assert_true(memmem(last.ptr, last.len, "request completed", 17) ||
+                    memmem(last.ptr, last.len, "request failed", 14));
+        struct str path = field(first, pkey);
+        assert_true(path.len > 0);
+        uint32_t pod = b->e[ix[g]].stream / LD_LEVELS;
+        for (size_t m = g + 1; m < h; m++) {
+            assert_int_equal(b->e[ix[m]].stream / LD_LEVELS, pod);
+            assert_true(str_eq(field(line_of(b, ix[m]), pkey), path));
+            struct str mid = line_of(b, ix[m]);
+            if (m < h - 1) /* steps */
+                assert_null(memmem(mid.ptr, mid.len, "request received", 16));
+        }
+        /* another request's line of the same pod between this request's first and last */
+        for (uint32_t i = ix[g] + 1; i < ix[h - 1]; i++)
+            if (b->e[i].stream / LD_LEVELS == pod &&
+                memcmp(t + b->e[i].tid_off, t + b->e[ix[g]].tid_off, 32)) {
+                st->interleaved++;
+                break;
+            }
+    }
+    free(ix);
+}
+
+static void requests_at(enum ld_log_format f, uint32_t lpt)
+{
+    struct ld_logs l;
+    struct ld_logs_cfg c = cfg(77, f, 4096, false);
+    c.lines_per_trace = lpt;
+    assert_int_equal(ld_logs_init(&l, &c), 0);
+    struct ld_lbatch b;
+    ld_lbatch_init(&b);
+    struct req_stats st = {0};
+    for (uint64_t seq = 0; seq < 40; seq++) {
+        assert_int_equal(ld_logs_build(&l, (uint32_t)seq % 3, seq, NS0, NS0 + 999999999, 1000, &b),
+                         0);
+        check_requests(&b, f, lpt, &st);
+    }
+    double mean = (double)st.lines / (double)st.requests;
+    uint32_t want = lpt ? lpt : LD_LINES_PER_TRACE_DEFAULT;
+    assert_true(mean > want * 0.93 && mean < want * 1.07);
+    if (want > 2) { /* 2 + geometric steps: P(no step) = 1 / (mean - 1) */
+        double p2 = (double)st.two_line / (double)st.requests;
+        assert_true(p2 > 0.85 / (want - 1) && p2 < 1.15 / (want - 1));
+    }
+    if (want > 1)
+        assert_true(st.interleaved > st.requests / 4);
+    ld_lbatch_deinit(&b);
+    ld_logs_deinit(&l);
+}
+
+static void test_requests_share_trace(void **state)
+{
+    requests_at(LD_LOG_JSON, 0);
+    requests_at(LD_LOG_LOGFMT, 0);
+    requests_at(LD_LOG_JSON, 1);
+    requests_at(LD_LOG_LOGFMT, 2);
+    requests_at(LD_LOG_JSON, 8);
+}
+
+/* nginx access logs write one line per request whatever lines_per_trace says; a batch shorter
+ * than a request still fills; lines_per_trace above the maximum is refused. */
+static void test_requests_edges(void **state)
+{
+    struct ld_logs l;
+    struct ld_logs_cfg c = cfg(3, LD_LOG_NGINX, 4096, false);
+    c.lines_per_trace = 6;
+    assert_int_equal(ld_logs_init(&l, &c), 0);
+    struct ld_lbatch b;
+    ld_lbatch_init(&b);
+    assert_int_equal(ld_logs_build(&l, 0, 1, NS0, NS0 + 999999999, 500, &b), 0);
+    struct req_stats st = {0};
+    check_requests(&b, LD_LOG_NGINX, 1, &st);
+    assert_int_equal(st.requests, 500);
+    ld_logs_deinit(&l);
+    c.format = LD_LOG_JSON;
+    c.lines_per_trace = LD_LINES_PER_TRACE_MAX;
+    assert_int_equal(ld_logs_init(&l, &c), 0);
+    for (uint32_t n = 1; n < 8; n++) {
+        assert_int_equal(ld_logs_build(&l, 1, n, NS0, NS0 + 999999999, n, &b), 0);
+        assert_int_equal(b.n, n);
+    }
+    ld_logs_deinit(&l);
+    c.lines_per_trace = LD_LINES_PER_TRACE_MAX + 1;
+    assert_int_equal(ld_logs_init(&l, &c), ERR_INVALID);
+    ld_lbatch_deinit(&b);
+}
+
 static void test_setup(void **state)
 {
     struct ld_logs l;
@@ -290,6 +452,8 @@ int main(void)
         cmocka_unit_test(test_lengths_levels_times),
         cmocka_unit_test(test_push_bodies_decode),
         cmocka_unit_test(test_setup),
+        cmocka_unit_test(test_requests_share_trace),
+        cmocka_unit_test(test_requests_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -44,6 +44,7 @@ static void test_defaults(void **state)
     assert_int_equal(o.series_per_target, 500);
     assert_false(o.retry);
     assert_int_equal(o.seed, 1);
+    assert_int_equal(o.lines_per_trace, LD_LINES_PER_TRACE_DEFAULT);
 }
 
 static void test_all_groups(void **state)
@@ -56,7 +57,8 @@ static void test_all_groups(void **state)
                            "200", "--duration", "1m30s", "--timeout", "500ms", "--retry",
                            "--retry-max", "3", "--seed", "0x2a", "--json", "-", "--quiet",
                            "--encoding", "json", "--services", "7", "--pods", "2", "--agents", "5",
-                           "--log-format", "nginx", "--metadata", "--line-max", "1024"),
+                           "--log-format", "nginx", "--metadata", "--line-max", "1024",
+                           "--lines-per-trace", "1"),
                      0);
     assert_int_equal(o.mode, LD_MODE_LOGS);
     assert_int_equal(o.n_headers, 2);
@@ -74,6 +76,7 @@ static void test_all_groups(void **state)
     assert_int_equal(o.log_format, LD_LOG_NGINX);
     assert_true(o.metadata);
     assert_int_equal(o.line_max, 1024);
+    assert_int_equal(o.lines_per_trace, 1);
     assert_int_equal(PARSE(&o, err, "metrics", "--protocol", "rw2", "--churn", "0.05", "--backfill",
                            "24h", "--samples-per-series", "10", "--scrape-interval", "30s",
                            "--start", "2026-11-22T10:00:00.5Z"),
@@ -137,6 +140,8 @@ static void test_errors(void **state)
     assert_int_equal(PARSE(&o, err, "metrics", "--header", "NoColon"), ERR_INVALID);
     assert_int_equal(PARSE(&o, err, "metrics", "--nope"), ERR_INVALID);
     assert_non_null(strstr(err, "--nope"));
+    assert_int_equal(PARSE(&o, err, "logs", "--lines-per-trace", "0"), ERR_INVALID);
+    assert_int_equal(PARSE(&o, err, "logs", "--lines-per-trace", "65"), ERR_INVALID);
     assert_int_equal(PARSE(&o, err, "metrics", "extra"), ERR_INVALID);
     assert_int_equal(PARSE(&o, err, "mixed", "--rate", "5"), ERR_INVALID); /* ambiguous */
     assert_int_equal(PARSE(&o, err, "query", "--backfill", "1h"), ERR_INVALID);
