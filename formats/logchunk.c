@@ -664,13 +664,31 @@ static void block_info(const struct logchunk_iter *it, uint32_t b, struct logchu
     }
 }
 
+/* rd_uvarint with the common short forms inline (same acceptance: at most 10 bytes, the 10th
+ * at most 1, truncation an error). */
 static inline bool get_uv(struct rd *r, uint64_t *v)
 {
-    if (r->p < r->end && *r->p < 0x80) {
-        *v = *r->p++;
+    const uint8_t *p = r->p;
+    if (p < r->end && *p < 0x80) {
+        *v = *p;
+        r->p = p + 1;
         return true;
     }
-    return rd_uvarint(r, v) == 0;
+    if (r->end - p < 10)
+        return rd_uvarint(r, v) == 0;
+    uint64_t x = 0;
+    for (int i = 0; i < 10; i++) {
+        uint8_t b = p[i];
+        x |= (uint64_t)(b & 0x7f) << (7 * i);
+        if (b < 0x80) {
+            if (i == 9 && b > 1)
+                return false;
+            *v = x;
+            r->p = p + i + 1;
+            return true;
+        }
+    }
+    return false;
 }
 
 static int decode_ts(struct logchunk_iter *it, struct rd *r, const struct logchunk_block_info *bi)
