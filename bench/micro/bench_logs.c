@@ -20,7 +20,8 @@
  * Usage: bench_logs [mib (default 96)] [dir (default $TMPDIR or /tmp)] [block zstd level (3)]
  *        bench_logs [--workload bench_logs|load] [--format json|logfmt|nginx|mixed]
  *                   [--lines-per-trace N] [--size MiB] [--dir D] [--level N] [--chunk-bytes B]
- *                   [--no-filter] [--raw FILE] [--levers] [--compression-only] */
+ *                   [--no-filter] [--raw FILE] [--levers] [--compression-only]
+ *        bench_logs --input FILE [...]: the lines of a real log file in one stream instead */
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,7 +325,7 @@ static void ingest(struct bench *b, const struct dataset *d, int64_t *wall_ns, i
 
 struct opts {
     size_t mib;
-    const char *dir, *raw;
+    const char *dir, *raw, *input;
     int level;
     uint32_t chunk_bytes, lines_per_trace;
     enum ld_log_format format;
@@ -441,6 +442,36 @@ static void dataset_make_load(struct dataset *d, const struct opts *o, struct ld
         }
     }
     ld_lbatch_deinit(&lb);
+}
+
+/* --input FILE: every line of a real log file, in one stream {job="file"}, timestamps spread
+ * evenly over 8 hours (the file's own timestamps are not parsed). */
+static void dataset_make_file(struct dataset *d, const char *path)
+{
+    memset(d, 0, sizeof *d);
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        fprintf(stderr, "bench_logs: cannot open %s\n", path);
+        exit(2);
+    }
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t n;
+    while ((n = getline(&line, &cap, f)) > 0) {
+        size_t len = (size_t)n - (line[n - 1] == '\n');
+        if (!len)
+            continue;
+        dataset_push(d, 0, 0, d->lines.len, len);
+        buf_append(&d->lines, line, len);
+    }
+    free(line);
+    fclose(f);
+    for (size_t i = 0; i < d->n; i++)
+        d->e[i].ts = START_NS + (int64_t)((__int128)SPAN_NS * (int64_t)(i + 1) / (int64_t)d->n);
+    d->n_streams = 1, d->n_labels = 2;
+    d->labels = calloc(1, sizeof *d->labels);
+    d->labels[0][0] = (struct label){STR_LIT("__tenant__"), STR_LIT("bench")};
+    d->labels[0][1] = (struct label){STR_LIT("job"), STR_LIT("file")};
 }
 
 static void dataset_write_raw(const struct dataset *d, const char *path)
@@ -678,6 +709,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             o->chunk_bytes = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--raw"))
             o->raw = v;
+        else if (!strcmp(a, "--input"))
+            o->input = v, o->compression_only = true;
         else {
             fprintf(stderr, "bench_logs: unknown option %s\n", a);
             exit(2);
@@ -696,7 +729,12 @@ static void print_compression(struct bench *b, const struct opts *o, int64_t wri
            "\"raw_to_head_snappy\":%.2f,\"block_raw_bytes\":%llu,\"block_disk_bytes\":%llu,"
            "\"blocks\":%llu,\"head_line_bytes\":%llu,\"head_chunk_bytes\":%llu,"
            "\"background_cpu_s_per_raw_gb\":%.2f}\n",
-           o->load ? "load" : "bench_logs", o->load ? fmts[o->format] : "mixed",
+           o->input  ? o->input
+           : o->load ? "load"
+                     : "bench_logs",
+           o->load    ? fmts[o->format]
+           : o->input ? "file"
+                      : "mixed",
            o->load ? (o->lines_per_trace ? o->lines_per_trace : LD_LINES_PER_TRACE_DEFAULT) : 0,
            o->level, o->chunk_bytes, o->no_filter ? "false" : "true",
            (double)st.block_raw_bytes_written_total / (double)st.blocks_bytes,
@@ -714,7 +752,8 @@ static void run_selects(struct bench *b, const struct opts *o)
     struct logstore_stats st;
     logstore_stats_get(b->ls, &st);
     int64_t bs = st.blocks_min_time_ms * 1000000, be = st.blocks_max_time_ms * 1000000;
-    const char *ns = "namespace", *all = o->load ? "~.+" : "prod";
+    const char *ns = o->input ? "job" : "namespace";
+    const char *all = o->input ? "file" : o->load ? "~.+" : "prod";
     const char *app = o->load ? "service_name" : "app", *one = o->load ? "orders" : "orders-0";
     char n1[64], n2[64], n3[64];
     snprintf(n1, sizeof n1, "blocks_forward_%u_streams", b->streams);
@@ -743,7 +782,9 @@ int main(int argc, char **argv)
     log_level_set(LOG_WARN);
     struct dataset d;
     struct ld_logs wl;
-    if (o.load)
+    if (o.input)
+        dataset_make_file(&d, o.input);
+    else if (o.load)
         dataset_make_load(&d, &o, &wl);
     else
         dataset_make(&d, (o.mib ? o.mib : 96) << 20);
