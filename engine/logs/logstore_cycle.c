@@ -169,23 +169,12 @@ void ls_cycle_init(struct logstore *ls)
 {
     struct logstore_stats *st = &ls->st;
     const struct store_cycle_stats stats = {
-        .cuts_total = &st->cuts_total,
-        .cut_failures_total = &st->cut_failures_total,
-        .last_cut_unix_ms = &st->last_cut_unix_ms,
-        .last_cut_duration_ns = &st->last_cut_duration_ns,
+        STORE_CYCLE_STATS_COMMON(st),
         .removed_total = &st->streams_removed_total,
         .block_raw_bytes_total = &st->block_raw_bytes_written_total,
         .block_chunk_bytes_total = &st->block_chunk_bytes_written_total,
-        .checkpoints_total = &st->checkpoints_total,
-        .checkpoint_failures_total = &st->checkpoint_failures_total,
-        .last_checkpoint_unix_ms = &st->last_checkpoint_unix_ms,
-        .compactions_total = &st->compactions_total,
-        .compaction_failures_total = &st->compaction_failures_total,
-        .last_compaction_unix_ms = &st->last_compaction_unix_ms,
-        .retention_deleted_total = &st->retention_blocks_deleted_total,
         .retention_rewritten_total = &st->retention_blocks_rewritten_total,
         .retention_chunks_dropped_total = &st->retention_chunks_dropped_total,
-        .quarantined_total = &st->blocks_quarantined_total,
     };
     const struct store_cycle_config cfg = {
         .range_ms = ls->cfg.block_range_ms,

@@ -174,6 +174,21 @@ struct store_cycle_stats {
     uint64_t *quarantined_total;
 };
 
+/* The counters both stores' stats name alike, pointed at in a struct store_cycle_stats
+ * initializer: STORE_CYCLE_STATS_COMMON(&t->st), then the store's own. */
+#define STORE_CYCLE_STATS_COMMON(stp)                                                              \
+    .cuts_total = &(stp)->cuts_total, .cut_failures_total = &(stp)->cut_failures_total,            \
+    .last_cut_unix_ms = &(stp)->last_cut_unix_ms,                                                  \
+    .last_cut_duration_ns = &(stp)->last_cut_duration_ns,                                          \
+    .checkpoints_total = &(stp)->checkpoints_total,                                                \
+    .checkpoint_failures_total = &(stp)->checkpoint_failures_total,                                \
+    .last_checkpoint_unix_ms = &(stp)->last_checkpoint_unix_ms,                                    \
+    .compactions_total = &(stp)->compactions_total,                                                \
+    .compaction_failures_total = &(stp)->compaction_failures_total,                                \
+    .last_compaction_unix_ms = &(stp)->last_compaction_unix_ms,                                    \
+    .retention_deleted_total = &(stp)->retention_blocks_deleted_total,                             \
+    .quarantined_total = &(stp)->blocks_quarantined_total
+
 struct store_cycle_config {
     int64_t range_ms;              /* block range of a cut */
     int64_t retry_interval_ms;     /* no new job this long after a failure */

@@ -131,20 +131,9 @@ void tsdb_cycle_init(struct tsdb *t)
 {
     struct tsdb_stats *st = &t->st;
     const struct store_cycle_stats stats = {
-        .cuts_total = &st->cuts_total,
-        .cut_failures_total = &st->cut_failures_total,
-        .last_cut_unix_ms = &st->last_cut_unix_ms,
-        .last_cut_duration_ns = &st->last_cut_duration_ns,
-        .checkpoints_total = &st->checkpoints_total,
-        .checkpoint_failures_total = &st->checkpoint_failures_total,
-        .last_checkpoint_unix_ms = &st->last_checkpoint_unix_ms,
+        STORE_CYCLE_STATS_COMMON(st),
         .last_checkpoint_duration_ns = &st->last_checkpoint_duration_ns,
-        .compactions_total = &st->compactions_total,
-        .compaction_failures_total = &st->compaction_failures_total,
-        .last_compaction_unix_ms = &st->last_compaction_unix_ms,
         .last_compaction_duration_ns = &st->last_compaction_duration_ns,
-        .retention_deleted_total = &st->retention_blocks_deleted_total,
-        .quarantined_total = &st->blocks_quarantined_total,
     };
     const struct store_cycle_config cfg = {
         .range_ms = t->cfg.chunk_range_ms,
