@@ -230,7 +230,12 @@ struct query_log_stats {
     uint64_t scanned_entries;     /* entries the owners read (before their pre-filter) */
     uint64_t scanned_bytes;       /* and their line bytes */
     uint32_t shards_done;         /* owners whose final reply arrived */
+    uint64_t moved_bytes;         /* piece bytes the owners sent to the query thread */
+    uint64_t partial_ranges;      /* range aggregations the owners computed (partial path) */
 };
+
+/* Adds s's figures to t. */
+void query_log_stats_add(struct query_log_stats *t, const struct query_log_stats *s);
 
 struct query_log_iter;
 
@@ -301,7 +306,27 @@ int query_log_index_stats(struct query_job *j, const struct matcher *ms, size_t 
 struct query_log_source {
     struct query_job *job;
     struct query_log_stats stats;
+    bool no_partial; /* never take the partial path (below) */
 };
 const struct logql_source_ops *query_log_source_ops(void);
+
+/* Partial range aggregation across shards (the source's range_open, engine/logql/eval.h): each
+ * owner runs the range aggregation req (its pipeline cloned per owner) over its own entries in
+ * bounded steps and sends per step one partial per output label set; _next gathers step t_ns's
+ * partials of every shard (labels borrowed until the next call). The source takes this path for
+ * every decomposable range aggregation unless src->no_partial is set or the environment variable
+ * STRATA_LOKI_PARTIAL_AGG is "0" (then entries are copied to the query thread as before). req is
+ * copied; what it points to must stay valid until _close. _open returns 0 or ERR_NOMEM; _next 0
+ * or an owner's error, -ETIMEDOUT, -ECANCELED, ERR_NOMEM (sticky). _close stops the owners as
+ * query_log_iter_stop does and adds the figures to *stats (may be NULL). */
+struct logql_range_req;
+struct logql_partial_vec;
+struct query_log_range;
+int query_log_range_open(struct query_job *j, const struct logql_range_req *req,
+                         struct query_log_range **out);
+int query_log_range_next(struct query_log_range *r, int64_t t_ns, struct logql_partial_vec *out);
+void query_log_range_close(struct query_log_range *r, struct query_log_stats *stats);
+/* False when the environment switches the partial path off (STRATA_LOKI_PARTIAL_AGG=0). */
+bool query_log_partial_enabled(void);
 
 #endif

@@ -93,6 +93,12 @@ struct query_spec {
      * runs on raw lines; NULL: none. Owned by the consumer (query_log.c), which outlives every
      * owner's use of it. */
     struct logql_pipeline **prefilter;
+    /* QK_LOG_SELECT with range set: the owners run this partial range aggregation over their
+     * entries (range_pl[shard]: its pipeline clone for each owner) and send partials per step
+     * instead of entries (query_log_owner.c). Both owned by the consumer (query_log.c), which
+     * outlives every owner's use of them. */
+    const struct logql_range_req *range;
+    struct logql_pipeline **range_pl;
 };
 
 struct query_fan;
@@ -129,6 +135,20 @@ struct query_log_pstream {
     size_t n_labels;
 };
 
+/* A step of a partial range aggregation piece: its partials are [first, first + n) of the
+ * piece's partials (in the piece arena). */
+struct query_log_pstep {
+    int64_t t_ns;
+    uint32_t first, n;
+};
+
+/* A partial of a range aggregation piece: series indexes the piece's label sets (lstreams). */
+struct query_log_ppartial {
+    uint32_t series;
+    uint64_t count;
+    double v;
+};
+
 /* A row of a QK_STATS piece (strings in the piece arena). */
 struct query_pair_count {
     struct str name, value;
@@ -144,13 +164,19 @@ struct query_piece {
     uint32_t shard;
     size_t n;
     union {
-        struct chunk_series *series;       /* QK_SELECT */
-        struct str *strs;                  /* QK_NAMES, QK_VALUES */
-        struct query_metadata_entry *meta; /* QK_METADATA */
-        struct query_pair_count *pairs;    /* QK_STATS */
-        struct query_log_pentry *entries;  /* QK_LOG_SELECT (heap) */
-        struct logstore_stream_stats *sst; /* QK_LOG_SERIES (arena) */
+        struct chunk_series *series;         /* QK_SELECT */
+        struct str *strs;                    /* QK_NAMES, QK_VALUES */
+        struct query_metadata_entry *meta;   /* QK_METADATA */
+        struct query_pair_count *pairs;      /* QK_STATS */
+        struct query_log_pentry *entries;    /* QK_LOG_SELECT (heap) */
+        struct logstore_stream_stats *sst;   /* QK_LOG_SERIES (arena) */
+        struct query_log_ppartial *partials; /* QK_LOG_SELECT with a range (heap) */
     } u;
+    /* QK_LOG_SELECT with a range: the steps (arena), and what the owner read and kept since
+     * its previous piece */
+    struct query_log_pstep *steps;
+    size_t n_steps;
+    uint64_t range_scanned, range_scanned_bytes, range_kept;
     struct query_exemplars_result *ex;  /* QK_EXEMPLARS (freed with the piece) */
     struct query_log_pstream *lstreams; /* QK_LOG_SELECT (heap2) */
     size_t n_lstreams;

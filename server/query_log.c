@@ -1,7 +1,9 @@
 /* Fan-outs over the log stores, home side (query.h "log fan-outs"): the entry selection as an
  * iterator that merges every shard's stream of pieces in time order (ties: stream labels), giving
- * each piece back once read; label names and values gathered from every shard; stream statistics
- * read shard by shard as they stream in, sorted and made unique by label set, and their sums. */
+ * each piece back once read; the partial range aggregation (owners send per step one partial per
+ * output label set: gathered step by step from every shard for the evaluator to merge); label
+ * names and values gathered from every shard; stream statistics read shard by shard as they
+ * stream in, sorted and made unique by label set, and their sums. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +12,7 @@
 #include "base/clock.h"
 #include "base/error.h"
 #include "base/log.h"
+#include "engine/logql/eval.h"
 #include "engine/logql/exec.h"
 #include "server/query_internal.h"
 
@@ -36,7 +39,7 @@ struct query_log_iter {
     int err;
     long last; /* the shard of the current entry */
     struct query_log_entry at;
-    uint64_t entries, bytes;
+    uint64_t entries, bytes, moved;
     struct logql_pipeline **clones; /* [n] or NULL (owned; the spec borrows them) */
     bool stopped, stop_ok;          /* query_log_iter_stop ran; every owner answered */
 };
@@ -154,6 +157,7 @@ static int fill(struct query_log_iter *it, uint32_t i)
     if (rc == 1) {
         s->cur = p;
         s->idx = 0;
+        it->moved += p->bytes;
         return 0;
     }
     s->end = true;
@@ -268,9 +272,8 @@ static void add_stats(struct query_log_stats *o, const struct logstore_select_st
 /* Stops the owners still working and waits (bounded) until each sent its final reply: then no
  * owner uses a pipeline clone any more and every owner's figures arrived. False when an owner did
  * not answer in time. */
-static bool owners_stopped(struct query_log_iter *it)
+static bool owners_stopped(struct query_fan *f, struct query_job *job)
 {
-    struct query_fan *f = it->fan;
     struct query_shard *q = f->q;
     atomic_store(&f->cancel, 1);
     int64_t now = clock_mono_ns();
@@ -278,18 +281,34 @@ static bool owners_stopped(struct query_log_iter *it)
     bool short_wait = false;
     pthread_mutex_lock(&q->lock);
     while (f->owners_left > 0 && (now = clock_mono_ns()) < deadline) {
-        if (!short_wait && atomic_load(&it->job->canceled)) {
+        if (!short_wait && atomic_load(&job->canceled)) {
             short_wait = true;
             if (now + CLONE_WAIT_CANCELED_NS < deadline)
                 deadline = now + CLONE_WAIT_CANCELED_NS;
         }
         int64_t t = clock_mono_ns() + 2000000; /* the job's condition, or 2 ms */
         struct timespec ts = {.tv_sec = t / 1000000000, .tv_nsec = t % 1000000000};
-        pthread_cond_timedwait(&it->job->cond, &q->lock, &ts);
+        pthread_cond_timedwait(&job->cond, &q->lock, &ts);
     }
     bool ok = f->owners_left == 0;
     pthread_mutex_unlock(&q->lock);
     return ok;
+}
+
+/* The owners' figures of a fan-out (those whose final reply arrived). */
+static void owner_stats(struct query_fan *f, uint32_t n, struct query_log_stats *out)
+{
+    struct query_shard *q = f->q;
+    pthread_mutex_lock(&q->lock);
+    for (uint32_t i = 0; i < n; i++) {
+        if (!f->streams[i].done)
+            continue;
+        out->shards_done++;
+        add_stats(out, &f->reqs[i].lstats);
+        out->scanned_entries += f->reqs[i].scanned_entries;
+        out->scanned_bytes += f->reqs[i].scanned_bytes;
+    }
+    pthread_mutex_unlock(&q->lock);
 }
 
 void query_log_iter_stats(const struct query_log_iter *it, struct query_log_stats *out)
@@ -297,17 +316,8 @@ void query_log_iter_stats(const struct query_log_iter *it, struct query_log_stat
     memset(out, 0, sizeof *out);
     out->entries = it->entries;
     out->bytes = it->bytes;
-    struct query_shard *q = it->fan->q;
-    pthread_mutex_lock(&q->lock);
-    for (uint32_t i = 0; i < it->n; i++) {
-        if (!it->fan->streams[i].done)
-            continue;
-        out->shards_done++;
-        add_stats(out, &it->fan->reqs[i].lstats);
-        out->scanned_entries += it->fan->reqs[i].scanned_entries;
-        out->scanned_bytes += it->fan->reqs[i].scanned_bytes;
-    }
-    pthread_mutex_unlock(&q->lock);
+    out->moved_bytes = it->moved;
+    owner_stats(it->fan, it->n, out);
 }
 
 void query_log_iter_stop(struct query_log_iter *it)
@@ -326,7 +336,7 @@ void query_log_iter_stop(struct query_log_iter *it)
         it->err = -ECANCELED; /* _next after a stop */
     /* wait (bounded) for every owner's final reply: their log store selects are closed, their
      * figures complete, and no pre-filter clone is in use any more */
-    it->stop_ok = owners_stopped(it);
+    it->stop_ok = owners_stopped(it->fan, it->job);
 }
 
 void query_log_iter_close(struct query_log_iter *it)
@@ -342,6 +352,211 @@ void query_log_iter_close(struct query_log_iter *it)
     clones_free(it->clones, it->n);
     free(it->in);
     free(it);
+}
+
+void query_log_stats_add(struct query_log_stats *t, const struct query_log_stats *s)
+{
+    t->entries += s->entries;
+    t->bytes += s->bytes;
+    t->owner_entries += s->owner_entries;
+    t->streams += s->streams;
+    t->chunks += s->chunks;
+    t->chunks_opened += s->chunks_opened;
+    t->chunks_skipped_hint += s->chunks_skipped_hint;
+    t->bytes_decompressed += s->bytes_decompressed;
+    t->head_entries += s->head_entries;
+    t->duplicates += s->duplicates;
+    t->shards_done += s->shards_done;
+    t->scanned_entries += s->scanned_entries;
+    t->scanned_bytes += s->scanned_bytes;
+    t->moved_bytes += s->moved_bytes;
+    t->partial_ranges += s->partial_ranges;
+}
+
+/* ---- partial range aggregation ---- */
+
+struct range_in {
+    struct query_piece *cur;
+    size_t step; /* the next step record of cur */
+    bool end;
+};
+
+struct query_log_range {
+    struct query_job *job;
+    struct query_fan *fan;
+    uint32_t n;
+    struct range_in *in;
+    struct logql_range_req req;
+    struct logql_pipeline **clones; /* [n] */
+    struct logql_partial_sample *buf;
+    size_t cap;
+    int err;
+    uint64_t moved, scanned, scanned_bytes, kept; /* the last three: not yet handed out */
+};
+
+static void range_free(struct query_log_range *r)
+{
+    clones_free(r->clones, r->n);
+    free(r->in);
+    free(r->buf);
+    free(r);
+}
+
+int query_log_range_open(struct query_job *j, const struct logql_range_req *req,
+                         struct query_log_range **out)
+{
+    const struct logql_select_req *sel = &req->sel;
+    if (sel->n_matchers == 0 || !sel->pipeline)
+        return ERR_INVALID;
+    struct query_log_range *r = calloc(1, sizeof *r);
+    uint32_t n = j->q->nshards;
+    if (!r || !(r->in = calloc(n, sizeof *r->in)) || !(r->clones = calloc(n, sizeof *r->clones))) {
+        if (r)
+            free(r->in);
+        free(r);
+        return ERR_NOMEM;
+    }
+    r->job = j;
+    r->n = n;
+    r->req = *req;
+    int rc = 0;
+    for (uint32_t i = 0; i < n && !rc; i++)
+        rc = logql_pipeline_clone(sel->pipeline, &r->clones[i]);
+    struct query_spec spec = {.kind = QK_LOG_SELECT,
+                              .start_ns = sel->start_ns,
+                              .end_ns = sel->end_ns,
+                              .range = &r->req,
+                              .range_pl = r->clones};
+    const struct matcher *sets[1] = {sel->matchers};
+    size_t lens[1] = {sel->n_matchers};
+    struct query_matchsets m = {sets, lens, 1};
+    struct logstore_line_hint h = {sel->contains, sel->n_contains};
+    if (!rc)
+        rc = query_spec_matchers(&spec, &m, j->tenant);
+    if (!rc)
+        rc = spec_hint(&spec, sel->n_contains ? &h : NULL);
+    if (rc) {
+        query_spec_free(&spec);
+        range_free(r);
+        return rc;
+    }
+    if (!(r->fan = query_fan_start(j, &spec))) {
+        range_free(r);
+        return ERR_NOMEM;
+    }
+    *out = r;
+    return 0;
+}
+
+/* Moves shard i to its next piece (blocking): 0 (maybe at its end) or an error. */
+static int range_fill(struct query_log_range *r, uint32_t i)
+{
+    struct range_in *s = &r->in[i];
+    if (s->cur)
+        query_fan_give_back(r->fan, s->cur);
+    s->cur = NULL;
+    struct query_piece *p;
+    int owner_rc = 0;
+    int rc = query_fan_next(r->fan, i, &p, &owner_rc);
+    if (rc == 1) {
+        s->cur = p;
+        s->step = 0;
+        r->moved += p->bytes;
+        r->scanned += p->range_scanned;
+        r->scanned_bytes += p->range_scanned_bytes;
+        r->kept += p->range_kept;
+        return 0;
+    }
+    s->end = true;
+    return rc == 0 ? owner_rc : rc;
+}
+
+static int range_append(struct query_log_range *r, const struct query_piece *p,
+                        const struct query_log_pstep *st, size_t *n)
+{
+    if (*n + st->n > r->cap) {
+        size_t cap = r->cap ? r->cap : 64;
+        while (cap < *n + st->n)
+            cap *= 2;
+        struct logql_partial_sample *b = realloc(r->buf, cap * sizeof *b);
+        if (!b)
+            return ERR_NOMEM;
+        r->buf = b;
+        r->cap = cap;
+    }
+    for (uint32_t k = 0; k < st->n; k++) {
+        const struct query_log_ppartial *pp = &p->u.partials[st->first + k];
+        const struct query_log_pstream *ls = &p->lstreams[pp->series];
+        r->buf[(*n)++] =
+            (struct logql_partial_sample){ls->labels, ls->n_labels, ls, {pp->count, pp->v}};
+    }
+    return 0;
+}
+
+/* Appends shard i's partials of step t (none when the shard ended without it). */
+static int range_shard_step(struct query_log_range *r, uint32_t i, int64_t t, size_t *n)
+{
+    struct range_in *s = &r->in[i];
+    while (!s->end) {
+        if (!s->cur || s->step >= s->cur->n_steps) {
+            int rc = range_fill(r, i);
+            if (rc)
+                return rc;
+            continue;
+        }
+        const struct query_log_pstep *st = &s->cur->steps[s->step];
+        if (st->t_ns > t)
+            return 0;
+        s->step++;
+        if (st->t_ns == t)
+            return range_append(r, s->cur, st, n);
+    }
+    return 0;
+}
+
+int query_log_range_next(struct query_log_range *r, int64_t t_ns, struct logql_partial_vec *out)
+{
+    memset(out, 0, sizeof *out);
+    if (r->err)
+        return r->err;
+    size_t n = 0;
+    for (uint32_t i = 0; i < r->n; i++) {
+        int rc = range_shard_step(r, i, t_ns, &n);
+        if (rc)
+            return r->err = rc;
+    }
+    out->s = r->buf;
+    out->n = n;
+    out->entries_scanned = r->scanned;
+    out->bytes_scanned = r->scanned_bytes;
+    out->entries_kept = r->kept;
+    r->scanned = r->scanned_bytes = r->kept = 0;
+    return 0;
+}
+
+void query_log_range_close(struct query_log_range *r, struct query_log_stats *stats)
+{
+    if (!r)
+        return;
+    for (uint32_t i = 0; i < r->n; i++) {
+        if (r->in[i].cur)
+            query_fan_give_back(r->fan, r->in[i].cur);
+        r->in[i].cur = NULL;
+    }
+    bool ok = owners_stopped(r->fan, r->job);
+    if (stats) {
+        struct query_log_stats st = {.moved_bytes = r->moved, .partial_ranges = 1};
+        owner_stats(r->fan, r->n, &st);
+        query_log_stats_add(stats, &st);
+    }
+    if (!ok) {
+        log_warn("partial range aggregation closed while an owner still runs it; leaking its "
+                 "pipeline clones");
+        free(r->clones);
+        r->clones = NULL;
+    }
+    query_fan_close(r->fan);
+    range_free(r);
 }
 
 /* ---- label names and values ---- */

@@ -5,12 +5,16 @@
  * pre-filter of the query's pipeline, when the consumer gave this shard a clone of it, drops lines
  * before they are copied (and bounds the step by the bytes read, not copied); a
  * QK_LOG_SERIES cursor takes each matcher set's stream statistics (logstore_series) and copies
- * them into pieces. Both run in the bounded steps and with the credit of query_owner.c, whose step
- * loop calls them. */
+ * them into pieces; a QK_LOG_SELECT cursor with a range aggregation (spec.range) runs the whole
+ * pipeline and the range windows over the shard's entries (logql_partial_agg, on the consumer's
+ * pipeline clone) and sends per step one partial per output label set, yielding when a step's
+ * read budget is spent. All run in the bounded steps and with the credit of query_owner.c, whose
+ * step loop calls them. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "base/error.h"
+#include "engine/logql/eval.h"
 #include "engine/logql/exec.h"
 #include "server/query_internal.h"
 
@@ -30,6 +34,17 @@ struct log_owner {
     /* QK_LOG_SERIES */
     struct logstore_stream_stats *ser;
     size_t ser_n, ser_pos, set, set_off;
+    /* QK_LOG_SELECT with a range aggregation */
+    struct query_shard *q;
+    struct query_cursor *c;
+    struct logql_partial_agg *agg;
+    uint64_t used, budget;   /* bytes read this turn, and the turn's bound */
+    struct label *lbuf, *md; /* the entry's stream labels without __tenant__; sorted metadata */
+    size_t lbuf_cap, md_cap;
+    const void **key; /* label set key -> piece label set (when key_gen matches) */
+    uint32_t *key_gen, *key_idx;
+    size_t key_cap, key_n, step_cap;
+    uint64_t pend_scanned, pend_bytes, pend_kept; /* not yet reported in a piece */
 };
 
 void query_log_owner_free(struct query_shard *q, struct query_cursor *c)
@@ -37,6 +52,12 @@ void query_log_owner_free(struct query_shard *q, struct query_cursor *c)
     struct log_owner *o = c->log;
     if (!o)
         return;
+    logql_partial_agg_destroy(o->agg);
+    free(o->lbuf);
+    free(o->md);
+    free(o->key);
+    free(o->key_gen);
+    free(o->key_idx);
     if (o->it)
         q->log_ops->close(o->it);
     free(o->map_gen);
@@ -308,6 +329,265 @@ static size_t step_series(struct query_shard *q, struct query_cursor *c, struct 
     return bytes;
 }
 
+/* ---- partial range aggregation ---- */
+
+/* The shard's entries as a LogQL source for the aggregation: the spec's selection (the request's
+ * matchers are the same, with the tenant), __tenant__ left out of the stream labels, structured
+ * metadata sorted by name and unique (the first kept), LOGQL_SRC_YIELD once the turn's budget is
+ * read. */
+static int own_select(void *ctx, const struct logql_select_req *req, void **iter)
+{
+    struct log_owner *o = ctx;
+    (void)req;
+    int rc = open_select(o->q, o->c, o);
+    if (rc) {
+        o->it = NULL;
+        return rc;
+    }
+    *iter = o;
+    return 0;
+}
+
+static int strip_tenant(struct log_owner *o, const struct logstore_entry *e, size_t *n_out)
+{
+    if (grow((void **)&o->lbuf, &o->lbuf_cap, e->n_labels + 1, sizeof *o->lbuf))
+        return ERR_NOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < e->n_labels; i++)
+        if (!is_tenant(e->labels[i].name))
+            o->lbuf[k++] = e->labels[i];
+    *n_out = k;
+    return 0;
+}
+
+static int sort_md(struct log_owner *o, const struct label *md, size_t n, size_t *n_out)
+{
+    if (grow((void **)&o->md, &o->md_cap, n + 1, sizeof *o->md))
+        return ERR_NOMEM;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        size_t pos = k;
+        while (pos > 0 && str_cmp(o->md[pos - 1].name, md[i].name) > 0)
+            pos--;
+        if (pos > 0 && str_eq(o->md[pos - 1].name, md[i].name))
+            continue;
+        memmove(&o->md[pos + 1], &o->md[pos], (k - pos) * sizeof *o->md);
+        o->md[pos] = md[i];
+        k++;
+    }
+    *n_out = k;
+    return 0;
+}
+
+static int own_next(void *iter, struct logql_entry *out)
+{
+    struct log_owner *o = iter;
+    if (o->used >= o->budget)
+        return LOGQL_SRC_YIELD;
+    int r = o->q->log_ops->next(o->it);
+    if (r != 1)
+        return r;
+    const struct logstore_entry *e = o->q->log_ops->at(o->it);
+    o->scanned++;
+    o->scanned_bytes += e->line.len;
+    o->used += e->line.len + ENTRY_OVERHEAD;
+    size_t n = 0, n_md = e->n_md;
+    if (strip_tenant(o, e, &n))
+        return ERR_NOMEM;
+    *out = (struct logql_entry){.ts_ns = e->ts_ns,
+                                .line = e->line,
+                                .stream = o->lbuf,
+                                .n_stream = n,
+                                .meta = e->md,
+                                .n_meta = e->n_md};
+    if (n_md > 1) {
+        if (sort_md(o, e->md, e->n_md, &n_md))
+            return ERR_NOMEM;
+        out->meta = o->md;
+        out->n_meta = n_md;
+    }
+    return 1;
+}
+
+static void own_close(void *iter)
+{
+    (void)iter; /* the store select closes with the cursor (its figures go in the final reply) */
+}
+
+static const struct logql_source_ops own_ops = {
+    .select = own_select, .next = own_next, .close = own_close};
+
+static size_t key_slot(const struct log_owner *o, const void *key)
+{
+    size_t k = ((uintptr_t)key >> 4) * 0x9E3779B97F4A7C15ull & (o->key_cap - 1);
+    while (o->key_gen[k] == o->gen && o->key[k] != key)
+        k = (k + 1) & (o->key_cap - 1);
+    return k;
+}
+
+/* Room for one more key of this piece (keys of older pieces are dropped on growth). */
+static int key_reserve(struct log_owner *o)
+{
+    if ((o->key_n + 1) * 2 <= o->key_cap)
+        return 0;
+    size_t old_cap = o->key_cap, cap = old_cap ? old_cap * 2 : 64;
+    const void **ok = o->key;
+    uint32_t *og = o->key_gen, *oi = o->key_idx;
+    o->key = calloc(cap, sizeof *o->key);
+    o->key_gen = calloc(cap, sizeof *o->key_gen);
+    o->key_idx = calloc(cap, sizeof *o->key_idx);
+    int rc = o->key && o->key_gen && o->key_idx ? 0 : ERR_NOMEM;
+    if (!rc) {
+        o->key_cap = cap;
+        for (size_t i = 0; i < old_cap; i++) {
+            if (og[i] != o->gen)
+                continue;
+            size_t k = key_slot(o, ok[i]);
+            o->key[k] = ok[i];
+            o->key_gen[k] = o->gen;
+            o->key_idx[k] = oi[i];
+        }
+    } else {
+        free(o->key);
+        free(o->key_gen);
+        free(o->key_idx);
+        o->key = ok;
+        o->key_gen = og;
+        o->key_idx = oi;
+        return rc;
+    }
+    free(ok);
+    free(og);
+    free(oi);
+    return 0;
+}
+
+/* The piece's index of a label set, copying it into the piece when new to it. */
+static int piece_series(struct log_owner *o, struct query_piece *p,
+                        const struct logql_partial_sample *s, uint32_t *idx)
+{
+    if (key_reserve(o))
+        return ERR_NOMEM;
+    size_t k = key_slot(o, s->key);
+    if (o->key_gen[k] == o->gen) {
+        *idx = o->key_idx[k];
+        return 0;
+    }
+    if (grow(&p->heap2, &o->str_cap, p->n_lstreams + 1, sizeof *p->lstreams))
+        return ERR_NOMEM;
+    p->lstreams = p->heap2;
+    struct query_log_pstream *ps = &p->lstreams[p->n_lstreams];
+    int rc = copy_labels(p, s->labels, s->n_labels, &ps->labels, &ps->n_labels);
+    if (rc)
+        return rc;
+    o->key[k] = s->key;
+    o->key_gen[k] = o->gen;
+    o->key_idx[k] = (uint32_t)p->n_lstreams;
+    o->key_n++;
+    *idx = (uint32_t)p->n_lstreams++;
+    return 0;
+}
+
+static int add_step(struct log_owner *o, struct query_piece *p, int64_t t,
+                    const struct logql_partial_vec *v)
+{
+    if (p->n_steps == o->step_cap) { /* steps live in the arena: double by copying */
+        size_t cap = o->step_cap ? o->step_cap * 2 : 64;
+        struct query_log_pstep *st = arena_alloc(&p->arena, cap * sizeof *st);
+        if (!st)
+            return ERR_NOMEM;
+        if (p->n_steps)
+            memcpy(st, p->steps, p->n_steps * sizeof *st);
+        p->steps = st;
+        o->step_cap = cap;
+    }
+    if (grow(&p->heap, &o->ent_cap, p->n + v->n + 1, sizeof *p->u.partials))
+        return ERR_NOMEM;
+    p->u.partials = p->heap;
+    p->steps[p->n_steps++] = (struct query_log_pstep){t, (uint32_t)p->n, (uint32_t)v->n};
+    for (size_t i = 0; i < v->n; i++) {
+        struct query_log_ppartial *d = &p->u.partials[p->n];
+        int rc = piece_series(o, p, &v->s[i], &d->series);
+        if (rc)
+            return rc;
+        d->count = v->s[i].p.count;
+        d->v = v->s[i].p.v;
+        p->n++;
+    }
+    p->bytes += sizeof(struct query_log_pstep) + v->n * sizeof(struct query_log_ppartial);
+    return 0;
+}
+
+static int range_start(struct query_shard *q, struct query_cursor *c, struct log_owner *o)
+{
+    const struct query_spec *s = c->spec;
+    o->q = q;
+    o->c = c;
+    o->budget = 2 * s->piece_bytes; /* the first select may read before the first step */
+    char err[256];
+    return logql_partial_agg_create(s->range, s->range_pl[q->self], &own_ops, o, &o->agg, err,
+                                    sizeof err);
+}
+
+/* Steps of the aggregation into one piece, until the piece or the turn's read budget is full. */
+static size_t step_range(struct query_shard *q, struct query_cursor *c, struct log_owner *o,
+                         bool *done, int *rc)
+{
+    const struct query_spec *s = c->spec;
+    o->used = 0;
+    if (!o->agg && (*rc = range_start(q, c, o)) != 0) {
+        *done = true;
+        return 0;
+    }
+    struct query_piece *p = query_piece_new(q, c);
+    if (!p) {
+        *rc = ERR_NOMEM;
+        *done = true;
+        return 0;
+    }
+    if (++o->gen == 0) { /* wrapped: forget every mapping */
+        if (o->key_gen)
+            memset(o->key_gen, 0, o->key_cap * sizeof *o->key_gen);
+        o->gen = 1;
+    }
+    o->key_n = 0;
+    o->ent_cap = o->str_cap = o->step_cap = 0;
+    o->budget = 2 * s->piece_bytes;
+    for (;;) {
+        struct logql_partial_vec v;
+        int64_t t = 0;
+        int r = logql_partial_agg_next(o->agg, &t, &v);
+        o->pend_scanned += v.entries_scanned;
+        o->pend_bytes += v.bytes_scanned;
+        o->pend_kept += v.entries_kept;
+        if (r == LOGQL_SRC_YIELD)
+            break;
+        if (r <= 0) {
+            *rc = r;
+            *done = true;
+            break;
+        }
+        if ((r = add_step(o, p, t, &v)) != 0) {
+            *rc = r;
+            *done = true;
+            break;
+        }
+        if (p->bytes >= s->piece_bytes || o->used >= o->budget)
+            break;
+    }
+    size_t bytes = p->bytes > o->used ? p->bytes : o->used;
+    if (*rc == 0 && (p->n_steps > 0 || (*done && o->pend_scanned))) {
+        p->range_scanned = o->pend_scanned;
+        p->range_scanned_bytes = o->pend_bytes;
+        p->range_kept = o->pend_kept;
+        o->pend_scanned = o->pend_bytes = o->pend_kept = 0;
+        query_piece_send(q, c, p);
+    } else {
+        query_piece_free(p);
+    }
+    return bytes;
+}
+
 size_t query_log_owner_step(struct query_shard *q, struct query_cursor *c, bool *done, int *rc)
 {
     if (!q->log_ops || c->spec->nsets == 0) {
@@ -320,6 +600,8 @@ size_t query_log_owner_step(struct query_shard *q, struct query_cursor *c, bool 
         *done = true;
         return 0;
     }
+    if (c->spec->kind == QK_LOG_SELECT && c->spec->range)
+        return step_range(q, c, o, done, rc);
     if (c->spec->kind == QK_LOG_SELECT)
         return step_select(q, c, o, done, rc);
     return step_series(q, c, o, done, rc);

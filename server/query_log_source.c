@@ -2,7 +2,8 @@
  * logql_eval select becomes a query_log_select with the evaluator's line hint pushed down; entries
  * are handed over with their structured metadata sorted by name and unique (the pipeline's
  * contract; the store keeps the pushed order), and each closed select adds its figures to the
- * source's stats. */
+ * source's stats. Decomposable range aggregations go the partial path (query_log_range_*: the
+ * owners aggregate, the evaluator merges) unless it is switched off. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -96,23 +97,53 @@ static void src_close(void *iter)
     struct query_log_stats st;
     query_log_iter_stop(s->it); /* the owners' figures arrive with their final replies */
     query_log_iter_stats(s->it, &st);
-    struct query_log_stats *t = &s->src->stats;
-    t->entries += st.entries;
-    t->bytes += st.bytes;
-    t->owner_entries += st.owner_entries;
-    t->streams += st.streams;
-    t->chunks += st.chunks;
-    t->chunks_opened += st.chunks_opened;
-    t->chunks_skipped_hint += st.chunks_skipped_hint;
-    t->bytes_decompressed += st.bytes_decompressed;
-    t->head_entries += st.head_entries;
-    t->duplicates += st.duplicates;
-    t->shards_done += st.shards_done;
-    t->scanned_entries += st.scanned_entries;
-    t->scanned_bytes += st.scanned_bytes;
+    query_log_stats_add(&s->src->stats, &st);
     query_log_iter_close(s->it);
     free(s->md);
     free(s);
+}
+
+/* ---- partial range aggregation ---- */
+
+struct range_iter {
+    struct query_log_source *src;
+    struct query_log_range *r;
+};
+
+bool query_log_partial_enabled(void)
+{
+    const char *v = getenv("STRATA_LOKI_PARTIAL_AGG");
+    return !v || strcmp(v, "0") != 0;
+}
+
+static int src_range_open(void *ctx, const struct logql_range_req *req, void **iter)
+{
+    struct query_log_source *src = ctx;
+    if (src->no_partial || !query_log_partial_enabled())
+        return LOGQL_SRC_DECLINED;
+    struct range_iter *ri = calloc(1, sizeof *ri);
+    if (!ri)
+        return ERR_NOMEM;
+    ri->src = src;
+    int rc = query_log_range_open(src->job, req, &ri->r);
+    if (rc) {
+        free(ri);
+        return rc;
+    }
+    *iter = ri;
+    return 0;
+}
+
+static int src_range_next(void *iter, int64_t t_ns, struct logql_partial_vec *out)
+{
+    return query_log_range_next(((struct range_iter *)iter)->r, t_ns, out);
+}
+
+static void src_range_close(void *iter)
+{
+    struct range_iter *ri = iter;
+    query_log_range_close(ri->r, &ri->src->stats);
+    free(ri);
 }
 
 static int src_check(void *ctx)
@@ -120,8 +151,13 @@ static int src_check(void *ctx)
     return query_job_check(((struct query_log_source *)ctx)->job);
 }
 
-static const struct logql_source_ops source_ops = {
-    .select = src_select, .next = src_next, .close = src_close, .check = src_check};
+static const struct logql_source_ops source_ops = {.select = src_select,
+                                                   .next = src_next,
+                                                   .close = src_close,
+                                                   .check = src_check,
+                                                   .range_open = src_range_open,
+                                                   .range_next = src_range_next,
+                                                   .range_close = src_range_close};
 
 const struct logql_source_ops *query_log_source_ops(void)
 {

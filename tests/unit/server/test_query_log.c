@@ -5,7 +5,10 @@
  * per-owner limit and early close (owners stop, every iterator is closed, everything drains);
  * tenant confinement and __tenant__ stripped; structured metadata carried; the line hint pushed
  * down; label names and values; series of several matcher sets (union, unique) and index stats;
- * an owner's error; no log store attached; the LogQL source adapter (metadata sorted). */
+ * an owner's error; no log store attached; the LogQL source adapter (metadata sorted); the partial
+ * range aggregation (owners aggregate, the query thread merges) against the entry path for many
+ * metric queries over streams whose output label sets collide across shards, with tiny pieces and
+ * read budgets (owners yield mid-step), its figures and bytes moved, an owner's error. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -833,12 +836,203 @@ static void test_errors(void **state)
     world_deinit(&w);
 }
 
+/* ---- partial range aggregation ---- */
+
+struct pjob {
+    const char *const *queries;
+    size_t n;
+    bool instant;
+    int64_t start, end, step;
+    /* outputs */
+    int rc;     /* first failure: -1 mismatch */
+    size_t bad; /* its query */
+    int rc_err; /* the error both paths gave for the error query (if any) */
+    uint64_t moved_partial, moved_single, partial_ranges, scanned_partial, scanned_single;
+    char diff[2][512];
+    _Atomic bool done;
+};
+
+static void pfmt(char *out, size_t cap, int rc, const char *err, const struct logql_eval_result *r)
+{
+    size_t w = (size_t)snprintf(out, cap, "rc=%d %s|", rc, rc ? err : "");
+    for (size_t i = 0; !rc && i < r->n_series && w < cap; i++) {
+        const struct logql_out_series *s = &r->series[i];
+        for (size_t k = 0; k < s->n_labels && w < cap; k++)
+            w += (size_t)snprintf(out + w, cap - w, "%.*s=%.*s,", (int)s->labels[k].name.len,
+                                  s->labels[k].name.ptr, (int)s->labels[k].value.len,
+                                  s->labels[k].value.ptr);
+        for (size_t k = 0; k < s->n && w < cap; k++)
+            w += (size_t)snprintf(out + w, cap - w, " %lld:%.12g", (long long)s->ts_ns[k], s->v[k]);
+        if (w < cap)
+            w += (size_t)snprintf(out + w, cap - w, ";");
+    }
+}
+
+static void run_partial(struct query_job *j, void *arg)
+{
+    struct pjob *t = arg;
+    static char out[2][1 << 16];
+    for (size_t i = 0; i < t->n && !t->rc; i++) {
+        struct logql_query *q = NULL;
+        char err[2][512];
+        if (logql_parse(str_from_cstr(t->queries[i]), &q, err[0], sizeof err[0])) {
+            t->rc = -2;
+            t->bad = i;
+            break;
+        }
+        struct logql_eval_params p = {.start_ns = t->start,
+                                      .end_ns = t->instant ? t->start : t->end,
+                                      .step_ns = t->instant ? 0 : t->step,
+                                      .instant = t->instant,
+                                      .limit = 100,
+                                      .max_series = 500};
+        for (int partial = 0; partial < 2; partial++) {
+            struct query_log_source src = {.job = j, .no_partial = !partial};
+            struct logql_eval_result r;
+            int rc = logql_eval(q, &p, query_log_source_ops(), &src, &r, err[partial], 512);
+            pfmt(out[partial], sizeof out[partial], rc, err[partial], &r);
+            if (rc)
+                t->rc_err = rc;
+            logql_eval_result_free(&r);
+            if (partial) {
+                t->moved_partial += src.stats.moved_bytes;
+                t->partial_ranges += src.stats.partial_ranges;
+                t->scanned_partial += src.stats.scanned_entries;
+            } else {
+                t->moved_single += src.stats.moved_bytes;
+                t->scanned_single += src.stats.scanned_entries;
+                if (src.stats.partial_ranges)
+                    t->rc = -3;
+            }
+        }
+        logql_query_destroy(q);
+        if (strcmp(out[0], out[1]) != 0) {
+            t->rc = -1;
+            t->bad = i;
+            snprintf(t->diff[0], sizeof t->diff[0], "%.500s", out[0]);
+            snprintf(t->diff[1], sizeof t->diff[1], "%.500s", out[1]);
+        }
+    }
+}
+
+static void on_pdone(struct query_job *j, void *arg)
+{
+    (void)j;
+    atomic_store(&((struct pjob *)arg)->done, true);
+}
+
+static void run_pjob(struct world *w, uint32_t home, struct pjob *t)
+{
+    int rc = 0;
+    struct query_job *j =
+        query_job_start(w->q[home], str_from_cstr("t1"), 0, run_partial, on_pdone, t, &rc);
+    assert_int_equal(rc, 0);
+    assert_non_null(j);
+    world_run(w, &t->done);
+    if (t->rc)
+        fprintf(stderr, "query %s: rc %d\n single:  %s\n partial: %s\n", t->queries[t->bad], t->rc,
+                t->diff[0], t->diff[1]);
+    assert_int_equal(t->rc, 0);
+}
+
+static const char *const PQ[] = {
+    "sum by (level) (count_over_time({job=\"j\"} | json [10s]))",
+    "count_over_time({job=\"j\"} | json | drop pod [10s])",
+    "count_over_time({job=\"j\"} | json | keep level [25s] offset 5s)",
+    "sum(rate({job=\"j\"} |= \"err\" [30s]))",
+    "bytes_over_time({job=\"j\"} [20s])",
+    "sum by (level) (bytes_rate({job=\"j\"} | json [20s]))",
+    "sum by (level) (sum_over_time({job=\"j\"} | json | unwrap lat [30s]))",
+    "max_over_time({job=\"j\"} | json | unwrap lat [30s]) by (level)",
+    "min_over_time({job=\"j\"} | json | unwrap lat [30s]) by (level)",
+    "avg_over_time({job=\"j\"} | json | unwrap lat [30s]) by (level)",
+    "sum by (level) (rate({job=\"j\"} | json | unwrap lat [30s]))",
+    "topk(2, sum by (pod) (count_over_time({job=\"j\"}[30s])))",
+    "sum by (level) (count_over_time({job=\"j\"} | json [10s])) / on () group_left "
+    "sum(count_over_time({job=\"j\"}[10s]))",
+    "absent_over_time({job=\"nope\"}[10s])",
+    "absent_over_time({job=\"j\"}[10s])",
+    "quantile_over_time(0.5, {job=\"j\"} | json | unwrap lat [30s]) by (level)",
+    "sum_over_time({job=\"j\"} | json | unwrap level [30s])",
+};
+
+static struct world *partial_world(struct world *w, uint64_t piece_bytes)
+{
+    world_init(w, 3, piece_bytes, true);
+    static const char *const levels[] = {"info", "warn", "err"};
+    for (int i = 0; i < 12; i++) {
+        struct fstream *s = add_stream(w, i == 11 ? "t2" : "t1", i == 10 ? "k" : "j", i);
+        for (int k = 0; k < 60; k++) {
+            char line[40];
+            int v = (i * 7 + k * 13) % 50;
+            snprintf(line, sizeof line, "{\"level\":\"%s\",\"lat\":%d}", levels[(i + k) % 3], v);
+            add_entry(s, (int64_t)(k * 2 + i % 2) * 1000000000LL + i, line, k % 7 == 0);
+        }
+    }
+    world_sort(w);
+    return w;
+}
+
+/* Every decomposable query equals the entry path (and the others run the entry path); the
+ * owners send much less. Tiny pieces: many pieces per owner, owners yield in mid-step. */
+static void test_partial_agg(void **state)
+{
+    (void)state;
+    struct world w;
+    partial_world(&w, 96);
+    struct pjob r = {.queries = PQ,
+                     .n = sizeof PQ / sizeof PQ[0] - 1,
+                     .start = 0,
+                     .end = 130000000000LL,
+                     .step = 5000000000LL};
+    run_pjob(&w, 1, &r);
+    assert_true(r.partial_ranges >= 14);
+    assert_true(r.moved_partial > 0 && r.moved_partial * 2 < r.moved_single);
+    assert_true(r.scanned_partial > 0);
+    struct pjob in = {
+        .queries = PQ, .n = sizeof PQ / sizeof PQ[0] - 1, .instant = true, .start = 61000000000LL};
+    run_pjob(&w, 0, &in);
+    /* a conversion error fails both paths with the same message */
+    struct pjob e = {.queries = PQ + sizeof PQ / sizeof PQ[0] - 1,
+                     .n = 1,
+                     .start = 0,
+                     .end = 130000000000LL,
+                     .step = 7000000000LL};
+    run_pjob(&w, 2, &e);
+    assert_int_equal(e.rc_err, ERR_INVALID);
+    world_deinit(&w);
+    /* large pieces: one piece per owner */
+    partial_world(&w, 1 << 20);
+    struct pjob big = {
+        .queries = PQ, .n = 3, .start = 0, .end = 130000000000LL, .step = 1000000000LL};
+    run_pjob(&w, 2, &big);
+    world_deinit(&w);
+}
+
+/* An owner's error reaches the evaluation, which fails as the entry path does. */
+static void test_partial_agg_owner_error(void **state)
+{
+    (void)state;
+    struct world w;
+    partial_world(&w, 256);
+    w.st[2].fail = ERR_CORRUPT;
+    struct pjob r = {
+        .queries = PQ, .n = 2, .start = 0, .end = 130000000000LL, .step = 5000000000LL};
+    run_pjob(&w, 0, &r);
+    assert_int_equal(r.rc_err, ERR_CORRUPT);
+    world_deinit(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_select_random),       cmocka_unit_test(test_limit_and_early_close),
-        cmocka_unit_test(test_metadata_and_source), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_select_random),
+        cmocka_unit_test(test_limit_and_early_close),
+        cmocka_unit_test(test_metadata_and_source),
+        cmocka_unit_test(test_errors),
         cmocka_unit_test(test_prefilter),
+        cmocka_unit_test(test_partial_agg),
+        cmocka_unit_test(test_partial_agg_owner_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
