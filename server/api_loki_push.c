@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "server/dispatch_http.h"
 #include "server/exchange.h"
 #include "server/http/encoding.h"
 #include "server/http/parser.h"
@@ -16,8 +17,7 @@
 #include "server/shard.h"
 #include "server/tenant.h"
 
-#define BODY_BUF_KEEP (1u << 20) /* give a larger snappy buffer back after the request */
-#define PARAMS_MAX    32
+#define PARAMS_MAX 32
 
 /* ---- media types, as Go's mime.ParseMediaType reads them ---- */
 
@@ -158,20 +158,7 @@ int api_loki_push_body_kind(struct str ct, char *why, size_t why_size)
 
 static void on_done(void *arg, const struct logingest_reply *y)
 {
-    struct http_exchange *x = arg;
-    if (y->retry_after_s > 0) {
-        char v[16];
-        snprintf(v, sizeof v, "%d", y->retry_after_s);
-        http_add_header(x, "Retry-After", v);
-    }
-    buf_reset(x->body_out);
-    if (y->status == 204) {
-        http_reply(x, 204, NULL);
-        return;
-    }
-    if (buf_append_str(x->body_out, y->text) || buf_append_u8(x->body_out, '\n'))
-        buf_reset(x->body_out);
-    http_reply(x, y->status, "text/plain; charset=utf-8");
+    dispatch_http_answer(arg, y->status, y->retry_after_s, y->text);
 }
 
 /* ---- handler ---- */
@@ -184,21 +171,7 @@ static bool unsnappy(struct http_exchange *x, struct buf *scratch, struct str *b
         *body = x->body;
         return true;
     }
-    uint64_t limit = x->route && x->route->body_bytes_max ? x->route->body_bytes_max
-                                                          : x->srv->cfg->max_body_bytes;
-    buf_reset(scratch);
-    int rc = http_decode_body(HTTP_CODING_SNAPPY, x->body.ptr, x->body.len, limit, scratch);
-    if (rc) {
-        char msg[200];
-        snprintf(msg, sizeof msg,
-                 "cannot decode snappy request body: %s (protobuf push bodies are snappy block "
-                 "format)",
-                 rc == ERR_LIMIT ? "decoded body too large" : err_str(rc));
-        http_reply_error(x, rc == ERR_LIMIT ? 413 : rc == ERR_NOMEM ? 500 : 400, msg);
-        return false;
-    }
-    *body = (struct str){(const char *)scratch->data, scratch->len};
-    return true;
+    return dispatch_http_unsnappy(x, scratch, "protobuf push bodies are snappy block format", body);
 }
 
 void handler_loki_push(struct http_exchange *x)
@@ -222,8 +195,5 @@ void handler_loki_push(struct http_exchange *x)
         return;
     logingest_write(lsh, (enum logingest_body)kind, tenant, (const uint8_t *)body.ptr, body.len,
                     on_done, x);
-    if (scratch->cap > BODY_BUF_KEEP)
-        buf_deinit(scratch);
-    else
-        buf_reset(scratch);
+    dispatch_http_body_done(scratch);
 }

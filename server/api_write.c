@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "base/error.h"
+#include "server/dispatch_http.h"
 #include "server/exchange.h"
 #include "server/http/encoding.h"
 #include "server/http/parser.h"
@@ -14,8 +15,6 @@
 #include "server/server.h"
 #include "server/shard.h"
 #include "server/tenant.h"
-
-#define BODY_BUF_KEEP (1u << 20) /* give a larger snappy buffer back after the request */
 
 static const char media[] = "application/x-protobuf";
 
@@ -103,20 +102,7 @@ static void on_done(void *arg, const struct ingest_reply *y)
     struct http_exchange *x = arg;
     if (y->proto == 2)
         add_written_headers(x, y);
-    if (y->retry_after_s > 0) {
-        char v[16];
-        snprintf(v, sizeof v, "%d", y->retry_after_s);
-        http_add_header(x, "Retry-After", v);
-    }
-    if (y->status == 204) {
-        buf_reset(x->body_out);
-        http_reply(x, 204, NULL);
-        return;
-    }
-    buf_reset(x->body_out);
-    if (buf_append_str(x->body_out, y->text) || buf_append_u8(x->body_out, '\n'))
-        buf_reset(x->body_out);
-    http_reply(x, y->status, "text/plain; charset=utf-8");
+    dispatch_http_answer(x, y->status, y->retry_after_s, y->text);
 }
 
 /* ---- handler ---- */
@@ -126,29 +112,14 @@ static void on_done(void *arg, const struct ingest_reply *y)
 static bool body_of(struct http_exchange *x, struct buf *scratch, struct str *body)
 {
     struct str ce = http_header(x, "content-encoding");
-    if (ce.len != 0) {
-        if (http_coding_parse(ce) != HTTP_CODING_SNAPPY) { /* "identity": others never get here */
-            http_reply_error(x, 415,
-                             "unsupported Content-Encoding: remote write bodies are snappy");
-            return false;
-        }
-        *body = x->body; /* the connection decoded it */
-        return true;
-    }
-    uint64_t limit = x->route && x->route->body_bytes_max ? x->route->body_bytes_max
-                                                          : x->srv->cfg->max_body_bytes;
-    buf_reset(scratch);
-    int rc = http_decode_body(HTTP_CODING_SNAPPY, x->body.ptr, x->body.len, limit, scratch);
-    if (rc) {
-        char msg[160];
-        snprintf(msg, sizeof msg,
-                 "cannot decode snappy request body: %s (remote write bodies are snappy block "
-                 "format)",
-                 rc == ERR_LIMIT ? "decoded body too large" : err_str(rc));
-        http_reply_error(x, rc == ERR_LIMIT ? 413 : rc == ERR_NOMEM ? 500 : 400, msg);
+    if (ce.len == 0)
+        return dispatch_http_unsnappy(x, scratch, "remote write bodies are snappy block format",
+                                      body);
+    if (http_coding_parse(ce) != HTTP_CODING_SNAPPY) { /* "identity": others never get here */
+        http_reply_error(x, 415, "unsupported Content-Encoding: remote write bodies are snappy");
         return false;
     }
-    *body = (struct str){(const char *)scratch->data, scratch->len};
+    *body = x->body; /* the connection decoded it */
     return true;
 }
 
@@ -171,8 +142,5 @@ void handler_remote_write(struct http_exchange *x)
         return;
     ingest_write(ish, proto == 2 ? INGEST_RW2 : INGEST_RW1, tenant, (const uint8_t *)body.ptr,
                  body.len, on_done, x);
-    if (scratch->cap > BODY_BUF_KEEP)
-        buf_deinit(scratch);
-    else
-        buf_reset(scratch);
+    dispatch_http_body_done(scratch);
 }

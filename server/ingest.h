@@ -47,6 +47,9 @@
  * reach the share. The count is kept per shard per tenant: +1 per series created, and recounted
  * from the head when the head removed series (after a head cut).
  *
+ * Splitting by owner, sending parts, the owner's answer, merging and the refusal wording are
+ * push dispatch's (server/dispatch.h), shared with the Loki push pipeline (server/logingest.h).
+ *
  * Threading: a struct ingest_shard and its requests belong to one shard thread. Parts cross to
  * their owner through the mesh (engine/shard/mesh.h); the owner only reads them (rule above). */
 #ifndef STRATA_SERVER_INGEST_H
@@ -59,17 +62,17 @@
 #include "base/str.h"
 #include "engine/shard/mesh.h"
 #include "engine/tsdb/tsdb.h"
-#include "server/meshq.h"
+#include "server/dispatch.h"
 #include "server/metrics.h"
 #include "server/validate.h"
 
 /* mesh message type of a part (struct ingest_part) */
 #define INGEST_MSG_APPEND 0x494e0001u
 
-#define INGEST_REASON_MAX     1024
-#define INGEST_RETRY_AFTER_S  1
+#define INGEST_REASON_MAX     DISPATCH_REASON_MAX
+#define INGEST_RETRY_AFTER_S  DISPATCH_RETRY_AFTER_S
 #define INGEST_DEFAULT_TENANT "anonymous"
-#define INGEST_NO_OWNER       UINT32_MAX
+#define INGEST_NO_OWNER       DISPATCH_NO_OWNER
 
 enum ingest_proto {
     INGEST_RW1 = 1, /* prometheus.WriteRequest */
@@ -188,24 +191,18 @@ struct ingest_reply {
     char text[INGEST_REASON_MAX]; /* the plain-text body of a non-2xx answer, "" for 204 */
 };
 
-/* One part: the series of a request owned by one shard. A mesh message (hdr first). */
+/* One part: the series of a request owned by one shard; a push dispatch part (server/dispatch.h:
+ * hdr, req, owner, first_index, applier, rc, retry). */
 struct ingest_part {
-    struct mesh_msg hdr;
-    struct ingest_req *req; /* on the accepting shard */
-    uint32_t owner;
+    DISPATCH_PART_HEAD;
     uint32_t n_series;
     const struct tsdb_series_in *series; /* immutable while in flight */
     const struct tsdb_hists_in *hists;   /* parallel to series; NULL: no histograms */
-    uint32_t first_index;                /* request index of its first series */
-    /* written by the owner */
-    struct ingest_shard *applier;
-    int rc;                  /* tsdb_append's return, or ERR_FULL when the mesh stayed full */
+    /* written by the owner (rc: tsdb_append's return, or ERR_FULL when the mesh stayed full) */
     uint32_t limited_series; /* refused by the tenant series limit */
     uint64_t limited_samples, limited_hists;
     char limited_reason[VALIDATE_REASON_MAX];
     struct tsdb_append_result res;
-    /* accepting shard: waiting for mesh space */
-    struct meshq_item retry;
 };
 
 struct ingest_req;

@@ -143,7 +143,7 @@ static void reject_hist(struct ingest_req *r, uint32_t idx, const struct label *
     snprintf(reason, sizeof reason, "series %s: invalid native histogram at %lld: %s", shown,
              (long long)t, why);
     r->reply.histograms_rejected++;
-    ingest_req_note_reason(r, idx, reason);
+    dispatch_req_note_reason(&r->base, idx, reason);
 }
 
 static int v1_one(struct arena *a, const Prometheus__Histogram *m, struct tsdb_hist_sample *out,
@@ -189,12 +189,12 @@ int ingest_exemplars_convert(struct ingest_req *r, const void *series, bool v2,
     out->n_exemplars = 0;
     if (k == 0)
         return 0;
-    struct exemplar_in *xs = arena_alloc(&r->arena, k * sizeof *xs);
+    struct exemplar_in *xs = arena_alloc(&r->base.arena, k * sizeof *xs);
     if (!xs)
         return ERR_NOMEM;
     for (size_t i = 0; i < k; i++) {
         size_t nl = v2 ? s2->exemplars[i]->n_labels_refs / 2 : s1->exemplars[i]->n_labels;
-        struct label *l = arena_alloc(&r->arena, (nl + 1) * sizeof *l);
+        struct label *l = arena_alloc(&r->base.arena, (nl + 1) * sizeof *l);
         if (!l)
             return ERR_NOMEM;
         for (size_t j = 0; j < nl; j++) {
@@ -228,15 +228,15 @@ int ingest_hists_convert(struct ingest_req *r, uint32_t idx, const void *series,
     out->n = 0;
     if (k == 0)
         return ingest_exemplars_convert(r, series, v2, out);
-    struct tsdb_hist_sample *hs = arena_alloc(&r->arena, k * sizeof *hs);
+    struct tsdb_hist_sample *hs = arena_alloc(&r->base.arena, k * sizeof *hs);
     if (!hs)
         return ERR_NOMEM;
     size_t kept = 0;
     for (size_t i = 0; i < k; i++) {
         const char *why = "invalid histogram";
         memset(&hs[kept], 0, sizeof hs[kept]);
-        int rc = v2 ? v2_one(&r->arena, s2->histograms[i], &hs[kept], &why)
-                    : v1_one(&r->arena, s1->histograms[i], &hs[kept], &why);
+        int rc = v2 ? v2_one(&r->base.arena, s2->histograms[i], &hs[kept], &why)
+                    : v1_one(&r->base.arena, s1->histograms[i], &hs[kept], &why);
         if (rc == ERR_NOMEM)
             return rc;
         if (rc) {

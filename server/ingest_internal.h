@@ -8,8 +8,6 @@
 #include "formats/wire/rw.h"
 #include "server/ingest.h"
 
-#define INGEST_POOL_MAX 16 /* idle requests kept for reuse per shard */
-
 /* Rejection kinds counted in a reply (tsdb's kinds first, then ingest's own). */
 enum ingest_rej {
     INGEST_REJ_INVALID = TSDB_REJECT_KINDS_, /* validation */
@@ -24,21 +22,14 @@ struct ingest_tenant {
 
 struct ingest_shard {
     struct ingest_config cfg;
-    uint32_t self, nshards;
-    struct mesh *mesh;
+    struct dispatch_shard d; /* self, nshards, mesh, request pool, parts waiting for mesh space */
     const struct ingest_store_ops *ops;
     void *store;
     struct ingest_store_ops tsdb_ops;
-    uint64_t tenant_share;  /* ceil(series_per_tenant_max / nshards); 0: no limit */
-    struct strmap tenants;  /* tenant -> struct ingest_tenant * */
-    uint64_t removed_seen;  /* ops->series_removed at the last recount */
-    struct strmap metadata; /* family -> struct ingest_meta_entry * */
-    struct ingest_req *pool;
-    uint32_t npool;
-    uint32_t inflight;      /* our requests not yet answered */
-    uint32_t owner_pending; /* parts of any shard applied here, waiting for durability */
-    /* parts waiting for mesh space */
-    struct meshq retry;
+    uint64_t tenant_share;          /* ceil(series_per_tenant_max / nshards); 0: no limit */
+    struct strmap tenants;          /* tenant -> struct ingest_tenant * */
+    uint64_t removed_seen;          /* ops->series_removed at the last recount */
+    struct strmap metadata;         /* family -> struct ingest_meta_entry * */
     struct tsdb_series_in *scratch; /* owner: series kept after the tenant limit */
     struct tsdb_hists_in *hscratch; /* their histograms (parallel) */
     size_t scratch_cap;
@@ -47,35 +38,27 @@ struct ingest_shard {
 };
 
 struct ingest_req {
-    struct ingest_shard *s;
+    struct dispatch_req base; /* first: decoder, arena, tenant, parts, refusal, reason */
     enum ingest_proto proto;
-    struct wire_decoder dec;
-    struct arena arena; /* labels, samples, series, parts */
     const rw1_request *v1;
     const rw2_request *v2;
-    struct str tenant; /* in tenant_buf */
-    char tenant_buf[VALIDATE_TENANT_BYTES_MAX + 1];
-    struct ingest_part *parts;
-    uint32_t nparts;
-    uint32_t pending; /* parts not yet answered (+1 while dispatching) */
-    int backpressure; /* worst refusal seen: 0, ERR_LIMIT, ERR_NOMEM-like, ERR_FULL */
     uint64_t rejected[INGEST_REJ_KINDS_];
     uint64_t duplicates;
     struct ingest_reply reply;
-    uint32_t reason_index; /* request index of the series the reason names (UINT32_MAX: none) */
-    char reason[INGEST_REASON_MAX];
     ingest_done_fn done;
     void *done_arg;
-    struct ingest_req *next_free;
 };
+
+static inline struct ingest_shard *ingest_req_shard(const struct ingest_req *r)
+{
+    return r->base.d->proto;
+}
 
 /* ingest_split.c */
 /* Records a rejection of `samples` samples of kind `kind` for the series at request index idx,
  * keeping the reason of the lowest index. */
 void ingest_req_reject(struct ingest_req *r, int kind, uint64_t samples, uint32_t idx,
                        const char *reason);
-/* Keeps reason when idx is lower than the index of the reason kept so far. */
-void ingest_req_note_reason(struct ingest_req *r, uint32_t idx, const char *reason);
 
 /* ingest_hist.c */
 /* Converts and validates the native histograms of request series idx (`series` is an rw1_series,
@@ -89,10 +72,8 @@ int ingest_exemplars_convert(struct ingest_req *r, const void *series, bool v2,
                              struct tsdb_hists_in *out);
 
 /* ingest_owner.c */
-/* Applies a part on this (owner) shard; completes it now (refusal) or when durable. */
-void ingest_owner_apply(struct ingest_shard *s, struct ingest_part *p);
-/* The accepting shard got part p back (directly or through the mesh). */
-void ingest_part_returned(struct ingest_shard *s, struct ingest_part *p);
+/* dispatch_ops.apply: applies a part on this (owner) shard (proto: the ingest_shard). */
+int ingest_owner_apply(void *proto, struct dispatch_part *part);
 int ingest_tenants_init(struct ingest_shard *s);
 void ingest_tenants_deinit(struct ingest_shard *s);
 

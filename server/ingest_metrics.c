@@ -7,17 +7,12 @@
 #include "base/error.h"
 #include "server/ingest_internal.h"
 
-struct counter {
-    const char *name, *help;
-    size_t off; /* in struct ingest_stats */
-};
-
 #define C(field, name, help)                                                                       \
     {                                                                                              \
         name, help, offsetof(struct ingest_stats, field)                                           \
     }
 
-static const struct counter ingest_counters[] = {
+static const struct dispatch_counter ingest_counters[] = {
     C(requests, "strata_ingest_requests_total", "Remote-write requests decoded or refused."),
     C(requests_failed, "strata_ingest_requests_failed_total",
       "Remote-write requests answered with a non-2xx status."),
@@ -49,33 +44,24 @@ static const struct counter ingest_counters[] = {
       "Request parts applied by their owner shard."),
 };
 
-static int header(struct buf *out, const char *name, const char *type, const char *help)
-{
-    return buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 static int render_ingest(struct buf *out, struct ingest_shard *const *s, uint32_t n)
 {
-    int rc = 0;
-    for (size_t k = 0; k < sizeof ingest_counters / sizeof ingest_counters[0] && !rc; k++) {
-        const struct counter *c = &ingest_counters[k];
-        uint64_t sum = 0;
-        for (uint32_t i = 0; i < n; i++)
-            if (s[i])
-                sum += metric_get((const metric_u64 *)((const char *)&s[i]->stats + c->off));
-        rc = header(out, c->name, "counter", c->help);
-        if (!rc)
-            rc = buf_printf(out, "%s %" PRIu64 "\n", c->name, sum);
-    }
+    const void **stats = calloc(n ? n : 1, sizeof *stats);
+    if (!stats)
+        return ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        stats[i] = s[i] ? &s[i]->stats : NULL;
+    int rc = dispatch_metrics_counters(
+        out, ingest_counters, sizeof ingest_counters / sizeof ingest_counters[0], stats, n);
+    free(stats);
     return rc;
 }
 
 /* Per-shard gauges of the TSDB. */
+#define NGAUGE 6
 static int render_tsdb_gauges(struct buf *out, const struct tsdb_stats *st, uint32_t n)
 {
-    static const struct {
-        const char *name, *help;
-    } g[] = {
+    static const char *const g[NGAUGE][2] = {
         {"strata_tsdb_head_series", "Series in the head."},
         {"strata_tsdb_head_chunks", "Chunks in the head (open and closed)."},
         {"strata_tsdb_head_bytes", "Heap bytes of the head."},
@@ -83,18 +69,27 @@ static int render_tsdb_gauges(struct buf *out, const struct tsdb_stats *st, uint
         {"strata_tsdb_blocks", "Blocks on disk."},
         {"strata_tsdb_blocks_bytes", "Bytes of the blocks on disk."},
     };
-    int rc = 0;
-    for (size_t k = 0; k < sizeof g / sizeof g[0] && !rc; k++) {
-        rc = header(out, g[k].name, "gauge", g[k].help);
-        for (uint32_t i = 0; i < n && !rc; i++) {
-            const struct tsdb_stats *t = &st[i];
-            uint64_t v[] = {t->head.series,      t->head.chunks_open + t->head.chunks_closed,
-                            t->head.bytes_total, t->wal.pending_bytes,
-                            t->blocks,           t->blocks_bytes};
-            rc = buf_printf(out, "%s{shard=\"%u\"} %" PRIu64 "\n", g[k].name, i, v[k]);
-        }
+    uint64_t *v = calloc((size_t)(n ? n : 1) * NGAUGE, sizeof *v);
+    if (!v)
+        return ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct tsdb_stats *t = &st[i];
+        uint64_t *row = &v[(size_t)i * NGAUGE];
+        row[0] = t->head.series;
+        row[1] = t->head.chunks_open + t->head.chunks_closed;
+        row[2] = t->head.bytes_total;
+        row[3] = t->wal.pending_bytes;
+        row[4] = t->blocks;
+        row[5] = t->blocks_bytes;
     }
+    int rc = dispatch_metrics_gauges(out, g, NGAUGE, v, NULL, n);
+    free(v);
     return rc;
+}
+
+static const char *tsdb_reason(int k)
+{
+    return tsdb_reject_str((enum tsdb_reject)k);
 }
 
 static int render_tsdb_counters(struct buf *out, const struct tsdb_stats *st, uint32_t n)
@@ -125,18 +120,11 @@ static int render_tsdb_counters(struct buf *out, const struct tsdb_stats *st, ui
         {"strata_tsdb_compactions_total", "Block compactions."},
         {"strata_tsdb_batches_refused_total", "Append batches refused (WAL full or disk low)."},
     };
-    int rc = 0;
-    for (int k = 0; k < 8 && !rc; k++) {
-        rc = header(out, names[k][0], "counter", names[k][1]);
-        if (!rc)
-            rc = buf_printf(out, "%s %" PRIu64 "\n", names[k][0], sum[k]);
-    }
+    int rc = dispatch_metrics_sums(out, names, sum, 8);
     if (!rc)
-        rc = header(out, "strata_tsdb_samples_rejected_total", "counter",
-                    "Samples the TSDB rejected, by reason.");
-    for (int k = 0; k < TSDB_REJECT_KINDS_ && !rc; k++)
-        rc = buf_printf(out, "strata_tsdb_samples_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
-                        tsdb_reject_str((enum tsdb_reject)k), rej[k]);
+        rc = dispatch_metrics_reasons(out, "strata_tsdb_samples_rejected_total",
+                                      "Samples the TSDB rejected, by reason.", rej,
+                                      TSDB_REJECT_KINDS_, tsdb_reason);
     return rc;
 }
 

@@ -1,5 +1,5 @@
 /* The owner side of ingest: the per-tenant series limit, the append into the shard's store, and
- * the answer to the accepting shard once the part is durable (see ingest.h). */
+ * its answer through push dispatch once the part is durable (see ingest.h, dispatch.h). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -139,57 +139,31 @@ static size_t limit_series(struct ingest_shard *s, struct ingest_part *p,
 
 /* ---- apply ---- */
 
-/* Hands p back: to ourselves when we accepted it, else over the mesh. */
-static void complete(struct ingest_shard *s, struct ingest_part *p)
+int ingest_owner_apply(void *proto, struct dispatch_part *part)
 {
-    if (p->hdr.owner == s->self)
-        ingest_part_returned(s, p);
-    else
-        mesh_reply(s->mesh, s->self, &p->hdr);
-}
-
-static void part_durable(void *arg, int result)
-{
-    (void)result;
-    struct ingest_part *p = arg;
-    struct ingest_shard *s = p->applier;
-    s->owner_pending--;
-    complete(s, p);
-}
-
-void ingest_owner_apply(struct ingest_shard *s, struct ingest_part *p)
-{
-    p->applier = s;
-    metric_add(&s->stats.parts_applied, 1);
+    struct ingest_shard *s = proto;
+    struct ingest_part *p = (struct ingest_part *)part;
     if (!s->ops) {
         p->rc = ERR_CLOSED; /* no store attached (starting or stopping) */
-        complete(s, p);
-        return;
+        return 1;
     }
     const struct tsdb_series_in *series;
     const struct tsdb_hists_in *hists;
     struct ingest_tenant *t;
     size_t n = limit_series(s, p, &series, &hists, &t);
-    if (n == 0) {
-        complete(s, p);
-        return;
-    }
-    s->owner_pending++;
+    if (n == 0)
+        return 1;
     if (hists && s->ops->append_hists)
-        p->rc = s->ops->append_hists(s->store, series, hists, n, &p->res, part_durable, p);
+        p->rc =
+            s->ops->append_hists(s->store, series, hists, n, &p->res, dispatch_part_durable, part);
     else
-        p->rc = s->ops->append(s->store, series, n, &p->res, part_durable, p);
+        p->rc = s->ops->append(s->store, series, n, &p->res, dispatch_part_durable, part);
     if (hists && !s->ops->append_hists && (p->rc == 0 || p->rc == ERR_NOMEM))
         for (size_t i = 0; i < n; i++)
             p->res.hist_rejected += hists[i].n; /* a store without histograms */
-    if (p->rc == 0 || p->rc == ERR_NOMEM) {
-        if (t)
-            t->series += p->res.series_created;
-    }
-    if (p->rc != 0) {
-        s->owner_pending--;
-        if (p->rc != ERR_FULL && p->rc != -ENOSPC && p->rc != ERR_CLOSED)
-            log_warn("ingest: append failed", LOG_ERR(p->rc), LOG_UINT("series", n));
-        complete(s, p);
-    }
+    if ((p->rc == 0 || p->rc == ERR_NOMEM) && t)
+        t->series += p->res.series_created;
+    if (p->rc != 0 && p->rc != ERR_FULL && p->rc != -ENOSPC && p->rc != ERR_CLOSED)
+        log_warn("ingest: append failed", LOG_ERR(p->rc), LOG_UINT("series", n));
+    return p->rc != 0;
 }

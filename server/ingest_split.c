@@ -14,24 +14,14 @@ struct split {
     struct tsdb_series_in *all; /* per request series; n_samples 0 = nothing to store */
     struct tsdb_hists_in *hall; /* per request series: its valid native histograms */
     bool any_hists;
-    uint32_t *owner; /* per request series, INGEST_NO_OWNER when not stored */
-    uint32_t *count; /* series per shard */
-    uint32_t *first; /* request index of each shard's first series */
+    struct dispatch_split ds; /* owner per series */
 };
-
-void ingest_req_note_reason(struct ingest_req *r, uint32_t idx, const char *reason)
-{
-    if (idx >= r->reason_index && r->reason[0])
-        return;
-    r->reason_index = idx;
-    snprintf(r->reason, sizeof r->reason, "%s", reason);
-}
 
 void ingest_req_reject(struct ingest_req *r, int kind, uint64_t samples, uint32_t idx,
                        const char *reason)
 {
     r->rejected[kind] += samples;
-    ingest_req_note_reason(r, idx, reason);
+    dispatch_req_note_reason(&r->base, idx, reason);
 }
 
 /* Validates one series' client labels and, when valid, fills sp->all[idx]'s labels, hash and
@@ -39,7 +29,7 @@ void ingest_req_reject(struct ingest_req *r, int kind, uint64_t samples, uint32_
 static int place_series(struct ingest_req *r, struct split *sp, uint32_t idx,
                         const struct label *client, size_t n, uint64_t samples, uint64_t histograms)
 {
-    struct ingest_shard *s = r->s;
+    struct ingest_shard *s = ingest_req_shard(r);
     char reason[VALIDATE_REASON_MAX];
     int rc = validate_series(&s->cfg.limits, client, n, reason, sizeof reason);
     if (rc) {
@@ -51,16 +41,13 @@ static int place_series(struct ingest_req *r, struct split *sp, uint32_t idx,
     }
     if (samples == 0 && histograms == 0)
         return 0;
-    struct label *with = arena_alloc(&r->arena, (n + 1) * sizeof *with);
+    struct label *with = arena_alloc(&r->base.arena, (n + 1) * sizeof *with);
     if (!with)
         return ERR_NOMEM;
-    size_t k = validate_labels_with_tenant(client, n, r->tenant, with);
+    size_t k = validate_labels_with_tenant(client, n, r->base.tenant, with);
     uint64_t h = hash_labels(with, k);
-    uint32_t owner = hash_to_range(h, s->nshards);
     sp->all[idx] = (struct tsdb_series_in){.labels = with, .n_labels = k, .hash = h};
-    sp->owner[idx] = owner;
-    if (sp->count[owner]++ == 0)
-        sp->first[owner] = idx;
+    dispatch_split_place(&sp->ds, idx, h, s->d.nshards);
     return 1;
 }
 
@@ -72,8 +59,7 @@ static void keep_placed(struct split *sp, uint32_t idx)
     sp->any_hists |= sp->hall[idx].n > 0 || sp->hall[idx].n_exemplars > 0;
     if (sp->all[idx].n_samples || sp->hall[idx].n || sp->hall[idx].n_exemplars)
         return;
-    sp->count[sp->owner[idx]]--;
-    sp->owner[idx] = INGEST_NO_OWNER;
+    dispatch_split_unplace(&sp->ds, idx);
 }
 
 /* ---- v1 ---- */
@@ -81,7 +67,7 @@ static void keep_placed(struct split *sp, uint32_t idx)
 static int split_v1_series(struct ingest_req *r, struct split *sp, uint32_t idx)
 {
     const rw1_series *ts = r->v1->timeseries[idx];
-    struct label *client = arena_alloc(&r->arena, (ts->n_labels + 1) * sizeof *client);
+    struct label *client = arena_alloc(&r->base.arena, (ts->n_labels + 1) * sizeof *client);
     if (!client)
         return ERR_NOMEM;
     size_t n = rw1_series_labels(ts, client, ts->n_labels);
@@ -91,7 +77,7 @@ static int split_v1_series(struct ingest_req *r, struct split *sp, uint32_t idx)
     int placed = place_series(r, sp, idx, client, n, ts->n_samples, ts->n_histograms);
     if (placed <= 0)
         return placed;
-    struct tsdb_sample *smp = arena_alloc(&r->arena, (ts->n_samples + 1) * sizeof *smp);
+    struct tsdb_sample *smp = arena_alloc(&r->base.arena, (ts->n_samples + 1) * sizeof *smp);
     if (!smp)
         return ERR_NOMEM;
     for (size_t i = 0; i < ts->n_samples; i++) {
@@ -109,7 +95,7 @@ static void meta_v1(struct ingest_req *r)
 {
     for (size_t i = 0; i < r->v1->n_metadata; i++) {
         const Prometheus__MetricMetadata *md = r->v1->metadata[i];
-        ingest_meta_put(r->s, wire_str(md->metric_family_name), (uint8_t)md->type,
+        ingest_meta_put(ingest_req_shard(r), wire_str(md->metric_family_name), (uint8_t)md->type,
                         wire_str(md->help), wire_str(md->unit));
     }
 }
@@ -133,7 +119,7 @@ static void meta_v2(struct ingest_req *r, const rw2_series *ts, const struct lab
     struct str family = metric_name(client, n);
     if (family.len == 0)
         return;
-    ingest_meta_put(r->s, family, (uint8_t)md->type, rw2_symbol(r->v2, md->help_ref),
+    ingest_meta_put(ingest_req_shard(r), family, (uint8_t)md->type, rw2_symbol(r->v2, md->help_ref),
                     rw2_symbol(r->v2, md->unit_ref));
 }
 
@@ -141,7 +127,7 @@ static int split_v2_series(struct ingest_req *r, struct split *sp, uint32_t idx)
 {
     const rw2_series *ts = r->v2->timeseries[idx];
     size_t cap = ts->n_labels_refs / 2 + 1;
-    struct label *client = arena_alloc(&r->arena, cap * sizeof *client);
+    struct label *client = arena_alloc(&r->base.arena, cap * sizeof *client);
     if (!client)
         return ERR_NOMEM;
     size_t n = rw2_series_labels(r->v2, ts, client, cap);
@@ -152,7 +138,7 @@ static int split_v2_series(struct ingest_req *r, struct split *sp, uint32_t idx)
     int placed = place_series(r, sp, idx, client, n, ts->n_samples, ts->n_histograms);
     if (placed <= 0)
         return placed;
-    struct tsdb_sample *smp = arena_alloc(&r->arena, (ts->n_samples + 1) * sizeof *smp);
+    struct tsdb_sample *smp = arena_alloc(&r->base.arena, (ts->n_samples + 1) * sizeof *smp);
     if (!smp)
         return ERR_NOMEM;
     for (size_t i = 0; i < ts->n_samples; i++) {
@@ -168,70 +154,44 @@ static int split_v2_series(struct ingest_req *r, struct split *sp, uint32_t idx)
 
 /* ---- parts ---- */
 
-static int build_parts(struct ingest_req *r, struct split *sp, uint32_t nseries)
+static int build_parts(struct ingest_req *r, struct split *sp)
 {
-    struct ingest_shard *s = r->s;
-    uint32_t nparts = 0;
-    for (uint32_t o = 0; o < s->nshards; o++)
-        nparts += sp->count[o] > 0;
-    if (nparts == 0)
-        return 0;
-    r->parts = arena_alloc_aligned(&r->arena, nparts * sizeof *r->parts, 64);
-    uint32_t *slot = arena_alloc(&r->arena, s->nshards * sizeof *slot);
-    if (!r->parts || !slot)
-        return ERR_NOMEM;
-    uint32_t k = 0;
-    for (uint32_t o = 0; o < s->nshards; o++) {
-        if (!sp->count[o])
-            continue;
-        struct ingest_part *p = &r->parts[k];
-        memset(p, 0, sizeof *p);
-        mesh_msg_init(&p->hdr, INGEST_MSG_APPEND, s->self);
-        p->req = r;
-        p->owner = o;
-        p->first_index = sp->first[o];
-        struct tsdb_series_in *series = arena_alloc(&r->arena, sp->count[o] * sizeof *series);
-        if (!series)
-            return ERR_NOMEM;
-        p->series = series;
-        if (sp->any_hists) {
-            struct tsdb_hists_in *h = arena_alloc(&r->arena, sp->count[o] * sizeof *h);
-            if (!h)
-                return ERR_NOMEM;
-            p->hists = h;
-        }
-        slot[o] = k++;
+    uint32_t *slot;
+    int rc = dispatch_split_parts(&r->base, &sp->ds, &slot);
+    for (uint32_t k = 0; rc == 0 && k < r->base.nparts; k++) {
+        struct ingest_part *p = (struct ingest_part *)dispatch_req_part(&r->base, k);
+        uint32_t count = sp->ds.count[p->owner];
+        p->series = arena_alloc(&r->base.arena, count * sizeof *p->series);
+        if (sp->any_hists)
+            p->hists = arena_alloc(&r->base.arena, count * sizeof *p->hists);
+        if (!p->series || (sp->any_hists && !p->hists))
+            rc = ERR_NOMEM;
     }
-    r->nparts = nparts;
-    for (uint32_t i = 0; i < nseries; i++) {
-        if (sp->owner[i] == INGEST_NO_OWNER)
+    for (uint32_t i = 0; rc == 0 && i < sp->ds.n; i++) {
+        if (sp->ds.owner[i] == INGEST_NO_OWNER)
             continue;
-        struct ingest_part *p = &r->parts[slot[sp->owner[i]]];
+        struct ingest_part *p =
+            (struct ingest_part *)dispatch_req_part(&r->base, slot[sp->ds.owner[i]]);
         if (p->hists)
             ((struct tsdb_hists_in *)p->hists)[p->n_series] = sp->hall[i];
         ((struct tsdb_series_in *)p->series)[p->n_series++] = sp->all[i];
     }
-    return 0;
+    return rc;
 }
 
 int ingest_req_split(struct ingest_req *r)
 {
-    struct ingest_shard *s = r->s;
+    struct ingest_shard *s = ingest_req_shard(r);
     uint32_t n = r->v2 ? (uint32_t)r->v2->n_timeseries : (uint32_t)r->v1->n_timeseries;
     struct split sp = {
-        .all = arena_alloc(&r->arena, (n + 1) * sizeof *sp.all),
-        .hall = arena_alloc(&r->arena, (n + 1) * sizeof *sp.hall),
-        .owner = arena_alloc(&r->arena, (n + 1) * sizeof *sp.owner),
-        .count = arena_alloc(&r->arena, s->nshards * sizeof *sp.count),
-        .first = arena_alloc(&r->arena, s->nshards * sizeof *sp.first),
+        .all = arena_alloc(&r->base.arena, (n + 1) * sizeof *sp.all),
+        .hall = arena_alloc(&r->base.arena, (n + 1) * sizeof *sp.hall),
     };
-    if (!sp.all || !sp.hall || !sp.owner || !sp.count || !sp.first)
+    if (!sp.all || !sp.hall || dispatch_split_init(&r->base, &sp.ds, n))
         return ERR_NOMEM;
     memset(sp.hall, 0, (n + 1) * sizeof *sp.hall);
-    memset(sp.count, 0, s->nshards * sizeof *sp.count);
     r->reply.series_total = n;
     for (uint32_t i = 0; i < n; i++) {
-        sp.owner[i] = INGEST_NO_OWNER;
         int rc = r->v2 ? split_v2_series(r, &sp, i) : split_v1_series(r, &sp, i);
         if (rc)
             return rc;
@@ -241,5 +201,5 @@ int ingest_req_split(struct ingest_req *r)
     metric_add(&s->stats.samples_received, r->reply.samples_total);
     metric_add(&s->stats.histograms_received, r->reply.histograms_total);
     metric_add(&s->stats.exemplars_received, r->reply.exemplars_total);
-    return build_parts(r, &sp, n);
+    return build_parts(r, &sp);
 }

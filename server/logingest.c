@@ -1,9 +1,8 @@
-/* The log ingest pipeline's shard state, request life cycle, dispatch over the mesh and reply
- * aggregation (see logingest.h). Validation and splitting are in logingest_split.c, the owner side
- * in logingest_owner.c, the token buckets in logingest_rate.c. */
+/* The log ingest pipeline's shard state, request life cycle and reply aggregation over push
+ * dispatch (see logingest.h, dispatch.h). Validation and splitting are in logingest_split.c, the
+ * owner side in logingest_owner.c, the token buckets in logingest_rate.c. */
 #include "server/logingest.h"
 
-#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,8 +14,6 @@
 #include "base/log.h"
 #include "formats/wire/lokipush_json.h"
 #include "server/logingest_internal.h"
-
-#define REQ_ARENA_CHUNK (64 * 1024)
 
 void logingest_config_default(struct logingest_config *c)
 {
@@ -59,6 +56,19 @@ static int logstore_store_append(void *store, const struct logstore_stream_in *s
 
 /* ---- shard ---- */
 
+static void absorb_part(struct dispatch_req *base, struct dispatch_part *part);
+static void finish(struct dispatch_req *base);
+
+static const struct dispatch_ops logingest_dispatch_ops = {
+    .msg_type = LOGINGEST_MSG_APPEND,
+    .req_size = sizeof(struct logingest_req),
+    .part_size = sizeof(struct logingest_part),
+    .expired_msg = "mesh lane full too long, refusing log push",
+    .apply = logingest_owner_apply,
+    .absorb = absorb_part,
+    .finish = finish,
+};
+
 int logingest_shard_create(const struct logingest_config *cfg, uint32_t self, uint32_t nshards,
                            struct mesh *mesh, struct logingest_shard **out)
 {
@@ -67,9 +77,11 @@ int logingest_shard_create(const struct logingest_config *cfg, uint32_t self, ui
     if (!s)
         return ERR_NOMEM;
     s->cfg = *cfg;
-    s->self = self;
-    s->nshards = nshards;
-    s->mesh = mesh;
+    dispatch_shard_init(&s->d, &logingest_dispatch_ops, s, self, nshards, mesh);
+    s->d.mesh_full_timeout_ns = cfg->mesh_full_timeout_ns;
+    s->d.body_bytes_max = cfg->body_bytes_max;
+    s->d.parts_applied = &s->stats.parts_applied;
+    s->d.mesh_full_retries = &s->stats.mesh_full_retries;
     s->logstore_ops.append = logstore_store_append;
     if (cfg->rate_lines_per_s) {
         s->rate = logingest_rate_create((double)cfg->rate_lines_per_s / nshards,
@@ -83,13 +95,6 @@ int logingest_shard_create(const struct logingest_config *cfg, uint32_t self, ui
     return 0;
 }
 
-static void req_destroy(struct logingest_req *r)
-{
-    wire_decoder_deinit(&r->dec);
-    arena_deinit(&r->arena);
-    free(r);
-}
-
 void logingest_shard_destroy(struct logingest_shard *s)
 {
     if (!s)
@@ -97,15 +102,11 @@ void logingest_shard_destroy(struct logingest_shard *s)
     if (!logingest_shard_idle(s)) {
         /* stopped past the grace period: other shards' lanes or WAL callbacks may still reference
          * requests and parts; leave them (the process is exiting) */
-        log_warn("log ingest state freed with work in flight", LOG_UINT("requests", s->inflight),
-                 LOG_UINT("parts", s->owner_pending));
+        log_warn("log ingest state freed with work in flight", LOG_UINT("requests", s->d.inflight),
+                 LOG_UINT("parts", s->d.owner_pending));
         return;
     }
-    while (s->pool) {
-        struct logingest_req *r = s->pool;
-        s->pool = r->next_free;
-        req_destroy(r);
-    }
+    dispatch_shard_deinit(&s->d);
     logingest_rate_destroy(s->rate);
     buf_deinit(&s->body);
     free(s);
@@ -136,45 +137,22 @@ struct buf *logingest_shard_body_buf(struct logingest_shard *s)
 
 bool logingest_shard_idle(const struct logingest_shard *s)
 {
-    return s->inflight == 0 && s->owner_pending == 0;
+    return dispatch_idle(&s->d);
 }
 
 uint32_t logingest_shard_inflight(const struct logingest_shard *s)
 {
-    return s->inflight;
-}
-
-/* ---- mesh ---- */
-
-static void part_expired(void *arg, struct meshq_item *it)
-{
-    struct logingest_shard *s = arg;
-    struct logingest_part *p = (struct logingest_part *)it->msg;
-    log_warn("mesh lane full too long, refusing log push", LOG_UINT("owner", p->owner));
-    p->rc = ERR_FULL;
-    logingest_part_returned(s, p);
+    return s->d.inflight;
 }
 
 bool logingest_shard_poll(struct logingest_shard *s, int64_t now_ns)
 {
-    if (!meshq_waiting(&s->retry))
-        return false;
-    uint32_t kept = meshq_poll(&s->retry, s->mesh, s->self, now_ns, s->cfg.mesh_full_timeout_ns,
-                               part_expired, s);
-    metric_add(&s->stats.mesh_full_retries, kept);
-    return meshq_waiting(&s->retry);
+    return dispatch_poll(&s->d, now_ns);
 }
 
 bool logingest_on_message(struct logingest_shard *s, struct mesh_msg *msg)
 {
-    if (msg->type != LOGINGEST_MSG_APPEND)
-        return false;
-    struct logingest_part *p = (struct logingest_part *)msg;
-    if (msg->flags & MESH_MSG_REPLY)
-        logingest_part_returned(s, p);
-    else
-        logingest_owner_apply(s, p);
-    return true;
+    return dispatch_on_message(&s->d, msg);
 }
 
 /* ---- requests ---- */
@@ -182,52 +160,17 @@ bool logingest_on_message(struct logingest_shard *s, struct mesh_msg *msg)
 static struct logingest_req *req_begin(struct logingest_shard *s, enum logingest_body kind,
                                        struct str tenant)
 {
-    ASSERT(tenant.len <= VALIDATE_TENANT_BYTES_MAX);
-    struct logingest_req *r = s->pool;
-    if (r) {
-        s->pool = r->next_free;
-        s->npool--;
-    } else {
-        r = calloc(1, sizeof *r);
-        if (!r)
-            return NULL;
-        size_t mem = s->cfg.body_bytes_max * WIRE_MEM_PER_BODY_BYTE + (1u << 20);
-        wire_decoder_init(&r->dec, s->cfg.body_bytes_max, mem);
-        arena_init(&r->arena, REQ_ARENA_CHUNK);
-    }
-    r->s = s;
+    struct logingest_req *r = (struct logingest_req *)dispatch_req_begin(&s->d, tenant);
+    if (!r)
+        return NULL;
     r->kind = kind;
     memset(&r->push, 0, sizeof r->push);
-    memcpy(r->tenant_buf, tenant.ptr, tenant.len);
-    r->tenant_buf[tenant.len] = 0;
-    r->tenant = (struct str){r->tenant_buf, tenant.len};
-    r->parts = NULL;
-    r->nparts = 0;
-    r->pending = 0;
-    r->backpressure = 0;
     r->entries_sent = 0;
     memset(r->rejected, 0, sizeof r->rejected);
     memset(&r->reply, 0, sizeof r->reply);
-    r->reason_index = UINT32_MAX;
-    r->reason[0] = 0;
     r->done = NULL;
     r->done_arg = NULL;
-    r->next_free = NULL;
     return r;
-}
-
-static void req_free(struct logingest_req *r)
-{
-    struct logingest_shard *s = r->s;
-    if (s->npool >= LOGINGEST_POOL_MAX) {
-        req_destroy(r);
-        return;
-    }
-    wire_decoder_reset(&r->dec);
-    arena_reset(&r->arena);
-    r->next_free = s->pool;
-    s->pool = r;
-    s->npool++;
 }
 
 static void set_reply_text(struct logingest_req *r, int status, const char *text)
@@ -238,40 +181,28 @@ static void set_reply_text(struct logingest_req *r, int status, const char *text
 
 static int req_decode(struct logingest_req *r, const uint8_t *body, size_t n)
 {
-    metric_add(&r->s->stats.requests, 1);
-    int rc = r->kind == LOGINGEST_JSON ? lokipush_json_decode(&r->dec, body, n, &r->push)
-                                       : lokipush_decode(&r->dec, body, n, &r->push);
+    struct wire_decoder *dec = &r->base.dec;
+    metric_add(&logingest_req_shard(r)->stats.requests, 1);
+    int rc = r->kind == LOGINGEST_JSON ? lokipush_json_decode(dec, body, n, &r->push)
+                                       : lokipush_decode(dec, body, n, &r->push);
     if (rc == 0)
         return 0;
     char text[LOGINGEST_REASON_MAX];
     if (rc == ERR_LIMIT)
-        snprintf(text, sizeof text, "request body too large: %s", wire_decoder_err(&r->dec));
+        snprintf(text, sizeof text, "request body too large: %s", wire_decoder_err(dec));
     else
-        snprintf(text, sizeof text, "%s", wire_decoder_err(&r->dec));
+        snprintf(text, sizeof text, "%s", wire_decoder_err(dec));
     set_reply_text(r, rc == ERR_LIMIT ? 413 : rc == ERR_NOMEM ? 500 : 400, text);
     return rc;
 }
 
 /* ---- aggregation ---- */
 
-/* Refusals by severity: mesh/WAL full, disk low, closing (503) over 413 over 500. */
-static int severity(int rc)
+static void absorb_part(struct dispatch_req *base, struct dispatch_part *part)
 {
-    switch (rc) {
-    case 0: return 0;
-    case ERR_LIMIT: return 2;
-    case ERR_FULL:
-    case ERR_CLOSED:
-    case -ENOSPC: return 3;
-    default: return 1; /* internal */
-    }
-}
-
-static void absorb_part(struct logingest_req *r, struct logingest_part *p)
-{
-    int err = p->rc ? p->rc : p->res.err;
-    if (severity(err) > severity(r->backpressure))
-        r->backpressure = err;
+    struct logingest_req *r = (struct logingest_req *)base;
+    struct logingest_part *p = (struct logingest_part *)part;
+    dispatch_refusal_merge(&r->base.refusal, p->rc ? p->rc : p->res.err);
     if (p->rc != 0 && p->rc != ERR_NOMEM)
         return; /* refused up front: nothing applied (res zeroed by the owner) */
     r->reply.entries_written += p->res.accepted + p->res.duplicates;
@@ -279,7 +210,7 @@ static void absorb_part(struct logingest_req *r, struct logingest_part *p)
     for (int k = 0; k < LOGSTORE_REJECT_KINDS_; k++)
         r->rejected[k] += p->res.rejected[k];
     if (p->res.rejected_total && p->res.reason[0])
-        logingest_req_note_reason(r, p->first_index, p->res.reason);
+        dispatch_req_note_reason(&r->base, p->first_index, p->res.reason);
 }
 
 static const char *rej_name(int k)
@@ -297,52 +228,18 @@ static void format_rejection(struct logingest_req *r)
 {
     struct logingest_reply *y = &r->reply;
     if (y->entries_rejected <= 1) {
-        snprintf(y->text, sizeof y->text, "%s", r->reason);
+        snprintf(y->text, sizeof y->text, "%s", r->base.reason);
         return;
     }
     char counts[384];
     size_t o =
         (size_t)snprintf(counts, sizeof counts, "rejected %" PRIu64 " of %" PRIu64 " entries",
                          y->entries_rejected, y->entries_total);
-    const char *sep = ": ";
-    for (int k = 0; k < LOGINGEST_REJ_KINDS_ && o < sizeof counts; k++) {
-        if (!r->rejected[k])
-            continue;
-        o += (size_t)snprintf(counts + o, sizeof counts - o, "%s%" PRIu64 " %s", sep,
-                              r->rejected[k], rej_name(k));
-        sep = ", ";
-    }
+    dispatch_fmt_kinds(counts, sizeof counts, &o, r->rejected, LOGINGEST_REJ_KINDS_, rej_name);
     if (o < sizeof counts)
         snprintf(counts + o, sizeof counts - o, "; %" PRIu64 " entries written",
                  y->entries_written);
-    snprintf(y->text, sizeof y->text, "%.*s (%s)", (int)(sizeof y->text - sizeof counts - 8),
-             r->reason, counts);
-}
-
-static void reply_refused(struct logingest_req *r)
-{
-    struct logingest_reply *y = &r->reply;
-    switch (severity(r->backpressure)) {
-    case 3:
-        y->status = 503;
-        y->retry_after_s = LOGINGEST_RETRY_AFTER_S;
-        snprintf(y->text, sizeof y->text, "%s; retry later",
-                 r->backpressure == -ENOSPC      ? "disk space is low, writes are refused"
-                 : r->backpressure == ERR_CLOSED ? "shutting down"
-                                                 : "overloaded: write buffer or queue full");
-        return;
-    case 2:
-        y->status = 413;
-        snprintf(y->text, sizeof y->text,
-                 "request too large: one shard's part exceeds the WAL batch limit; send smaller "
-                 "batches");
-        return;
-    default:
-        y->status = 500;
-        snprintf(y->text, sizeof y->text, "internal error while storing: %s",
-                 err_str(r->backpressure));
-        return;
-    }
+    dispatch_fmt_rejection(y->text, sizeof y->text, r->base.reason, counts, sizeof counts);
 }
 
 static void build_reply(struct logingest_req *r)
@@ -351,8 +248,9 @@ static void build_reply(struct logingest_req *r)
     y->entries_rejected = 0;
     for (int k = 0; k < LOGINGEST_REJ_KINDS_; k++)
         y->entries_rejected += r->rejected[k];
-    if (r->backpressure) {
-        reply_refused(r);
+    if (r->base.refusal) {
+        y->status =
+            dispatch_refusal_reply(r->base.refusal, &y->retry_after_s, y->text, sizeof y->text);
         return;
     }
     if (y->entries_rejected) {
@@ -378,45 +276,12 @@ static void count_reply(struct logingest_shard *s, const struct logingest_reply 
         metric_add(&s->stats.backpressure, 1);
 }
 
-static void finish(struct logingest_req *r)
+static void finish(struct dispatch_req *base)
 {
-    struct logingest_shard *s = r->s;
+    struct logingest_req *r = (struct logingest_req *)base;
     build_reply(r);
-    count_reply(s, &r->reply);
-    s->inflight--;
+    count_reply(logingest_req_shard(r), &r->reply);
     r->done(r->done_arg, &r->reply);
-    req_free(r);
-}
-
-void logingest_part_returned(struct logingest_shard *s, struct logingest_part *p)
-{
-    (void)s;
-    struct logingest_req *r = p->req;
-    absorb_part(r, p);
-    ASSERT(r->pending > 0);
-    if (--r->pending == 0)
-        finish(r);
-}
-
-static void dispatch(struct logingest_req *r, logingest_done_fn done, void *arg)
-{
-    struct logingest_shard *s = r->s;
-    r->done = done;
-    r->done_arg = arg;
-    s->inflight++;
-    r->pending = r->nparts + 1; /* +1: no completion while we are still sending */
-    int64_t now = clock_mono_ns();
-    for (uint32_t i = 0; i < r->nparts; i++) {
-        struct logingest_part *p = &r->parts[i];
-        if (p->owner == s->self) {
-            logingest_owner_apply(s, p);
-            continue;
-        }
-        ASSERT(s->mesh); /* one shard without a mesh owns everything */
-        meshq_send(&s->retry, s->mesh, s->self, p->owner, &p->hdr, &p->retry, now);
-    }
-    if (--r->pending == 0)
-        finish(r);
 }
 
 /* Answers a request that was not dispatched and frees it. */
@@ -425,19 +290,19 @@ static void answer_now(struct logingest_req *r, logingest_done_fn done, void *ar
     struct logingest_reply *y = &r->reply;
     if (y->status == 0)
         build_reply(r);
-    count_reply(r->s, y);
+    count_reply(logingest_req_shard(r), y);
     done(arg, y);
-    req_free(r);
+    dispatch_req_free(&r->base);
 }
 
 /* The rate limit over the entries that passed validation: 0, or the 429 reply prepared. */
 static int rate_check(struct logingest_req *r)
 {
-    struct logingest_shard *s = r->s;
+    struct logingest_shard *s = logingest_req_shard(r);
     int retry_after = 0;
     if (!s->rate || r->entries_sent == 0 ||
-        logingest_rate_take(s->rate, r->tenant, r->entries_sent, clock_mono_ns(), &retry_after) ==
-            0)
+        logingest_rate_take(s->rate, r->base.tenant, r->entries_sent, clock_mono_ns(),
+                            &retry_after) == 0)
         return 0;
     struct logingest_reply *y = &r->reply;
     metric_add(&s->stats.rate_limited, 1);
@@ -450,7 +315,7 @@ static int rate_check(struct logingest_req *r)
              " lines/sec) while attempting to ingest '%" PRIu64 "' lines totaling '%" PRIu64
              "' bytes, reduce log volume or contact your administrator to see if the limit can be "
              "increased (--limits.loki.ingestion-rate, --limits.loki.ingestion-burst)",
-             (int)r->tenant.len, r->tenant.ptr, s->cfg.rate_lines_per_s, r->entries_sent,
+             (int)r->base.tenant.len, r->base.tenant.ptr, s->cfg.rate_lines_per_s, r->entries_sent,
              y->bytes_total);
     return ERR_LIMIT;
 }
@@ -480,9 +345,11 @@ void logingest_write(struct logingest_shard *s, enum logingest_body kind, struct
         answer_now(r, done, arg);
         return;
     }
-    if (rate_check(r) != 0 || r->nparts == 0) {
+    if (rate_check(r) != 0 || r->base.nparts == 0) {
         answer_now(r, done, arg); /* refused, or nothing valid to store (400 or 204) */
         return;
     }
-    dispatch(r, done, arg);
+    r->done = done;
+    r->done_arg = arg;
+    dispatch_req_send(&r->base);
 }

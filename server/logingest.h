@@ -2,8 +2,9 @@
  * one struct lokipush_request), validate each stream's labels and each entry, check the tenant's
  * ingestion rate, split the streams by owner shard, append each part to its owner's log store
  * (over the mesh, or in place for the accepting shard's own part), and answer once EVERY part is
- * durable (api-contract §3). It mirrors the metrics pipeline (server/ingest.h) and shares its mesh
- * retry queue (server/meshq.h).
+ * durable (api-contract §3). Splitting by owner, sending parts over the mesh, the owner's answer,
+ * merging and the refusal wording are push dispatch's (server/dispatch.h), the one mechanism it
+ * shares with the metrics pipeline (server/ingest.h).
  *
  *   accepting shard A                                   owner shard B (B may be A)
  *   logingest_write: decode (lokipush / lokipush_json),

@@ -7,17 +7,12 @@
 #include "base/error.h"
 #include "server/logingest_internal.h"
 
-struct counter {
-    const char *name, *help;
-    size_t off; /* in struct logingest_stats */
-};
-
 #define C(field, name, help)                                                                       \
     {                                                                                              \
         name, help, offsetof(struct logingest_stats, field)                                        \
     }
 
-static const struct counter push_counters[] = {
+static const struct dispatch_counter push_counters[] = {
     C(requests, "strata_loki_push_requests_total", "Loki push requests decoded or refused."),
     C(requests_failed, "strata_loki_push_requests_failed_total",
       "Loki push requests answered with a non-2xx status."),
@@ -43,34 +38,25 @@ static const struct counter push_counters[] = {
       "Push request parts applied by their owner shard."),
 };
 
-static int header(struct buf *out, const char *name, const char *type, const char *help)
-{
-    return buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
-}
-
 static int render_push(struct buf *out, struct logingest_shard *const *s, uint32_t n)
 {
-    int rc = 0;
-    for (size_t k = 0; k < sizeof push_counters / sizeof push_counters[0] && !rc; k++) {
-        const struct counter *c = &push_counters[k];
-        uint64_t sum = 0;
-        for (uint32_t i = 0; i < n; i++)
-            if (s[i])
-                sum += metric_get((const metric_u64 *)((const char *)&s[i]->stats + c->off));
-        rc = header(out, c->name, "counter", c->help);
-        if (!rc)
-            rc = buf_printf(out, "%s %" PRIu64 "\n", c->name, sum);
-    }
+    const void **stats = calloc(n ? n : 1, sizeof *stats);
+    if (!stats)
+        return ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        stats[i] = s[i] ? &s[i]->stats : NULL;
+    int rc = dispatch_metrics_counters(out, push_counters,
+                                       sizeof push_counters / sizeof push_counters[0], stats, n);
+    free(stats);
     return rc;
 }
 
 /* Per-shard gauges of the log stores. */
+#define NGAUGE 7
 static int render_store_gauges(struct buf *out, const struct logstore_stats *st,
                                const bool *present, uint32_t n)
 {
-    static const struct {
-        const char *name, *help;
-    } g[] = {
+    static const char *const g[NGAUGE][2] = {
         {"strata_logstore_streams", "Live streams in the head."},
         {"strata_logstore_head_entries", "Log entries in the head."},
         {"strata_logstore_head_line_bytes", "Raw line bytes in the head."},
@@ -79,20 +65,28 @@ static int render_store_gauges(struct buf *out, const struct logstore_stats *st,
         {"strata_logstore_blocks", "Log blocks on disk."},
         {"strata_logstore_blocks_bytes", "Bytes of the log blocks on disk."},
     };
-    int rc = 0;
-    for (size_t k = 0; k < sizeof g / sizeof g[0] && !rc; k++) {
-        rc = header(out, g[k].name, "gauge", g[k].help);
-        for (uint32_t i = 0; i < n && !rc; i++) {
-            if (!present[i])
-                continue;
-            const struct logstore_stats *t = &st[i];
-            uint64_t v[] = {t->streams,          t->head_entries,      t->head_line_bytes,
-                            t->head_chunk_bytes, t->wal.pending_bytes, t->blocks,
-                            t->blocks_bytes};
-            rc = buf_printf(out, "%s{shard=\"%u\"} %" PRIu64 "\n", g[k].name, i, v[k]);
-        }
+    uint64_t *v = calloc((size_t)(n ? n : 1) * NGAUGE, sizeof *v);
+    if (!v)
+        return ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        const struct logstore_stats *t = &st[i];
+        uint64_t *row = &v[(size_t)i * NGAUGE];
+        row[0] = t->streams;
+        row[1] = t->head_entries;
+        row[2] = t->head_line_bytes;
+        row[3] = t->head_chunk_bytes;
+        row[4] = t->wal.pending_bytes;
+        row[5] = t->blocks;
+        row[6] = t->blocks_bytes;
     }
+    int rc = dispatch_metrics_gauges(out, g, NGAUGE, v, present, n);
+    free(v);
     return rc;
+}
+
+static const char *logstore_reason(int k)
+{
+    return logstore_reject_str((enum logstore_reject)k);
 }
 
 #define NSUM 9
@@ -127,18 +121,11 @@ static int render_store_counters(struct buf *out, const struct logstore_stats *s
         {"strata_logstore_compactions_total", "Log block compactions."},
         {"strata_logstore_batches_refused_total", "Append batches refused (WAL full or disk low)."},
     };
-    int rc = 0;
-    for (int k = 0; k < NSUM && !rc; k++) {
-        rc = header(out, names[k][0], "counter", names[k][1]);
-        if (!rc)
-            rc = buf_printf(out, "%s %" PRIu64 "\n", names[k][0], sum[k]);
-    }
+    int rc = dispatch_metrics_sums(out, names, sum, NSUM);
     if (!rc)
-        rc = header(out, "strata_logstore_entries_rejected_total", "counter",
-                    "Log entries the log stores rejected, by reason.");
-    for (int k = 0; k < LOGSTORE_REJECT_KINDS_ && !rc; k++)
-        rc = buf_printf(out, "strata_logstore_entries_rejected_total{reason=\"%s\"} %" PRIu64 "\n",
-                        logstore_reject_str((enum logstore_reject)k), rej[k]);
+        rc = dispatch_metrics_reasons(out, "strata_logstore_entries_rejected_total",
+                                      "Log entries the log stores rejected, by reason.", rej,
+                                      LOGSTORE_REJECT_KINDS_, logstore_reason);
     return rc;
 }
 

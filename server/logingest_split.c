@@ -14,24 +14,14 @@
 
 struct split {
     struct logstore_stream_in *all; /* per request stream; n_entries 0 = nothing to store */
-    uint32_t *owner;                /* per request stream, UINT32_MAX when not stored */
-    uint32_t *count;                /* streams per shard */
-    uint32_t *first;                /* request index of each shard's first stream */
+    struct dispatch_split ds;       /* owner per stream */
 };
-
-void logingest_req_note_reason(struct logingest_req *r, uint32_t idx, const char *reason)
-{
-    if (idx >= r->reason_index && r->reason[0])
-        return;
-    r->reason_index = idx;
-    snprintf(r->reason, sizeof r->reason, "%s", reason);
-}
 
 static void reject(struct logingest_req *r, int kind, uint64_t entries, uint32_t idx,
                    const char *reason)
 {
     r->rejected[kind] += entries;
-    logingest_req_note_reason(r, idx, reason);
+    dispatch_req_note_reason(&r->base, idx, reason);
 }
 
 static void fmt_stream(char *dst, size_t cap, const struct lokipush_stream *st)
@@ -113,20 +103,21 @@ static int convert_entries(struct logingest_req *r, uint32_t idx, const struct l
                            struct logstore_stream_in *out)
 {
     const Logproto__StreamAdapter *pb = st->pb;
-    struct logstore_entry_in *ents = arena_alloc(&r->arena, (pb->n_entries + 1) * sizeof *ents);
+    struct logstore_entry_in *ents =
+        arena_alloc(&r->base.arena, (pb->n_entries + 1) * sizeof *ents);
     if (!ents)
         return ERR_NOMEM;
     size_t k = 0;
     char reason[LOGINGEST_REASON_MAX];
     for (size_t i = 0; i < pb->n_entries; i++) {
         const Logproto__EntryAdapter *e = pb->entries[i];
-        if (check_metadata(&r->s->cfg, st, e, reason, sizeof reason)) {
+        if (check_metadata(&logingest_req_shard(r)->cfg, st, e, reason, sizeof reason)) {
             reject(r, LOGINGEST_REJ_METADATA, 1, idx, reason);
             continue;
         }
         struct label *md = NULL;
         if (e->n_structured_metadata) {
-            md = arena_alloc(&r->arena, e->n_structured_metadata * sizeof *md);
+            md = arena_alloc(&r->base.arena, e->n_structured_metadata * sizeof *md);
             if (!md)
                 return ERR_NOMEM;
             for (size_t j = 0; j < e->n_structured_metadata; j++)
@@ -146,7 +137,7 @@ static int convert_entries(struct logingest_req *r, uint32_t idx, const struct l
 /* Validates stream idx and, when it has entries to store, fills sp->all[idx] and its owner. */
 static int place_stream(struct logingest_req *r, struct split *sp, uint32_t idx)
 {
-    struct logingest_shard *s = r->s;
+    struct logingest_shard *s = logingest_req_shard(r);
     const struct lokipush_stream *st = &r->push.streams[idx];
     const Logproto__StreamAdapter *pb = st->pb;
     r->reply.entries_total += pb->n_entries;
@@ -165,79 +156,52 @@ static int place_stream(struct logingest_req *r, struct split *sp, uint32_t idx)
     int rc = convert_entries(r, idx, st, in);
     if (rc || in->n_entries == 0)
         return rc;
-    struct label *with = arena_alloc(&r->arena, (st->n_labels + 1) * sizeof *with);
+    struct label *with = arena_alloc(&r->base.arena, (st->n_labels + 1) * sizeof *with);
     if (!with)
         return ERR_NOMEM;
-    in->n_labels = validate_labels_with_tenant(st->labels, st->n_labels, r->tenant, with);
+    in->n_labels = validate_labels_with_tenant(st->labels, st->n_labels, r->base.tenant, with);
     in->labels = with;
     in->hash = hash_labels(with, in->n_labels);
-    uint32_t owner = hash_to_range(in->hash, s->nshards);
-    sp->owner[idx] = owner;
-    if (sp->count[owner]++ == 0)
-        sp->first[owner] = idx;
+    dispatch_split_place(&sp->ds, idx, in->hash, s->d.nshards);
     r->entries_sent += in->n_entries;
     return 0;
 }
 
-static int build_parts(struct logingest_req *r, struct split *sp, uint32_t nstreams)
+static int build_parts(struct logingest_req *r, struct split *sp)
 {
-    struct logingest_shard *s = r->s;
-    uint32_t nparts = 0;
-    for (uint32_t o = 0; o < s->nshards; o++)
-        nparts += sp->count[o] > 0;
-    if (nparts == 0)
-        return 0;
-    r->parts = arena_alloc_aligned(&r->arena, nparts * sizeof *r->parts, 64);
-    uint32_t *slot = arena_alloc(&r->arena, s->nshards * sizeof *slot);
-    if (!r->parts || !slot)
-        return ERR_NOMEM;
-    uint32_t k = 0;
-    for (uint32_t o = 0; o < s->nshards; o++) {
-        if (!sp->count[o])
-            continue;
-        struct logingest_part *p = &r->parts[k];
-        memset(p, 0, sizeof *p);
-        mesh_msg_init(&p->hdr, LOGINGEST_MSG_APPEND, s->self);
-        p->req = r;
-        p->owner = o;
-        p->first_index = sp->first[o];
-        p->streams = arena_alloc(&r->arena, sp->count[o] * sizeof *p->streams);
+    uint32_t *slot;
+    int rc = dispatch_split_parts(&r->base, &sp->ds, &slot);
+    for (uint32_t k = 0; rc == 0 && k < r->base.nparts; k++) {
+        struct logingest_part *p = (struct logingest_part *)dispatch_req_part(&r->base, k);
+        p->streams = arena_alloc(&r->base.arena, sp->ds.count[p->owner] * sizeof *p->streams);
         if (!p->streams)
-            return ERR_NOMEM;
-        slot[o] = k++;
+            rc = ERR_NOMEM;
     }
-    r->nparts = nparts;
-    for (uint32_t i = 0; i < nstreams; i++) {
-        if (sp->owner[i] == UINT32_MAX)
+    for (uint32_t i = 0; rc == 0 && i < sp->ds.n; i++) {
+        if (sp->ds.owner[i] == DISPATCH_NO_OWNER)
             continue;
-        struct logingest_part *p = &r->parts[slot[sp->owner[i]]];
+        struct logingest_part *p =
+            (struct logingest_part *)dispatch_req_part(&r->base, slot[sp->ds.owner[i]]);
         ((struct logstore_stream_in *)p->streams)[p->n_streams++] = sp->all[i];
     }
-    return 0;
+    return rc;
 }
 
 int logingest_req_split(struct logingest_req *r)
 {
-    struct logingest_shard *s = r->s;
+    struct logingest_shard *s = logingest_req_shard(r);
     uint32_t n = (uint32_t)r->push.n_streams;
-    struct split sp = {
-        .all = arena_alloc(&r->arena, (n + 1) * sizeof *sp.all),
-        .owner = arena_alloc(&r->arena, (n + 1) * sizeof *sp.owner),
-        .count = arena_alloc(&r->arena, s->nshards * sizeof *sp.count),
-        .first = arena_alloc(&r->arena, s->nshards * sizeof *sp.first),
-    };
-    if (!sp.all || !sp.owner || !sp.count || !sp.first)
+    struct split sp = {.all = arena_alloc(&r->base.arena, (n + 1) * sizeof *sp.all)};
+    if (!sp.all || dispatch_split_init(&r->base, &sp.ds, n))
         return ERR_NOMEM;
     memset(sp.all, 0, (n + 1) * sizeof *sp.all);
-    memset(sp.count, 0, s->nshards * sizeof *sp.count);
     r->reply.streams_total = n;
     for (uint32_t i = 0; i < n; i++) {
-        sp.owner[i] = UINT32_MAX;
         int rc = place_stream(r, &sp, i);
         if (rc)
             return rc;
     }
     metric_add(&s->stats.entries_received, r->reply.entries_total);
     metric_add(&s->stats.bytes_received, r->reply.bytes_total);
-    return build_parts(r, &sp, n);
+    return build_parts(r, &sp);
 }

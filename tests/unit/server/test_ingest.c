@@ -24,8 +24,9 @@
 #include "server/api_write.h"
 #include "server/ingest.h"
 #include "tests/unit/prop.h"
+#include "tests/unit/server/push_fixture.h"
 
-#define NS_MAX 4
+#define NS_MAX PUSH_NS_MAX
 
 /* ---- a fake store: checks ownership, rejects old samples, defers durability ---- */
 
@@ -35,12 +36,8 @@ struct fake {
     int64_t reject_before; /* samples older than this: TSDB_REJECT_TOO_OLD */
     uint64_t samples, series_calls;
     bool wrong_owner, bad_hash, no_tenant;
-    struct {
-        tsdb_commit_fn cb;
-        void *arg;
-    } pend[256];
-    uint32_t npend;
-    uint64_t hashes[1024]; /* series created */
+    struct push_pending *pend; /* the world's, for this shard */
+    uint64_t hashes[1024];     /* series created */
     uint32_t nhashes;
     uint64_t removed;
     uint64_t tenant_override; /* when nonzero: tenant_series answer */
@@ -103,10 +100,7 @@ static int fake_append(void *store, const struct tsdb_series_in *series, size_t 
     res->first_reject = -1;
     for (size_t i = 0; i < n; i++)
         fake_series(f, &series[i], res);
-    assert_true(f->npend < 256);
-    f->pend[f->npend].cb = cb;
-    f->pend[f->npend].arg = arg;
-    f->npend++;
+    push_pending_add(f->pend, cb, arg);
     return 0;
 }
 
@@ -154,90 +148,39 @@ static const struct ingest_store_ops fake_ops = {
     .series_removed = fake_removed,
 };
 
-/* Makes everything appended so far durable. */
-static void fake_sync(struct fake *f)
-{
-    uint32_t n = f->npend;
-    f->npend = 0;
-    for (uint32_t i = 0; i < n; i++)
-        f->pend[i].cb(f->pend[i].arg, 0);
-}
-
-/* ---- a world: N shards on one thread ---- */
+/* ---- a world: N shards on one thread (push_fixture.h) ---- */
 
 struct world {
-    uint32_t n;
-    struct mesh *mesh;
+    struct push_world pw; /* first */
     struct ingest_shard *ish[NS_MAX];
     struct fake fake[NS_MAX];
-    bool owner_asleep[NS_MAX]; /* does not poll its mesh lanes */
-    int64_t skew_ns;           /* added to the monotonic clock */
 };
 
-struct outcome {
-    int calls;
-    struct ingest_reply reply;
-};
-
-static void on_done(void *arg, const struct ingest_reply *y)
+static void *shard_create(struct push_world *pw, uint32_t i, const void *cfg)
 {
-    struct outcome *o = arg;
-    o->calls++;
-    o->reply = *y;
+    struct world *w = (struct world *)pw;
+    assert_int_equal(ingest_shard_create(cfg, i, pw->n, pw->mesh, &w->ish[i]), 0);
+    w->fake[i] = (struct fake){
+        .shard = i, .nshards = pw->n, .reject_before = INT64_MIN, .pend = &pw->pending[i]};
+    ingest_shard_set_store(w->ish[i], &fake_ops, &w->fake[i]);
+    return w->ish[i];
 }
+
+PUSH_WORLD_OPS(world_ops, struct ingest_shard, shard_create, ingest_on_message, ingest_shard_poll,
+               ingest_shard_idle, ingest_shard_destroy);
+PUSH_OUTCOME(struct ingest_reply)
 
 static void world_init(struct world *w, uint32_t n, uint32_t lane_cap, struct ingest_config *cfg)
 {
-    memset(w, 0, sizeof *w);
-    w->n = n;
     struct ingest_config def;
-    if (!cfg) {
-        ingest_config_default(&def);
-        cfg = &def;
-    }
-    assert_int_equal(mesh_create(n, lane_cap, &w->mesh), 0);
-    for (uint32_t i = 0; i < n; i++) {
-        assert_int_equal(ingest_shard_create(cfg, i, n, w->mesh, &w->ish[i]), 0);
-        w->fake[i].shard = i;
-        w->fake[i].nshards = n;
-        w->fake[i].reject_before = INT64_MIN;
-        ingest_shard_set_store(w->ish[i], &fake_ops, &w->fake[i]);
-    }
+    ingest_config_default(&def);
+    memset(w, 0, sizeof *w);
+    push_world_init(&w->pw, &world_ops, n, lane_cap, cfg ? cfg : &def);
 }
 
 static void world_deinit(struct world *w)
 {
-    for (uint32_t i = 0; i < w->n; i++) {
-        assert_true(ingest_shard_idle(w->ish[i]));
-        ingest_shard_destroy(w->ish[i]);
-    }
-    mesh_destroy(w->mesh);
-}
-
-/* One loop turn of every shard. */
-static void world_turn(struct world *w)
-{
-    for (uint32_t i = 0; i < w->n; i++) {
-        if (w->owner_asleep[i])
-            continue;
-        struct mesh_msg *msgs[64];
-        uint32_t k = mesh_poll(w->mesh, i, msgs, 64);
-        for (uint32_t j = 0; j < k; j++)
-            assert_true(ingest_on_message(w->ish[i], msgs[j]));
-    }
-    for (uint32_t i = 0; i < w->n; i++)
-        fake_sync(&w->fake[i]);
-    for (uint32_t i = 0; i < w->n; i++) {
-        ingest_shard_poll(w->ish[i], clock_mono_ns() + w->skew_ns);
-        mesh_flush(w->mesh, i);
-    }
-}
-
-static void world_run(struct world *w, struct outcome *o, int want_calls)
-{
-    for (int turn = 0; turn < 50 && o->calls < want_calls; turn++)
-        world_turn(w);
-    assert_int_equal(o->calls, want_calls);
+    push_world_deinit(&w->pw);
 }
 
 /* ---- request builders ---- */
@@ -413,7 +356,7 @@ static void test_multi_shard_write_204(void **state)
     struct outcome o = {0};
     write_v1(&w, 2, sp, 24, &o);
     assert_int_equal(o.calls, 0); /* waits for durability */
-    world_run(&w, &o, 1);
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.status, 204);
     assert_int_equal(o.reply.samples_total, 120);
     assert_int_equal(o.reply.samples_written, 120);
@@ -454,7 +397,7 @@ static void test_partial_rejection_400(void **state)
     };
     struct outcome o = {0};
     write_v1(&w, 0, sp, 4, &o);
-    world_run(&w, &o, 1);
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.status, 400);
     assert_int_equal(o.reply.samples_total, 12);
     assert_int_equal(o.reply.samples_written, 6);
@@ -472,27 +415,19 @@ static void test_partial_rejection_400(void **state)
 static void test_refusals(void **state)
 {
     (void)state;
-    static const struct {
-        int rc;
-        int status;
-        const char *text;
-    } cases[] = {
-        {ERR_FULL, 503, "overloaded"},      {-ENOSPC, 503, "disk space is low"},
-        {ERR_CLOSED, 503, "shutting down"}, {ERR_LIMIT, 413, "too large"},
-        {ERR_NOMEM, 500, "internal error"},
-    };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    for (size_t c = 0; c < PUSH_REFUSALS; c++) {
+        const struct push_refusal *rf = &push_refusals[c];
         struct world w;
         world_init(&w, 2, 64, NULL);
-        w.fake[1].refuse = cases[c].rc;
+        w.fake[1].refuse = rf->rc;
         struct series_spec sp[2] = {{"m", job_owned_by(0, 2, 0), 2, 1000},
                                     {"m", job_owned_by(1, 2, 0), 2, 1000}};
         struct outcome o = {0};
         write_v1(&w, 0, sp, 2, &o);
-        world_run(&w, &o, 1);
-        assert_int_equal(o.reply.status, cases[c].status);
-        assert_non_null(strstr(o.reply.text, cases[c].text));
-        assert_int_equal(o.reply.retry_after_s, cases[c].status == 503 ? 1 : 0);
+        push_world_run(&w.pw, &o.calls, 1);
+        assert_int_equal(o.reply.status, rf->status);
+        assert_non_null(strstr(o.reply.text, rf->text));
+        assert_int_equal(o.reply.retry_after_s, rf->status == 503 ? 1 : 0);
         assert_int_equal(w.fake[0].samples, 2); /* the other owner stored its part */
         world_deinit(&w);
     }
@@ -506,28 +441,19 @@ static void test_mesh_full_times_out_503(void **state)
     cfg.mesh_full_timeout_ns = 1000000000LL;
     struct world w;
     world_init(&w, 2, 2, &cfg);
-    w.owner_asleep[1] = true; /* shard 1 does not drain its lanes */
+    w.pw.asleep[1] = true; /* shard 1 does not drain its lanes */
     struct series_spec sp[1] = {{"m", job_owned_by(1, 2, 0), 1, 1000}};
     struct outcome o[4] = {{0}};
     for (int i = 0; i < 4; i++)
         write_v1(&w, 0, sp, 1, &o[i]);
-    world_turn(&w);
+    push_world_turn(&w.pw);
     assert_int_equal(o[0].calls + o[1].calls + o[2].calls + o[3].calls, 0);
-    w.skew_ns += 2000000000LL; /* past the timeout */
-    world_turn(&w);
-    int n503 = 0;
-    for (int i = 0; i < 4; i++) {
-        if (o[i].calls) {
-            assert_int_equal(o[i].reply.status, 503);
-            assert_int_equal(o[i].reply.retry_after_s, 1);
-            n503++;
-        }
-    }
-    assert_int_equal(n503, 2); /* lane capacity 2: two parts got in, two timed out */
+    push_world_time_out(&w.pw);
+    assert_int_equal(outcomes_503(o, 4), 2); /* lane capacity 2: two parts got in, two timed out */
     assert_true(metric_get(&ingest_shard_stats(w.ish[0])->mesh_full_retries) > 0);
-    w.owner_asleep[1] = false;
+    w.pw.asleep[1] = false;
     for (int turn = 0; turn < 10; turn++)
-        world_turn(&w);
+        push_world_turn(&w.pw);
     for (int i = 0; i < 4; i++) {
         assert_int_equal(o[i].calls, 1);
         assert_true(o[i].reply.status == 503 || o[i].reply.status == 204);
@@ -579,7 +505,7 @@ static void test_v2_counts(void **state)
     assert_int_equal(rw2_pack(&req, &b), 0);
     struct outcome o = {0};
     ingest_write(w.ish[0], INGEST_RW2, STR_LIT("acme"), b.data, b.len, on_done, &o);
-    world_run(&w, &o, 1);
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.proto, INGEST_RW2);
     assert_int_equal(o.reply.status, 400); /* the histogram is invalid: count != buckets */
     assert_int_equal(o.reply.samples_written, 2);
@@ -604,7 +530,7 @@ static void test_v2_counts(void **state)
     assert_int_equal(rw2_pack(&req, &b), 0);
     o.calls = 0;
     ingest_write(w.ish[0], INGEST_RW2, STR_LIT("acme"), b.data, b.len, on_done, &o);
-    world_run(&w, &o, 1);
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.status, 204);
     assert_int_equal(o.reply.histograms_written, 1);
     assert_int_equal(o.reply.histograms_rejected, 0);
@@ -615,7 +541,7 @@ static void test_v2_counts(void **state)
     assert_int_equal(rw2_pack(&req, &b), 0);
     o.calls = 0;
     ingest_write(w.ish[1], INGEST_RW2, STR_LIT("acme"), b.data, b.len, on_done, &o);
-    world_run(&w, &o, 1);
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.status, 204);
     assert_int_equal(o.reply.samples_written, 2); /* identical duplicates count as written */
     buf_deinit(&b);
@@ -707,13 +633,13 @@ static void test_tenant_series_limit(void **state)
     struct series_spec a[] = {{"m", "a", 1, 1000}, {"m", "b", 1, 1000}, {"m", "c", 1, 1000}};
     struct outcome o = {0};
     write_v1(&w, 0, a, 3, &o);
-    world_run(&w, &o, 1);
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.status, 204);
     /* one more new series fits, the next two do not; existing series go on */
     struct series_spec b[] = {
         {"m", "a", 1, 2000}, {"m", "d", 1, 2000}, {"m", "e", 2, 2000}, {"m", "f", 3, 2000}};
     write_v1(&w, 0, b, 4, &o);
-    world_run(&w, &o, 2);
+    push_world_run(&w.pw, &o.calls, 2);
     assert_int_equal(o.reply.status, 400);
     assert_int_equal(o.reply.samples_written, 2);
     assert_int_equal(o.reply.samples_rejected, 5);
@@ -726,7 +652,7 @@ static void test_tenant_series_limit(void **state)
     w.fake[0].removed++;
     w.fake[0].tenant_override = 1;
     write_v1(&w, 0, b + 2, 1, &o);
-    world_run(&w, &o, 3);
+    push_world_run(&w.pw, &o.calls, 3);
     assert_int_equal(o.reply.status, 204);
     world_deinit(&w);
 }

@@ -25,8 +25,9 @@
 #include "server/api_loki_push.h"
 #include "server/logingest.h"
 #include "tests/unit/prop.h"
+#include "tests/unit/server/push_fixture.h"
 
-#define NS_MAX   4
+#define NS_MAX   PUSH_NS_MAX
 #define KEEP_MAX 4096
 
 /* ---- a fake log store: checks ownership, keeps what it got, defers durability ---- */
@@ -50,11 +51,7 @@ struct fake {
     struct kept kept[KEEP_MAX];
     uint32_t nkept;
     uint32_t calls;
-    struct {
-        logstore_commit_fn cb;
-        void *arg;
-    } pend[256];
-    uint32_t npend;
+    struct push_pending *pend; /* the world's, for this shard */
 };
 
 static bool fake_has(struct fake *f, uint64_t h)
@@ -137,103 +134,50 @@ static int fake_append(void *store, const struct logstore_stream_in *streams, si
         for (size_t k = 0; k < in->n_entries; k++)
             fake_entry(f, in, &in->entries[k], res);
     }
-    assert_true(f->npend < 256);
-    f->pend[f->npend].cb = cb;
-    f->pend[f->npend].arg = arg;
-    f->npend++;
+    push_pending_add(f->pend, cb, arg);
     return 0;
 }
 
 static const struct logingest_store_ops fake_ops = {.append = fake_append};
 
-static void fake_sync(struct fake *f)
-{
-    uint32_t n = f->npend;
-    f->npend = 0;
-    for (uint32_t i = 0; i < n; i++)
-        f->pend[i].cb(f->pend[i].arg, 0);
-}
-
-/* ---- a world: N shards on one thread ---- */
+/* ---- a world: N shards on one thread (push_fixture.h) ---- */
 
 struct world {
-    uint32_t n;
-    struct mesh *mesh;
+    struct push_world pw; /* first */
     struct logingest_shard *sh[NS_MAX];
     struct fake fake[NS_MAX];
-    bool asleep[NS_MAX]; /* does not poll its mesh lanes */
-    bool no_sync;        /* stores do not become durable */
-    int64_t skew_ns;     /* added to the monotonic clock */
 };
 
-struct outcome {
-    int calls;
-    struct logingest_reply reply;
-};
-
-static void on_done(void *arg, const struct logingest_reply *y)
+static void *shard_create(struct push_world *pw, uint32_t i, const void *cfg)
 {
-    struct outcome *o = arg;
-    o->calls++;
-    o->reply = *y;
+    struct world *w = (struct world *)pw;
+    assert_int_equal(logingest_shard_create(cfg, i, pw->n, pw->mesh, &w->sh[i]), 0);
+    w->fake[i] = (struct fake){.shard = i, .nshards = pw->n, .pend = &pw->pending[i]};
+    logingest_shard_set_store(w->sh[i], &fake_ops, &w->fake[i]);
+    return w->sh[i];
 }
+
+PUSH_WORLD_OPS(world_ops, struct logingest_shard, shard_create, logingest_on_message,
+               logingest_shard_poll, logingest_shard_idle, logingest_shard_destroy);
+PUSH_OUTCOME(struct logingest_reply)
 
 static void world_init(struct world *w, uint32_t n, uint32_t lane_cap, struct logingest_config *cfg)
 {
-    memset(w, 0, sizeof *w);
-    w->n = n;
     struct logingest_config def;
-    if (!cfg) {
-        logingest_config_default(&def);
-        cfg = &def;
-    }
-    assert_int_equal(mesh_create(n, lane_cap, &w->mesh), 0);
-    for (uint32_t i = 0; i < n; i++) {
-        assert_int_equal(logingest_shard_create(cfg, i, n, w->mesh, &w->sh[i]), 0);
-        w->fake[i].shard = i;
-        w->fake[i].nshards = n;
-        logingest_shard_set_store(w->sh[i], &fake_ops, &w->fake[i]);
-    }
+    logingest_config_default(&def);
+    memset(w, 0, sizeof *w);
+    push_world_init(&w->pw, &world_ops, n, lane_cap, cfg ? cfg : &def);
 }
 
 static void world_deinit(struct world *w)
 {
-    for (uint32_t i = 0; i < w->n; i++) {
-        assert_true(logingest_shard_idle(w->sh[i]));
-        logingest_shard_destroy(w->sh[i]);
-    }
-    mesh_destroy(w->mesh);
-}
-
-static void world_turn(struct world *w)
-{
-    for (uint32_t i = 0; i < w->n; i++) {
-        if (w->asleep[i])
-            continue;
-        struct mesh_msg *msgs[64];
-        uint32_t k = mesh_poll(w->mesh, i, msgs, 64);
-        for (uint32_t j = 0; j < k; j++)
-            assert_true(logingest_on_message(w->sh[i], msgs[j]));
-    }
-    for (uint32_t i = 0; i < w->n && !w->no_sync; i++)
-        fake_sync(&w->fake[i]);
-    for (uint32_t i = 0; i < w->n; i++) {
-        logingest_shard_poll(w->sh[i], clock_mono_ns() + w->skew_ns);
-        mesh_flush(w->mesh, i);
-    }
-}
-
-static void world_run(struct world *w, struct outcome *o, int want_calls)
-{
-    for (int turn = 0; turn < 50 && o->calls < want_calls; turn++)
-        world_turn(w);
-    assert_int_equal(o->calls, want_calls);
+    push_world_deinit(&w->pw);
 }
 
 static uint32_t world_kept(const struct world *w)
 {
     uint32_t n = 0;
-    for (uint32_t i = 0; i < w->n; i++) {
+    for (uint32_t i = 0; i < w->pw.n; i++) {
         assert_false(w->fake[i].wrong_owner);
         assert_false(w->fake[i].bad_hash);
         assert_false(w->fake[i].no_tenant);
@@ -417,11 +361,11 @@ static void test_multi_shard_push_204(void **state)
     }
     struct outcome o = {0};
     push(&w, 2, sp, 12, &o);
-    w.no_sync = true;
-    world_turn(&w);
+    w.pw.no_sync = true;
+    push_world_turn(&w.pw);
     assert_int_equal(o.calls, 0); /* waits for durability */
-    w.no_sync = false;
-    world_run(&w, &o, 1);
+    w.pw.no_sync = false;
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.status, 204);
     assert_string_equal(o.reply.text, "");
     assert_int_equal(o.reply.entries_total, 60);
@@ -475,14 +419,14 @@ static void test_json_push_and_normalisation(void **state)
               "\"values\":[[\"1570818238000000000\",\"line one\"],"
               "[\"1570818238000000001\",\"line two\",{\"trace_id\":\"abc\",\"user\":\"u1\"}]]}]}",
               &o);
-    world_run(&w, &o, 1);
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.status, 204);
     assert_int_equal(world_kept(&w), 2);
     /* the protobuf selector `{level="info" , job = "app"}` is the same stream */
     struct spec sp[1] = {{"{level=\"info\" , job = \"app\"}", 1, 1570818238000000002LL, "p", 0, 0}};
     struct outcome o2 = {0};
     push(&w, 0, sp, 1, &o2);
-    world_run(&w, &o2, 1);
+    push_world_run(&w.pw, &o2.calls, 1);
     assert_int_equal(o2.reply.status, 204);
     uint32_t streams = 0;
     for (uint32_t i = 0; i < 3; i++) {
@@ -510,7 +454,7 @@ static void test_partial_rejection_400(void **state)
     };
     struct outcome o = {0};
     push(&w, 0, sp, 3, &o);
-    world_run(&w, &o, 1);
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.status, 400);
     assert_int_equal(o.reply.entries_total, 9);
     assert_int_equal(o.reply.entries_written, 6);
@@ -523,7 +467,7 @@ static void test_partial_rejection_400(void **state)
     struct spec one[] = {{"{job=\"long\"}", 1, 5000, "long", 200, 0}};
     struct outcome o2 = {0};
     push(&w, 1, one, 1, &o2);
-    world_run(&w, &o2, 1);
+    push_world_run(&w.pw, &o2.calls, 1);
     assert_int_equal(o2.reply.status, 400);
     assert_string_equal(o2.reply.text, "max entry size exceeded");
     world_deinit(&w);
@@ -538,7 +482,7 @@ static void test_stream_limit_429(void **state)
     struct spec sp[] = {{"{job=\"a\"}", 2, 1000, "a", 0, 0}, {"{job=\"b\"}", 3, 1000, "b", 0, 0}};
     struct outcome o = {0};
     push(&w, 0, sp, 2, &o);
-    world_run(&w, &o, 1);
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.status, 429);
     assert_int_equal(o.reply.retry_after_s, 1);
     assert_int_equal(o.reply.entries_written, 2);
@@ -549,27 +493,19 @@ static void test_stream_limit_429(void **state)
 static void test_refusals(void **state)
 {
     (void)state;
-    static const struct {
-        int rc;
-        int status;
-        const char *text;
-    } cases[] = {
-        {ERR_FULL, 503, "overloaded"},      {-ENOSPC, 503, "disk space is low"},
-        {ERR_CLOSED, 503, "shutting down"}, {ERR_LIMIT, 413, "too large"},
-        {ERR_NOMEM, 500, "internal error"},
-    };
-    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+    for (size_t c = 0; c < PUSH_REFUSALS; c++) {
+        const struct push_refusal *rf = &push_refusals[c];
         struct world w;
         world_init(&w, 2, 64, NULL);
-        w.fake[1].refuse = cases[c].rc;
+        w.fake[1].refuse = rf->rc;
         struct spec sp[2] = {{stream_owned_by(0, 2, 0), 2, 1000, "a", 0, 0},
                              {stream_owned_by(1, 2, 0), 2, 1000, "b", 0, 0}};
         struct outcome o = {0};
         push(&w, 0, sp, 2, &o);
-        world_run(&w, &o, 1);
-        assert_int_equal(o.reply.status, cases[c].status);
-        assert_non_null(strstr(o.reply.text, cases[c].text));
-        assert_int_equal(o.reply.retry_after_s, cases[c].status == 503 ? 1 : 0);
+        push_world_run(&w.pw, &o.calls, 1);
+        assert_int_equal(o.reply.status, rf->status);
+        assert_non_null(strstr(o.reply.text, rf->text));
+        assert_int_equal(o.reply.retry_after_s, rf->status == 503 ? 1 : 0);
         assert_int_equal(w.fake[0].nkept, 2); /* the other owner stored its part */
         world_deinit(&w);
     }
@@ -580,7 +516,7 @@ static void test_refusals(void **state)
     struct spec sp[1] = {{"{job=\"a\"}", 1, 1000, "a", 0, 0}};
     struct outcome o = {0};
     push(&w, 0, sp, 1, &o);
-    world_run(&w, &o, 1);
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.status, 503);
     world_deinit(&w);
 }
@@ -606,7 +542,7 @@ static void test_validation(void **state)
     };
     struct outcome o = {0};
     push(&w, 0, sp, 6, &o);
-    world_run(&w, &o, 1);
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.status, 400);
     assert_int_equal(o.reply.entries_total, 12);
     assert_int_equal(o.reply.entries_written, 4);
@@ -627,7 +563,7 @@ static void test_validation(void **state)
     for (int i = 0; i < 3; i++) {
         struct outcome oi = {0};
         push(&w, 1, &sp[i + 2], 1, &oi);
-        world_run(&w, &oi, 1);
+        push_world_run(&w.pw, &oi.calls, 1);
         assert_int_equal(oi.reply.status, 400);
         if (!strstr(oi.reply.text, want[i]))
             fail_msg("got %s", oi.reply.text);
@@ -637,7 +573,7 @@ static void test_validation(void **state)
     world_init(&w2, 1, 64, &cfg);
     struct outcome o2 = {0};
     push(&w2, 0, &sp[5], 1, &o2);
-    world_run(&w2, &o2, 1);
+    push_world_run(&w2.pw, &o2.calls, 1);
     assert_int_equal(o2.reply.status, 400);
     assert_non_null(
         strstr(o2.reply.text, "structured metadata too large: '12' bytes, limit: '11'"));
@@ -669,7 +605,7 @@ static void test_decode_errors(void **state)
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         struct outcome o = {0};
         push_json(&w, 0, cases[i].json, &o);
-        world_run(&w, &o, 1);
+        push_world_run(&w.pw, &o.calls, 1);
         if (o.reply.status != cases[i].status)
             fail_msg("%s: %d %s", cases[i].json, o.reply.status, o.reply.text);
         assert_non_null(strstr(o.reply.text, cases[i].text));
@@ -703,7 +639,7 @@ static void test_rate_limit_429(void **state)
     struct spec sp[2] = {{"{job=\"a\"}", 8, 1000, "a", 0, 0}, {"{job=\"b\"}", 8, 1000, "b", 0, 0}};
     struct outcome o = {0};
     push(&w, 0, sp, 2, &o); /* 16 of 20 */
-    world_run(&w, &o, 1);
+    push_world_run(&w.pw, &o.calls, 1);
     assert_int_equal(o.reply.status, 204);
     struct outcome o2 = {0};
     push(&w, 0, sp, 2, &o2); /* 16 more: refused whole, nothing taken */
@@ -715,7 +651,7 @@ static void test_rate_limit_429(void **state)
     assert_int_equal(world_kept(&w), 16);
     struct outcome o3 = {0};
     push(&w, 1, sp, 2, &o3); /* the other shard has its own bucket */
-    world_run(&w, &o3, 1);
+    push_world_run(&w.pw, &o3.calls, 1);
     assert_int_equal(o3.reply.status, 204);
     struct outcome o4 = {0};
     push(&w, 0, sp, 1, &o4); /* 8 fit into the 4 left? no */
@@ -729,28 +665,19 @@ static void test_mesh_full_times_out_503(void **state)
     (void)state;
     struct world w;
     world_init(&w, 2, 2, NULL);
-    w.asleep[1] = true;
+    w.pw.asleep[1] = true;
     struct spec sp[1] = {{stream_owned_by(1, 2, 0), 1, 1000, "a", 0, 0}};
     struct outcome o[4] = {{0}};
     for (int i = 0; i < 4; i++)
         push(&w, 0, sp, 1, &o[i]);
-    world_turn(&w);
+    push_world_turn(&w.pw);
     assert_int_equal(o[0].calls + o[1].calls + o[2].calls + o[3].calls, 0);
-    w.skew_ns += 2000000000LL;
-    world_turn(&w);
-    int n503 = 0;
-    for (int i = 0; i < 4; i++) {
-        if (o[i].calls) {
-            assert_int_equal(o[i].reply.status, 503);
-            assert_int_equal(o[i].reply.retry_after_s, 1);
-            n503++;
-        }
-    }
-    assert_int_equal(n503, 2);
+    push_world_time_out(&w.pw);
+    assert_int_equal(outcomes_503(o, 4), 2); /* lane capacity 2: two parts got in, two timed out */
     assert_true(metric_get(&logingest_shard_stats(w.sh[0])->mesh_full_retries) > 0);
-    w.asleep[1] = false;
+    w.pw.asleep[1] = false;
     for (int turn = 0; turn < 10; turn++)
-        world_turn(&w);
+        push_world_turn(&w.pw);
     for (int i = 0; i < 4; i++)
         assert_int_equal(o[i].calls, 1);
     assert_int_equal(w.fake[1].nkept, 2);
@@ -780,7 +707,7 @@ static void test_random_split(void **state)
         struct outcome o = {0};
         push(&w, (uint32_t)(prop_next(&p) % n), sp, ns, &o);
         for (int turn = 0; turn < 50 && !o.calls; turn++)
-            world_turn(&w);
+            push_world_turn(&w.pw);
         prop_check(&p, o.calls == 1 && o.reply.status == 204);
         prop_check(&p, o.reply.entries_written == want);
         prop_check(&p, world_kept(&w) == want);
