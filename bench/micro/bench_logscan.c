@@ -287,7 +287,7 @@ static void run_query(struct bench *b, const struct logql_selector *sel, struct 
     struct logstore_line_hint hint = {hint_s, 1};
     struct logstore_iter *it;
     bool pre = logql_pipeline_has_prefilter(p);
-    struct logstore_select_opts so = {order, pre && !line_filter ? prefilter_fn : NULL, p};
+    struct logstore_select_opts so = {order, pre && !line_filter ? prefilter_fn : NULL, p, 0};
     if (logstore_select_with(b->ls, sel->matchers, sel->n_matchers, b->mint_ns, b->maxt_ns + 1,
                              LOGSTORE_FORWARD, hint_s ? &hint : NULL, &so, &it))
         abort();

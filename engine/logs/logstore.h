@@ -292,7 +292,14 @@ struct logstore_select_opts {
     enum logstore_order order;
     logstore_line_filter_fn filter; /* NULL: none */
     void *filter_arg;               /* called on the select's thread, during _next */
+    /* Bounded steps: with a filter that drops most lines one _next could otherwise read many
+     * chunks; with yield_chunks > 0 it returns LOGSTORE_ITER_YIELD instead of opening a block
+     * chunk once that many were opened since the last entry it returned (call _next again to go
+     * on). 0: never yields. */
+    uint32_t yield_chunks;
 };
+
+#define LOGSTORE_ITER_YIELD 2
 
 /* logstore_select with options (opts NULL: time order, no filter): with LOGSTORE_ORDER_STREAM
  * the entries come stream by stream (each stream's entries merged over its sources in time order,
@@ -302,7 +309,9 @@ int logstore_select_with(struct logstore *ls, const struct matcher *ms, size_t n
                          int64_t end_ns, enum logstore_dir dir,
                          const struct logstore_line_hint *hint,
                          const struct logstore_select_opts *opts, struct logstore_iter **out);
-/* 1 = positioned on the next entry, 0 = end, negative = error (sticky: ERR_CORRUPT, ERR_NOMEM). */
+/* 1 = positioned on the next entry, 0 = end, negative = error (sticky: ERR_CORRUPT, ERR_NOMEM);
+ * LOGSTORE_ITER_YIELD only with logstore_select_opts.yield_chunks (no entry yet, not at the end).
+ */
 int logstore_iter_next(struct logstore_iter *it);
 const struct logstore_entry *logstore_iter_at(const struct logstore_iter *it);
 int logstore_iter_err(const struct logstore_iter *it);

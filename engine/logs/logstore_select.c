@@ -118,6 +118,7 @@ struct logstore_iter {
     bool by_stream; /* LOGSTORE_ORDER_STREAM */
     logstore_line_filter_fn filter;
     void *filter_arg;
+    uint32_t yield_chunks, opens_quiet; /* opens_quiet: block chunks opened since an entry */
     /* The head's visible_ms when the select began: head chunks a later cut moves into a block
      * (which this select does not read) stay visible to it; the truncation waits for it. */
     int64_t visible_ms;
@@ -404,8 +405,12 @@ static bool position(const struct logstore_iter *it, struct src *s)
 static const char *mat_put(struct dec *d, struct str s, int *rc)
 {
     const char *off = (const char *)(uintptr_t)d->bytes.len;
-    if (s.len && buf_append(&d->bytes, s.ptr, s.len))
+    if (s.len <= d->bytes.cap - d->bytes.len) {
+        memcpy(d->bytes.data + d->bytes.len, s.ptr, s.len);
+        d->bytes.len += s.len;
+    } else if (buf_append(&d->bytes, s.ptr, s.len)) {
         *rc = ERR_NOMEM;
+    }
     return off;
 }
 
@@ -428,11 +433,15 @@ static int materialize(struct dec *w, struct dec *d)
 {
     d->n_ents = d->n_md = 0;
     buf_reset(&d->bytes);
-    int rc = 0;
+    /* the lines fit in the chunk's size (metadata strings are copied per entry and may not) */
+    int rc = buf_reserve(&d->bytes, (size_t)w->r.bytes_uncompressed);
+    if (rc || ls_grow(&d->ents, &d->cap_ents, (size_t)w->r.entries, sizeof *d->ents))
+        return ERR_NOMEM;
     while (!rc && logchunk_iter_next(&w->it)) {
         const struct logchunk_entry *e = logchunk_iter_at(&w->it);
-        if (ls_grow(&d->ents, &d->cap_ents, d->n_ents + 1, sizeof *d->ents) ||
-            ls_grow(&d->md, &d->cap_md, d->n_md + e->md_count, sizeof *d->md))
+        if ((d->n_ents >= d->cap_ents &&
+             ls_grow(&d->ents, &d->cap_ents, d->n_ents + 1, sizeof *d->ents)) ||
+            (e->md_count && ls_grow(&d->md, &d->cap_md, d->n_md + e->md_count, sizeof *d->md)))
             return ERR_NOMEM;
         d->ents[d->n_ents++] = (struct logchunk_entry){e->ts_ns,
                                                        {mat_put(d, e->line, &rc), e->line.len},
@@ -776,6 +785,11 @@ int logstore_iter_next(struct logstore_iter *it)
     while (rc >= 0 && it->heap_n) {
         struct src *s = it->heap[0];
         if (!s->opened) {
+            if (s->kind == SRC_BLOCK && it->yield_chunks && it->opens_quiet >= it->yield_chunks) {
+                it->opens_quiet = 0;
+                return LOGSTORE_ITER_YIELD;
+            }
+            it->opens_quiet += s->kind == SRC_BLOCK;
             rc = open_top(it);
             continue;
         }
@@ -785,6 +799,7 @@ int logstore_iter_next(struct logstore_iter *it)
         if (!dup) {
             set_cur(it, s);
             it->returned = true;
+            it->opens_quiet = 0;
             it->st.entries++;
             return 1;
         }
@@ -959,6 +974,7 @@ int logstore_select_with(struct logstore *ls, const struct matcher *ms, size_t n
         it->by_stream = opts->order == LOGSTORE_ORDER_STREAM;
         it->filter = opts->filter;
         it->filter_arg = opts->filter_arg;
+        it->yield_chunks = opts->yield_chunks;
     }
     it->visible_ms = ls->head.visible_ms;
     it->decs_max = ls->cfg.select_open_chunks_max;

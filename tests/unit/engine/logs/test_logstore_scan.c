@@ -3,8 +3,8 @@
  * that LogQL filters match and straddle, repeated timestamps) lands in small block chunks and in
  * the head; random pipelines (|= != |~ !~, or-chains, ip(), |> !>) over random ranges, both
  * directions, with and without the cap on open chunks (parking): the time-ordered filtered select
- * returns exactly the same entries in the same order, the stream-ordered one the same multiset,
- * stream by stream in time order. */
+ * returns exactly the same entries in the same order (also when it yields after every chunk opened
+ * without an entry), the stream-ordered one the same multiset, stream by stream in time order. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -101,11 +101,17 @@ static size_t run(struct lt *x, struct logql_pipeline *pl, int64_t lo, int64_t h
     struct matcher m;
     lt_matcher(&m, MATCHER_RE, "__tenant__", "t0|t1");
     struct logstore_select_opts o = {mode == 2 ? LOGSTORE_ORDER_STREAM : LOGSTORE_ORDER_TIME,
-                                     mode ? pf_fn : NULL, pl};
+                                     mode ? pf_fn : NULL, pl, mode == 1 ? 1u : 0u};
     struct logstore_iter *it;
     assert_int_equal(logstore_select_with(x->ls, &m, 1, lo, hi, d, NULL, &o, &it), 0);
-    size_t n = 0;
-    while (logstore_iter_next(it) == 1) {
+    size_t n = 0, yields = 0;
+    int rc;
+    while ((rc = logstore_iter_next(it)) == 1 || rc == LOGSTORE_ITER_YIELD) {
+        if (rc == LOGSTORE_ITER_YIELD) { /* mode 1 yields before every second chunk in a row */
+            assert_int_equal(mode, 1);
+            assert_true(++yields < 100000);
+            continue;
+        }
         const struct logstore_entry *e = logstore_iter_at(it);
         if (!mode && !logql_pipeline_prefilter(pl, e->line))
             continue;
@@ -116,6 +122,7 @@ static size_t run(struct lt *x, struct logql_pipeline *pl, int64_t lo, int64_t h
         out[n].line[e->line.len] = 0;
         n++;
     }
+    assert_int_equal(rc, 0);
     assert_int_equal(logstore_iter_err(it), 0);
     struct logstore_select_stats st;
     logstore_iter_stats(it, &st);
