@@ -20,7 +20,8 @@
  * Usage: bench_logs [mib (default 96)] [dir (default $TMPDIR or /tmp)] [block zstd level (3)]
  *        bench_logs [--workload bench_logs|load] [--format json|logfmt|nginx|mixed]
  *                   [--lines-per-trace N] [--size MiB] [--dir D] [--level N] [--chunk-bytes B]
- *                   [--no-filter] [--raw FILE] [--levers] [--compression-only]
+ *                   [--no-filter] [--raw FILE] [--levers [--lever-block-hours H (2)]]
+ *                   [--compression-only]
  *        bench_logs --input FILE [...]: the lines of a real log file in one stream instead */
 #include <ftw.h>
 #include <stdio.h>
@@ -489,7 +490,8 @@ static void dataset_write_raw(const struct dataset *d, const char *path)
 
 /* ---- compression levers outside the engine (--levers) --------------------------------------- */
 
-/* The log store's block chunks, approximated: per 2-hour block and stream, the stream's lines in
+/* The log store's block chunks, approximated: per block (2 hours, or a compacted block's range)
+ * and stream, the stream's lines in
  * time order joined by newlines, cut at a line boundary once a chunk reaches chunk_bytes. */
 struct chunks {
     struct buf text;
@@ -499,11 +501,13 @@ struct chunks {
 };
 
 static const struct dataset *cmp_d;
+static int64_t lever_block_ns =
+    7200000000000ll; /* --lever-block-hours: 2 h, the head cut's range */
 
 static int by_block_stream(const void *a, const void *b)
 {
     const struct entry *x = &cmp_d->e[*(const size_t *)a], *y = &cmp_d->e[*(const size_t *)b];
-    int64_t bx = x->ts / 7200000000000ll, by = y->ts / 7200000000000ll;
+    int64_t bx = x->ts / lever_block_ns, by = y->ts / lever_block_ns;
     if (bx != by)
         return bx < by ? -1 : 1;
     if (x->stream != y->stream)
@@ -521,12 +525,12 @@ static void chunks_make(const struct dataset *d, size_t chunk_bytes, struct chun
     qsort(ix, d->n, sizeof *ix, by_block_stream);
     c->off = malloc(d->n * sizeof *c->off), c->len = malloc(d->n * sizeof *c->len);
     c->block = malloc(d->n * sizeof *c->block);
-    int64_t blk0 = d->e[ix[0]].ts / 7200000000000ll;
+    int64_t blk0 = d->e[ix[0]].ts / lever_block_ns;
     for (size_t i = 0; i < d->n; i++) {
         const struct entry *e = &d->e[ix[i]];
         const struct entry *p = i ? &d->e[ix[i - 1]] : NULL;
-        int64_t blk = e->ts / 7200000000000ll;
-        bool cut = !p || p->stream != e->stream || p->ts / 7200000000000ll != blk ||
+        int64_t blk = e->ts / lever_block_ns;
+        bool cut = !p || p->stream != e->stream || p->ts / lever_block_ns != blk ||
                    c->len[c->n - 1] >= chunk_bytes;
         if (cut) {
             c->off[c->n] = c->text.len, c->len[c->n] = 0;
@@ -642,11 +646,12 @@ static void lever_run(const struct chunks *c, const struct lever *lv, size_t chu
            "\"dict_bytes\":%zu,\"chunk_bytes\":%zu,\"chunks\":%zu,\"avg_chunk_bytes\":%.0f,"
            "\"blocks\":%zu,\"raw_bytes\":%.0f,\"ratio\":%.2f,\"ratio_with_dicts\":%.2f,"
            "\"compress_mb_per_cpu_s\":%.1f,\"decompress_mb_per_cpu_s\":%.1f,"
-           "\"dict_train_cpu_ms\":%.1f}\n",
+           "\"dict_train_cpu_ms\":%.1f,\"block_hours\":%.1f}\n",
            lv->name, lv->level, lv->long_mode ? "true" : "false", lv->dict_bytes, chunk_bytes, c->n,
            raw / (double)c->n, c->blocks, raw, raw / (double)zbytes,
            raw / (double)(zbytes + dict_total), raw / 1e6 / ((double)enc / 1e9),
-           raw / 1e6 / ((double)dec / 1e9), (double)train_ns / 1e6);
+           raw / 1e6 / ((double)dec / 1e9), (double)train_ns / 1e6,
+           (double)lever_block_ns / 3600e9);
     fflush(stdout);
     for (size_t b = 0; b < c->blocks; b++) {
         ZSTD_freeCDict(cd[b]), ZSTD_freeDDict(dd[b]);
@@ -709,6 +714,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             o->chunk_bytes = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--raw"))
             o->raw = v;
+        else if (!strcmp(a, "--lever-block-hours"))
+            lever_block_ns = (int64_t)(strtod(v, NULL) * 3600e9);
         else if (!strcmp(a, "--input"))
             o->input = v, o->compression_only = true;
         else {

@@ -354,9 +354,11 @@ static void lreq_line(struct ld_rng *r, struct ld_lreq *q, uint32_t line_max, st
 
 /* Go stack frames (escaped newlines, valid inside JSON and logfmt quoted strings), whole frames
  * only, while they fit in `room`. The frames are those of the line's call site (a function of
- * the service and the message); only the argument values and the depth differ between lines. */
-static void w_stack(struct w *w, struct ld_rng *r, const char *svc, const char *msg, uint32_t want,
-                    uint32_t room)
+ * the service and the message); only the depth differs between lines, and in a panic's traceback
+ * (`zap` false: what debug.Stack() prints) the argument values. zap's stacktrace field prints
+ * "function\n\tfile:line" per frame, without arguments. */
+static void w_stack(struct w *w, struct ld_rng *r, const char *svc, const char *msg, bool zap,
+                    uint32_t want, uint32_t room)
 {
     static const char *const pkgs[] = {"orders", "payments", "storage", "httpapi", "cache", "auth"};
     static const char *const fns[] = {"(*Service).Create", "(*Handler).ServeHTTP",
@@ -367,14 +369,18 @@ static void w_stack(struct w *w, struct ld_rng *r, const char *svc, const char *
     uint64_t site = (uint64_t)caller_of(svc) << 32 | caller_of(msg);
     for (uint64_t k = 0; used < want; k++) {
         uint64_t h = ld_hash3(site, k, 31);
-        const char *pkg = pkgs[h % COUNT(pkgs)];
-        int n = snprintf(frame, sizeof frame,
-                         "\\n\\tgithub.com/acme/%s/internal/%s.%s(0xc%09llx, 0x%llx)\\n\\t\\t/src/"
-                         "internal/%s/%s.go:%u +0x%x",
-                         svc, pkg, fns[(h >> 8) % COUNT(fns)],
-                         (unsigned long long)(ld_rng_next(r) & 0xfffffffffull),
-                         (unsigned long long)ld_rng_below(r, 4096), pkg, pkg,
-                         20 + (uint32_t)(h >> 16) % 900, 16 + (uint32_t)(h >> 32) % 1024);
+        const char *pkg = pkgs[h % COUNT(pkgs)], *fn = fns[(h >> 8) % COUNT(fns)];
+        uint32_t line = 20 + (uint32_t)(h >> 16) % 900;
+        int n = zap ? snprintf(frame, sizeof frame,
+                               "%sgithub.com/acme/%s/internal/%s.%s\\n\\t/src/internal/%s/%s.go:%u",
+                               k ? "\\n" : "", svc, pkg, fn, pkg, pkg, line)
+                    : snprintf(
+                          frame, sizeof frame,
+                          "\\n\\tgithub.com/acme/%s/internal/%s.%s(0xc%09llx, 0x%llx)\\n\\t\\t/src/"
+                          "internal/%s/%s.go:%u +0x%x",
+                          svc, pkg, fn, (unsigned long long)(ld_rng_next(r) & 0xfffffffffull),
+                          (unsigned long long)ld_rng_below(r, 4096), pkg, pkg, line,
+                          16 + (uint32_t)(h >> 32) % 1024);
         if (used + (uint32_t)n > room)
             break;
         w_mem(w, frame, (size_t)n);
@@ -439,9 +445,9 @@ static void line_json(struct w *w, struct ld_rng *r, const struct ld_lbatch *b, 
         w_str(w, q->err);
     }
     if (q->extra) {
-        w_str(w, "\",\"stacktrace\":\"goroutine 1 [running]:");
+        w_str(w, "\",\"stacktrace\":\"");
         uint32_t used = (uint32_t)(w->p - start);
-        w_stack(w, r, svc, q->msg, q->extra, room > used + 2 ? room - used - 2 : 0);
+        w_stack(w, r, svc, q->msg, true, q->extra, room > used + 2 ? room - used - 2 : 0);
     }
     w_str(w, "\"}");
 }
@@ -487,7 +493,7 @@ static void line_logfmt(struct w *w, struct ld_rng *r, const struct ld_lbatch *b
     if (q->extra) {
         w_str(w, " stacktrace=\"goroutine 1 [running]:");
         uint32_t used = (uint32_t)(w->p - start);
-        w_stack(w, r, svc, q->msg, q->extra, room > used + 1 ? room - used - 1 : 0);
+        w_stack(w, r, svc, q->msg, false, q->extra, room > used + 1 ? room - used - 1 : 0);
         *w->p++ = '"';
     }
 }
