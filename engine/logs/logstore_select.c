@@ -433,10 +433,9 @@ static int materialize(struct dec *w, struct dec *d)
 {
     d->n_ents = d->n_md = 0;
     buf_reset(&d->bytes);
-    /* the lines fit in the chunk's size (metadata strings are copied per entry and may not) */
-    int rc = buf_reserve(&d->bytes, (size_t)w->r.bytes_uncompressed);
-    if (rc || ls_grow(&d->ents, &d->cap_ents, (size_t)w->r.entries, sizeof *d->ents))
-        return ERR_NOMEM;
+    /* the buffers grow as needed and are kept by the pooled decoder (a filter keeps few lines:
+     * reserving a whole chunk for each held source would cost page faults, not copies) */
+    int rc = 0;
     while (!rc && logchunk_iter_next(&w->it)) {
         const struct logchunk_entry *e = logchunk_iter_at(&w->it);
         if ((d->n_ents >= d->cap_ents &&
