@@ -4,9 +4,12 @@
 # 1. bench_logscan (bench/micro/bench_logscan.c, release build) pinned to one core generates
 #    --size MB of application logs with strata-load's logs workload, writes the raw text to a file,
 #    stores everything in log blocks and times, median of --runs, the LogQL pipelines through
-#    select + the executor: `|= "api/v1/orders"`, `|~ "status.{1,3}50[0-9]"`, `| json |
-#    level="error"` and a needle (a trace id that occurs once) with and without the line hint.
-#    GB/s per core = raw line bytes / CPU seconds of the process.
+#    select (the pre-filter pushed down as its batch line filter) + the executor: `|=
+#    "api/v1/orders"`, `|~ "status.{1,3}50[0-9]"`, `| json | level="error"` and a needle (a trace
+#    id that occurs once) with and without the line hint, as log queries in time order
+#    ("order":"time"), and count_over_time of the literal and of the json query stream by stream
+#    ("order":"stream", the path for metric queries). GB/s per core = raw line bytes / CPU seconds
+#    of the process.
 # 2. ripgrep on the raw file (in the page cache), pinned to the same core, the same literal,
 #    regex and needle (`"level":"error"` stands in for the json query): `rg -c` as is, and with
 #    `-j1 --mmap` and `-j1 --no-mmap`; CPU = utime + stime of rg, median of --runs.
