@@ -549,13 +549,11 @@ void query_log_range_close(struct query_log_range *r, struct query_log_stats *st
         owner_stats(r->fan, r->n, &st);
         query_log_stats_add(stats, &st);
     }
-    if (!ok) {
-        log_warn("partial range aggregation closed while an owner still runs it; leaking its "
-                 "pipeline clones");
-        free(r->clones);
-        r->clones = NULL;
-    }
     query_fan_close(r->fan);
+    if (!ok) { /* the owner still reads r->req and its clone: leave both behind */
+        log_warn("partial range aggregation closed while an owner still runs it; leaking it");
+        return;
+    }
     range_free(r);
 }
 

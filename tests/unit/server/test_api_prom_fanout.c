@@ -26,6 +26,7 @@
 #include "server/ingest_internal.h"
 #include "server/query_internal.h"
 #include "tests/unit/prop.h"
+#include "tests/unit/server/query_world.h"
 
 #define NS_MAX     4
 #define SERIES_MAX 4096
@@ -205,11 +206,10 @@ static void world_init_cfg(struct world *w, uint32_t n, const struct query_confi
 {
     memset(w, 0, sizeof *w);
     w->n = n;
-    assert_int_equal(mesh_create(n, 16, &w->mesh), 0);
+    query_world_create(n, cfg, &w->mesh, w->q);
     struct ingest_config icfg;
     ingest_config_default(&icfg);
     for (uint32_t i = 0; i < n; i++) {
-        assert_int_equal(query_shard_create(cfg, i, n, w->mesh, NULL, NULL, &w->q[i]), 0);
         assert_int_equal(ingest_shard_create(&icfg, i, n, w->mesh, &w->ing[i]), 0);
         query_shard_set_store(w->q[i], &fake_ops, &w->st[i]);
         w->q[i]->ingest = w->ing[i];
@@ -223,54 +223,41 @@ static void world_init(struct world *w, uint32_t n)
     world_init_cfg(w, n, &cfg);
 }
 
-static void world_turn(struct world *w)
+static bool store_quiet(void *arg, uint32_t i)
 {
-    for (uint32_t i = 0; i < w->n; i++) {
-        if (w->asleep[i])
-            continue;
-        struct mesh_msg *msgs[64];
-        uint32_t k = mesh_poll(w->mesh, i, msgs, 64);
-        for (uint32_t j = 0; j < k; j++)
-            assert_true(query_on_message(w->q[i], msgs[j]));
-        query_shard_poll(w->q[i]);
-        mesh_flush(w->mesh, i);
-    }
+    return atomic_load(&((struct world *)arg)->st[i].open_sets) == 0;
 }
 
-static bool world_idle(struct world *w)
+static struct query_world_view view_of(struct world *w)
 {
-    for (uint32_t i = 0; i < w->n; i++)
-        if (!query_shard_idle(w->q[i]) || atomic_load(&w->st[i].open_sets) != 0)
-            return false;
-    return true;
+    return (struct query_world_view){w->mesh, w->q, w->n, w->asleep, store_quiet, w};
+}
+
+static void world_turn(struct world *w)
+{
+    struct query_world_view v = view_of(w);
+    query_world_turn(&v);
 }
 
 /* Turns until *flag, then until every shard is idle again (at most ~20 s). */
 static void world_run(struct world *w, const _Atomic bool *flag)
 {
-    int64_t end = clock_mono_ns() + 20000000000LL;
-    while (!atomic_load(flag) && clock_mono_ns() < end) {
-        world_turn(w);
-        sched_yield();
-    }
-    assert_true(atomic_load(flag));
-    while (!world_idle(w) && clock_mono_ns() < end) {
-        world_turn(w);
-        sched_yield();
-    }
-    assert_true(world_idle(w));
+    struct query_world_view v = view_of(w);
+    query_world_run(&v, flag);
 }
 
 static void world_deinit(struct world *w)
 {
-    for (uint32_t i = 0; i < w->n; i++) {
-        query_shard_destroy(w->q[i]);
+    for (uint32_t i = 0; i < w->n; i++)
+        w->q[i]->ingest = NULL;
+    for (uint32_t i = 0; i < w->n; i++)
         ingest_shard_destroy(w->ing[i]);
+    query_world_destroy(w->mesh, w->q, w->n);
+    for (uint32_t i = 0; i < w->n; i++) {
         for (size_t k = 0; k < w->st[i].n; k++)
             free(w->st[i].v[k].chunk);
         free(w->st[i].v);
     }
-    mesh_destroy(w->mesh);
 }
 
 /* Adds a series {__name__=name, job=job, [extra], __tenant__=tenant} with samples t0, t0+1s, ...

@@ -30,6 +30,7 @@
 #include "engine/shard/mesh.h"
 #include "server/query_internal.h"
 #include "tests/unit/prop.h"
+#include "tests/unit/server/query_world.h"
 
 #define NS_MAX 4
 
@@ -274,58 +275,35 @@ static void world_init(struct world *w, uint32_t n, uint64_t piece_bytes, bool a
     query_config_default(&cfg);
     cfg.piece_bytes = piece_bytes;
     cfg.pieces_in_flight = 2;
-    assert_int_equal(mesh_create(n, 16, &w->mesh), 0);
-    for (uint32_t i = 0; i < n; i++) {
-        assert_int_equal(query_shard_create(&cfg, i, n, w->mesh, NULL, NULL, &w->q[i]), 0);
-        if (attach)
-            query_shard_set_log_store(w->q[i], &fake_ops, &w->st[i]);
-    }
+    query_world_create(n, &cfg, &w->mesh, w->q);
+    for (uint32_t i = 0; attach && i < n; i++)
+        query_shard_set_log_store(w->q[i], &fake_ops, &w->st[i]);
 }
 
-static void world_turn(struct world *w)
+static bool store_quiet(void *arg, uint32_t i)
 {
-    for (uint32_t i = 0; i < w->n; i++) {
-        struct mesh_msg *msgs[64];
-        uint32_t k = mesh_poll(w->mesh, i, msgs, 64);
-        for (uint32_t j = 0; j < k; j++)
-            assert_true(query_on_message(w->q[i], msgs[j]));
-        query_shard_poll(w->q[i]);
-        mesh_flush(w->mesh, i);
-    }
+    return atomic_load(&((struct world *)arg)->st[i].open_iters) == 0;
 }
 
-static bool world_idle(struct world *w)
+static struct query_world_view view_of(struct world *w)
 {
-    for (uint32_t i = 0; i < w->n; i++)
-        if (!query_shard_idle(w->q[i]) || atomic_load(&w->st[i].open_iters) != 0)
-            return false;
-    return true;
+    return (struct query_world_view){w->mesh, w->q, w->n, NULL, store_quiet, w};
 }
 
 static void world_run(struct world *w, const _Atomic bool *flag)
 {
-    int64_t end = clock_mono_ns() + 20000000000LL;
-    while (!atomic_load(flag) && clock_mono_ns() < end) {
-        world_turn(w);
-        sched_yield();
-    }
-    assert_true(atomic_load(flag));
-    while (!world_idle(w) && clock_mono_ns() < end) {
-        world_turn(w);
-        sched_yield();
-    }
-    assert_true(world_idle(w));
+    struct query_world_view v = view_of(w);
+    query_world_run(&v, flag);
 }
 
 static void world_deinit(struct world *w)
 {
+    query_world_destroy(w->mesh, w->q, w->n);
     for (uint32_t i = 0; i < w->n; i++) {
-        query_shard_destroy(w->q[i]);
         for (size_t k = 0; k < w->st[i].n; k++)
             free(w->st[i].v[k].e);
         free(w->st[i].v);
     }
-    mesh_destroy(w->mesh);
 }
 
 static int fstream_cmp(const void *a, const void *b)
