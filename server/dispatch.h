@@ -201,20 +201,28 @@ struct dispatch_counter {
     size_t off; /* of its metric_u64 in the protocol's stats */
 };
 
-/* "# HELP" and "# TYPE" lines. */
-int dispatch_metric_header(struct buf *out, const char *name, const char *type, const char *help);
-/* Every counter summed over n shards: stats[i] the stats of shard i (NULL: skipped). */
+/* Every counter summed over n shards: shards[i] (NULL: skipped) holds its counters at
+ * stats_off. */
 int dispatch_metrics_counters(struct buf *out, const struct dispatch_counter *c, size_t nc,
-                              const void *const *stats, uint32_t n);
-/* Counters given as sums: names[k] = {name, help}. */
-int dispatch_metrics_sums(struct buf *out, const char *const (*names)[2], const uint64_t *sum,
-                          size_t nk);
-/* Per-shard gauges: v[i * nk + k] is gauge k of shard i; shards with present[i] false (present
- * NULL: all there) are left out. */
-int dispatch_metrics_gauges(struct buf *out, const char *const (*names)[2], size_t nk,
-                            const uint64_t *v, const bool *present, uint32_t n);
-/* One counter with a reason label: v[k] for reason reason(k), k < nk. */
-int dispatch_metrics_reasons(struct buf *out, const char *name, const char *help, const uint64_t *v,
-                             int nk, const char *(*reason)(int kind));
+                              const void *const *shards, size_t stats_off, uint32_t n);
+
+/* The figures of the shards' stores (TSDB, log store): per-shard gauges, counters summed over
+ * shards, and one counter by rejection reason summed over shards. */
+struct dispatch_store_metrics {
+    const char *const (*gauges)[2]; /* {name, help} */
+    size_t ngauges;
+    const char *const (*sums)[2];
+    size_t nsums;
+    const char *reasons_name, *reasons_help;
+    int nreasons;
+    const char *(*reason)(int kind);
+    /* Fills shard i's gauges g[ngauges], counters c[nsums] and rejections r[nreasons] (all
+     * zeroed before); false when shard i has no store (left out of the gauges). */
+    bool (*row)(const void *ctx, uint32_t i, uint64_t *g, uint64_t *c, uint64_t *r);
+};
+
+/* Renders m over n shards. Returns 0 or ERR_NOMEM. */
+int dispatch_metrics_store(struct buf *out, const struct dispatch_store_metrics *m, const void *ctx,
+                           uint32_t n);
 
 #endif

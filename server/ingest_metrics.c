@@ -2,9 +2,8 @@
  * (ingest_metrics_render in ingest.h). */
 #include <inttypes.h>
 #include <stddef.h>
-#include <stdlib.h>
+#include <string.h>
 
-#include "base/error.h"
 #include "server/ingest_internal.h"
 
 #define C(field, name, help)                                                                       \
@@ -44,105 +43,86 @@ static const struct dispatch_counter ingest_counters[] = {
       "Request parts applied by their owner shard."),
 };
 
-static int render_ingest(struct buf *out, struct ingest_shard *const *s, uint32_t n)
-{
-    const void **stats = calloc(n ? n : 1, sizeof *stats);
-    if (!stats)
-        return ERR_NOMEM;
-    for (uint32_t i = 0; i < n; i++)
-        stats[i] = s[i] ? &s[i]->stats : NULL;
-    int rc = dispatch_metrics_counters(
-        out, ingest_counters, sizeof ingest_counters / sizeof ingest_counters[0], stats, n);
-    free(stats);
-    return rc;
-}
+static const char *const tsdb_gauges[][2] = {
+    {"strata_tsdb_head_series", "Series in the head."},
+    {"strata_tsdb_head_chunks", "Chunks in the head (open and closed)."},
+    {"strata_tsdb_head_bytes", "Heap bytes of the head."},
+    {"strata_tsdb_wal_pending_bytes", "WAL bytes appended and not yet written."},
+    {"strata_tsdb_blocks", "Blocks on disk."},
+    {"strata_tsdb_blocks_bytes", "Bytes of the blocks on disk."},
+};
 
-/* Per-shard gauges of the TSDB. */
-#define NGAUGE 6
-static int render_tsdb_gauges(struct buf *out, const struct tsdb_stats *st, uint32_t n)
-{
-    static const char *const g[NGAUGE][2] = {
-        {"strata_tsdb_head_series", "Series in the head."},
-        {"strata_tsdb_head_chunks", "Chunks in the head (open and closed)."},
-        {"strata_tsdb_head_bytes", "Heap bytes of the head."},
-        {"strata_tsdb_wal_pending_bytes", "WAL bytes appended and not yet written."},
-        {"strata_tsdb_blocks", "Blocks on disk."},
-        {"strata_tsdb_blocks_bytes", "Bytes of the blocks on disk."},
-    };
-    uint64_t *v = calloc((size_t)(n ? n : 1) * NGAUGE, sizeof *v);
-    if (!v)
-        return ERR_NOMEM;
-    for (uint32_t i = 0; i < n; i++) {
-        const struct tsdb_stats *t = &st[i];
-        uint64_t *row = &v[(size_t)i * NGAUGE];
-        row[0] = t->head.series;
-        row[1] = t->head.chunks_open + t->head.chunks_closed;
-        row[2] = t->head.bytes_total;
-        row[3] = t->wal.pending_bytes;
-        row[4] = t->blocks;
-        row[5] = t->blocks_bytes;
-    }
-    int rc = dispatch_metrics_gauges(out, g, NGAUGE, v, NULL, n);
-    free(v);
-    return rc;
-}
+static const char *const tsdb_sums[][2] = {
+    {"strata_tsdb_samples_appended_total", "Samples stored by the TSDB."},
+    {"strata_tsdb_samples_duplicate_total", "Identical samples dropped as duplicates."},
+    {"strata_tsdb_series_created_total", "Series created in the head."},
+    {"strata_tsdb_wal_written_bytes_total", "Bytes written to the WAL."},
+    {"strata_tsdb_wal_fsyncs_total", "WAL fdatasync rounds."},
+    {"strata_tsdb_head_cuts_total", "Head cuts into blocks."},
+    {"strata_tsdb_compactions_total", "Block compactions."},
+    {"strata_tsdb_batches_refused_total", "Append batches refused (WAL full or disk low)."},
+    {"strata_tsdb_wal_commits_total", "WAL commit requests (one per applied part)."},
+    {"strata_tsdb_wal_writes_total", "WAL writes completed (one per group commit)."},
+    {"strata_tsdb_wal_write_milliseconds_total",
+     "WAL writes, submit to completion, summed (what acknowledgements wait for)."},
+};
 
 static const char *tsdb_reason(int k)
 {
     return tsdb_reject_str((enum tsdb_reject)k);
 }
 
-static int render_tsdb_counters(struct buf *out, const struct tsdb_stats *st, uint32_t n)
+/* Every shard's row, zeros for a shard without a TSDB (its gauges still shown). */
+static bool tsdb_row(const void *ctx, uint32_t i, uint64_t *g, uint64_t *c, uint64_t *r)
 {
-    uint64_t sum[8] = {0}, rej[TSDB_REJECT_KINDS_] = {0};
-    for (uint32_t i = 0; i < n; i++) {
-        const struct tsdb_stats *t = &st[i];
-        uint64_t v[8] = {t->samples_accepted_total,
-                         t->samples_duplicate_total,
-                         t->series_created_total,
-                         t->wal.bytes_written,
-                         t->wal.fsyncs,
-                         t->cuts_total,
-                         t->compactions_total,
-                         t->batches_refused_full_total + t->batches_refused_disk_total};
-        for (int k = 0; k < 8; k++)
-            sum[k] += v[k];
-        for (int k = 0; k < TSDB_REJECT_KINDS_; k++)
-            rej[k] += t->samples_rejected_total[k];
-    }
-    static const char *const names[8][2] = {
-        {"strata_tsdb_samples_appended_total", "Samples stored by the TSDB."},
-        {"strata_tsdb_samples_duplicate_total", "Identical samples dropped as duplicates."},
-        {"strata_tsdb_series_created_total", "Series created in the head."},
-        {"strata_tsdb_wal_written_bytes_total", "Bytes written to the WAL."},
-        {"strata_tsdb_wal_fsyncs_total", "WAL fdatasync rounds."},
-        {"strata_tsdb_head_cuts_total", "Head cuts into blocks."},
-        {"strata_tsdb_compactions_total", "Block compactions."},
-        {"strata_tsdb_batches_refused_total", "Append batches refused (WAL full or disk low)."},
-    };
-    int rc = dispatch_metrics_sums(out, names, sum, 8);
-    if (!rc)
-        rc = dispatch_metrics_reasons(out, "strata_tsdb_samples_rejected_total",
-                                      "Samples the TSDB rejected, by reason.", rej,
-                                      TSDB_REJECT_KINDS_, tsdb_reason);
-    return rc;
+    struct tsdb *const *tsdbs = ctx;
+    if (!tsdbs[i])
+        return true;
+    struct tsdb_stats t;
+    tsdb_stats_get(tsdbs[i], &t);
+    uint64_t gv[] = {t.head.series,      t.head.chunks_open + t.head.chunks_closed,
+                     t.head.bytes_total, t.wal.pending_bytes,
+                     t.blocks,           t.blocks_bytes};
+    uint64_t cv[] = {t.samples_accepted_total,
+                     t.samples_duplicate_total,
+                     t.series_created_total,
+                     t.wal.bytes_written,
+                     t.wal.fsyncs,
+                     t.cuts_total,
+                     t.compactions_total,
+                     t.batches_refused_full_total + t.batches_refused_disk_total,
+                     t.wal.commits,
+                     t.wal.writes,
+                     t.wal.write_ns_sum / 1000000};
+    _Static_assert(sizeof gv / sizeof gv[0] == sizeof tsdb_gauges / sizeof tsdb_gauges[0],
+                   "a value per gauge");
+    _Static_assert(sizeof cv / sizeof cv[0] == sizeof tsdb_sums / sizeof tsdb_sums[0],
+                   "a value per counter");
+    memcpy(g, gv, sizeof gv);
+    memcpy(c, cv, sizeof cv);
+    memcpy(r, t.samples_rejected_total, TSDB_REJECT_KINDS_ * sizeof *r);
+    return true;
 }
+
+static const struct dispatch_store_metrics tsdb_metrics = {
+    .gauges = tsdb_gauges,
+    .ngauges = sizeof tsdb_gauges / sizeof tsdb_gauges[0],
+    .sums = tsdb_sums,
+    .nsums = sizeof tsdb_sums / sizeof tsdb_sums[0],
+    .reasons_name = "strata_tsdb_samples_rejected_total",
+    .reasons_help = "Samples the TSDB rejected, by reason.",
+    .nreasons = TSDB_REJECT_KINDS_,
+    .reason = tsdb_reason,
+    .row = tsdb_row,
+};
 
 int ingest_metrics_render(struct buf *out, struct ingest_shard *const *ingest,
                           struct tsdb *const *tsdbs, uint32_t n)
 {
-    int rc = render_ingest(out, ingest, n);
+    int rc = dispatch_metrics_counters(
+        out, ingest_counters, sizeof ingest_counters / sizeof ingest_counters[0],
+        (const void *const *)ingest, offsetof(struct ingest_shard, stats), n);
     if (rc || !tsdbs)
         return rc;
-    struct tsdb_stats *st = calloc(n ? n : 1, sizeof *st);
-    if (!st)
-        return ERR_NOMEM;
-    for (uint32_t i = 0; i < n; i++)
-        if (tsdbs[i])
-            tsdb_stats_get(tsdbs[i], &st[i]);
-    rc = render_tsdb_gauges(out, st, n);
-    if (!rc)
-        rc = render_tsdb_counters(out, st, n);
-    free(st);
-    return rc;
+    return dispatch_metrics_store(out, &tsdb_metrics, tsdbs, n);
 }

@@ -2,9 +2,8 @@
  * (logingest_metrics_render in logingest.h). */
 #include <inttypes.h>
 #include <stddef.h>
-#include <stdlib.h>
+#include <string.h>
 
-#include "base/error.h"
 #include "server/logingest_internal.h"
 
 #define C(field, name, help)                                                                       \
@@ -38,120 +37,88 @@ static const struct dispatch_counter push_counters[] = {
       "Push request parts applied by their owner shard."),
 };
 
-static int render_push(struct buf *out, struct logingest_shard *const *s, uint32_t n)
-{
-    const void **stats = calloc(n ? n : 1, sizeof *stats);
-    if (!stats)
-        return ERR_NOMEM;
-    for (uint32_t i = 0; i < n; i++)
-        stats[i] = s[i] ? &s[i]->stats : NULL;
-    int rc = dispatch_metrics_counters(out, push_counters,
-                                       sizeof push_counters / sizeof push_counters[0], stats, n);
-    free(stats);
-    return rc;
-}
+static const char *const store_gauges[][2] = {
+    {"strata_logstore_streams", "Live streams in the head."},
+    {"strata_logstore_head_entries", "Log entries in the head."},
+    {"strata_logstore_head_line_bytes", "Raw line bytes in the head."},
+    {"strata_logstore_head_chunk_bytes", "Encoded bytes of finished head chunks."},
+    {"strata_logstore_wal_pending_bytes", "Log WAL bytes appended and not yet written."},
+    {"strata_logstore_blocks", "Log blocks on disk."},
+    {"strata_logstore_blocks_bytes", "Bytes of the log blocks on disk."},
+};
 
-/* Per-shard gauges of the log stores. */
-#define NGAUGE 7
-static int render_store_gauges(struct buf *out, const struct logstore_stats *st,
-                               const bool *present, uint32_t n)
-{
-    static const char *const g[NGAUGE][2] = {
-        {"strata_logstore_streams", "Live streams in the head."},
-        {"strata_logstore_head_entries", "Log entries in the head."},
-        {"strata_logstore_head_line_bytes", "Raw line bytes in the head."},
-        {"strata_logstore_head_chunk_bytes", "Encoded bytes of finished head chunks."},
-        {"strata_logstore_wal_pending_bytes", "Log WAL bytes appended and not yet written."},
-        {"strata_logstore_blocks", "Log blocks on disk."},
-        {"strata_logstore_blocks_bytes", "Bytes of the log blocks on disk."},
-    };
-    uint64_t *v = calloc((size_t)(n ? n : 1) * NGAUGE, sizeof *v);
-    if (!v)
-        return ERR_NOMEM;
-    for (uint32_t i = 0; i < n; i++) {
-        const struct logstore_stats *t = &st[i];
-        uint64_t *row = &v[(size_t)i * NGAUGE];
-        row[0] = t->streams;
-        row[1] = t->head_entries;
-        row[2] = t->head_line_bytes;
-        row[3] = t->head_chunk_bytes;
-        row[4] = t->wal.pending_bytes;
-        row[5] = t->blocks;
-        row[6] = t->blocks_bytes;
-    }
-    int rc = dispatch_metrics_gauges(out, g, NGAUGE, v, present, n);
-    free(v);
-    return rc;
-}
+static const char *const store_sums[][2] = {
+    {"strata_logstore_entries_appended_total", "Log entries stored by the log stores."},
+    {"strata_logstore_line_bytes_appended_total", "Line bytes of the stored entries."},
+    {"strata_logstore_entries_duplicate_total", "Identical entries dropped as duplicates."},
+    {"strata_logstore_streams_created_total", "Streams created in the head."},
+    {"strata_logstore_wal_written_bytes_total", "Bytes written to the log WAL."},
+    {"strata_logstore_wal_fsyncs_total", "Log WAL fdatasync rounds."},
+    {"strata_logstore_head_cuts_total", "Log head cuts into blocks."},
+    {"strata_logstore_compactions_total", "Log block compactions."},
+    {"strata_logstore_batches_refused_total", "Append batches refused (WAL full or disk low)."},
+    {"strata_logstore_wal_commits_total", "Log WAL commit requests (one per applied part)."},
+    {"strata_logstore_wal_writes_total", "Log WAL writes completed (one per group commit)."},
+    {"strata_logstore_wal_write_milliseconds_total",
+     "Log WAL writes, submit to completion, summed (what acknowledgements wait for)."},
+};
 
-static const char *logstore_reason(int k)
+static const char *store_reason(int k)
 {
     return logstore_reject_str((enum logstore_reject)k);
 }
 
-#define NSUM 9
-
-static int render_store_counters(struct buf *out, const struct logstore_stats *st, uint32_t n)
+/* A shard without a log store is left out of the gauges. */
+static bool store_row(const void *ctx, uint32_t i, uint64_t *g, uint64_t *c, uint64_t *r)
 {
-    uint64_t sum[NSUM] = {0}, rej[LOGSTORE_REJECT_KINDS_] = {0};
-    for (uint32_t i = 0; i < n; i++) {
-        const struct logstore_stats *t = &st[i];
-        uint64_t v[NSUM] = {t->entries_accepted_total,
-                            t->bytes_accepted_total,
-                            t->entries_duplicate_total,
-                            t->streams_created_total,
-                            t->wal.bytes_written,
-                            t->wal.fsyncs,
-                            t->cuts_total,
-                            t->compactions_total,
-                            t->batches_refused_full_total + t->batches_refused_disk_total};
-        for (int k = 0; k < NSUM; k++)
-            sum[k] += v[k];
-        for (int k = 0; k < LOGSTORE_REJECT_KINDS_; k++)
-            rej[k] += t->entries_rejected_total[k];
-    }
-    static const char *const names[NSUM][2] = {
-        {"strata_logstore_entries_appended_total", "Log entries stored by the log stores."},
-        {"strata_logstore_line_bytes_appended_total", "Line bytes of the stored entries."},
-        {"strata_logstore_entries_duplicate_total", "Identical entries dropped as duplicates."},
-        {"strata_logstore_streams_created_total", "Streams created in the head."},
-        {"strata_logstore_wal_written_bytes_total", "Bytes written to the log WAL."},
-        {"strata_logstore_wal_fsyncs_total", "Log WAL fdatasync rounds."},
-        {"strata_logstore_head_cuts_total", "Log head cuts into blocks."},
-        {"strata_logstore_compactions_total", "Log block compactions."},
-        {"strata_logstore_batches_refused_total", "Append batches refused (WAL full or disk low)."},
-    };
-    int rc = dispatch_metrics_sums(out, names, sum, NSUM);
-    if (!rc)
-        rc = dispatch_metrics_reasons(out, "strata_logstore_entries_rejected_total",
-                                      "Log entries the log stores rejected, by reason.", rej,
-                                      LOGSTORE_REJECT_KINDS_, logstore_reason);
-    return rc;
+    struct logstore *const *stores = ctx;
+    if (!stores[i])
+        return false;
+    struct logstore_stats t;
+    logstore_stats_get(stores[i], &t);
+    uint64_t gv[] = {t.streams,           t.head_entries, t.head_line_bytes, t.head_chunk_bytes,
+                     t.wal.pending_bytes, t.blocks,       t.blocks_bytes};
+    uint64_t cv[] = {t.entries_accepted_total,
+                     t.bytes_accepted_total,
+                     t.entries_duplicate_total,
+                     t.streams_created_total,
+                     t.wal.bytes_written,
+                     t.wal.fsyncs,
+                     t.cuts_total,
+                     t.compactions_total,
+                     t.batches_refused_full_total + t.batches_refused_disk_total,
+                     t.wal.commits,
+                     t.wal.writes,
+                     t.wal.write_ns_sum / 1000000};
+    _Static_assert(sizeof gv / sizeof gv[0] == sizeof store_gauges / sizeof store_gauges[0],
+                   "a value per gauge");
+    _Static_assert(sizeof cv / sizeof cv[0] == sizeof store_sums / sizeof store_sums[0],
+                   "a value per counter");
+    memcpy(g, gv, sizeof gv);
+    memcpy(c, cv, sizeof cv);
+    memcpy(r, t.entries_rejected_total, LOGSTORE_REJECT_KINDS_ * sizeof *r);
+    return true;
 }
+
+static const struct dispatch_store_metrics store_metrics = {
+    .gauges = store_gauges,
+    .ngauges = sizeof store_gauges / sizeof store_gauges[0],
+    .sums = store_sums,
+    .nsums = sizeof store_sums / sizeof store_sums[0],
+    .reasons_name = "strata_logstore_entries_rejected_total",
+    .reasons_help = "Log entries the log stores rejected, by reason.",
+    .nreasons = LOGSTORE_REJECT_KINDS_,
+    .reason = store_reason,
+    .row = store_row,
+};
 
 int logingest_metrics_render(struct buf *out, struct logingest_shard *const *shards,
                              struct logstore *const *stores, uint32_t n)
 {
-    int rc = render_push(out, shards, n);
+    int rc = dispatch_metrics_counters(
+        out, push_counters, sizeof push_counters / sizeof push_counters[0],
+        (const void *const *)shards, offsetof(struct logingest_shard, stats), n);
     if (rc || !stores)
         return rc;
-    struct logstore_stats *st = calloc(n ? n : 1, sizeof *st);
-    bool *present = calloc(n ? n : 1, sizeof *present);
-    if (!st || !present) {
-        free(st);
-        free(present);
-        return ERR_NOMEM;
-    }
-    for (uint32_t i = 0; i < n; i++) {
-        if (stores[i]) {
-            logstore_stats_get(stores[i], &st[i]);
-            present[i] = true;
-        }
-    }
-    rc = render_store_gauges(out, st, present, n);
-    if (!rc)
-        rc = render_store_counters(out, st, n);
-    free(st);
-    free(present);
-    return rc;
+    return dispatch_metrics_store(out, &store_metrics, stores, n);
 }

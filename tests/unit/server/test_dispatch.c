@@ -304,6 +304,34 @@ static const char *kind_name(int k)
     return names[k];
 }
 
+/* A store per even shard: gauges 10*i and 10*i+1, counter i+3, rejections 1 and 2 each. */
+static bool toy_row(const void *ctx, uint32_t i, uint64_t *g, uint64_t *c, uint64_t *r)
+{
+    (void)ctx;
+    if (i % 2)
+        return false;
+    g[0] = 10 * i;
+    g[1] = 10 * i + 1;
+    c[0] = i + 3;
+    r[0] = 1;
+    r[1] = 2;
+    return true;
+}
+
+static const char *const toy_gauges[2][2] = {{"x_g", "G."}, {"x_h", "H."}};
+static const char *const toy_sums[1][2] = {{"x_s_total", "S."}};
+static const struct dispatch_store_metrics toy_store = {
+    .gauges = toy_gauges,
+    .ngauges = 2,
+    .sums = toy_sums,
+    .nsums = 1,
+    .reasons_name = "x_r_total",
+    .reasons_help = "R.",
+    .nreasons = 2,
+    .reason = kind_name,
+    .row = toy_row,
+};
+
 static void test_wording_and_metrics(void **state)
 {
     (void)state;
@@ -322,35 +350,34 @@ static void test_wording_and_metrics(void **state)
     assert_int_equal(strlen(text), 80 - 32 - 8 + 4); /* reason cut, the counts kept */
     assert_non_null(strstr(text, " (c)"));
 
-    struct stats {
-        metric_u64 a, b;
-    } s0 = {1, 2}, s1 = {10, 20};
-    const void *stats[3] = {&s0, NULL, &s1};
+    struct shard {
+        int other;
+        struct {
+            metric_u64 a, b;
+        } st;
+    } s0 = {0, {1, 2}}, s2 = {0, {10, 20}};
+    const void *shards[3] = {&s0, NULL, &s2};
     static const struct dispatch_counter c[] = {
-        {"x_a_total", "A.", offsetof(struct stats, a)},
-        {"x_b_total", "B.", offsetof(struct stats, b)},
+        {"x_a_total", "A.", 0},
+        {"x_b_total", "B.", sizeof(metric_u64)},
     };
     struct buf m = BUF_INIT;
-    assert_int_equal(dispatch_metrics_counters(&m, c, 2, stats, 3), 0);
-    static const char *const g[2][2] = {{"x_g", "G."}, {"x_h", "H."}};
-    uint64_t v[3 * 2] = {1, 2, 3, 4, 5, 6};
-    bool present[3] = {true, false, true};
-    assert_int_equal(dispatch_metrics_gauges(&m, g, 2, v, present, 3), 0);
-    assert_int_equal(dispatch_metrics_sums(&m, g, v, 1), 0);
-    assert_int_equal(dispatch_metrics_reasons(&m, "x_r_total", "R.", kinds, 2, kind_name), 0);
+    assert_int_equal(dispatch_metrics_counters(&m, c, 2, shards, offsetof(struct shard, st), 3), 0);
+    assert_int_equal(dispatch_metrics_store(&m, &toy_store, NULL, 3), 0);
     assert_int_equal(buf_cstr(&m), 0);
     assert_string_equal((char *)m.data, "# HELP x_a_total A.\n# TYPE x_a_total counter\n"
                                         "x_a_total 11\n"
                                         "# HELP x_b_total B.\n# TYPE x_b_total counter\n"
                                         "x_b_total 22\n"
                                         "# HELP x_g G.\n# TYPE x_g gauge\n"
-                                        "x_g{shard=\"0\"} 1\nx_g{shard=\"2\"} 5\n"
+                                        "x_g{shard=\"0\"} 0\nx_g{shard=\"2\"} 20\n"
                                         "# HELP x_h H.\n# TYPE x_h gauge\n"
-                                        "x_h{shard=\"0\"} 2\nx_h{shard=\"2\"} 6\n"
-                                        "# HELP x_g G.\n# TYPE x_g counter\nx_g 1\n"
+                                        "x_h{shard=\"0\"} 1\nx_h{shard=\"2\"} 21\n"
+                                        "# HELP x_s_total S.\n# TYPE x_s_total counter\n"
+                                        "x_s_total 8\n"
                                         "# HELP x_r_total R.\n# TYPE x_r_total counter\n"
                                         "x_r_total{reason=\"too_old\"} 2\n"
-                                        "x_r_total{reason=\"too_new\"} 0\n");
+                                        "x_r_total{reason=\"too_new\"} 4\n");
     buf_deinit(&m);
 }
 
