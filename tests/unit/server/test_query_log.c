@@ -964,6 +964,10 @@ static void test_partial_agg(void **state)
                      .end = 130000000000LL,
                      .step = 5000000000LL};
     run_pjob(&w, 1, &r);
+    if (getenv("STRATA_TEST_VERBOSE"))
+        fprintf(stderr, "partial: %llu ranges, moved %llu bytes (entry path %llu)\n",
+                (unsigned long long)r.partial_ranges, (unsigned long long)r.moved_partial,
+                (unsigned long long)r.moved_single);
     assert_true(r.partial_ranges >= 14);
     assert_true(r.moved_partial > 0 && r.moved_partial * 2 < r.moved_single);
     assert_true(r.scanned_partial > 0);
