@@ -323,8 +323,8 @@ static int filter_entries(struct ckpt *c, const struct walrec *rec)
 {
     if (!c->keep->entry)
         return filter_ids(c, rec, NULL);
-    size_t k;
-    bool all;
+    size_t k = 0;
+    bool all = false;
     int rc;
     while ((rc = entries_pass(c, rec, &k, &all)) == ERR_LIMIT)
         if (grow((void **)&c->lbuf, &c->lbuf_cap, c->lbuf_cap * 2 + 16, sizeof *c->lbuf))
