@@ -5,7 +5,9 @@
 # server (utime + stime from /proc/PID/stat over the load window; line bytes from strata's own
 # strata_loki_push_line_bytes_received_total) and per wall second, and how busy both cores were
 # (server_cpu_util from /proc, client_cpu_util from strata-load's own CPU time): a server core well
-# below 1.0 with the client core near 1.0 means the load generator, not strata, sets the pace.
+# below 1.0 with the client core near 1.0 means the load generator, not strata, sets the pace;
+# server_runq_util is the share of the wall time the server's threads were runnable but another
+# process had the core (a shared, busy machine), which also keeps server_cpu_util below 1.0.
 # Repeated REPS times (a fresh data directory each), one JSON line per run, then a JSON summary with
 # medians. Never pass/fail.
 #
@@ -45,8 +47,10 @@ trap cleanup EXIT
 TCK=$(getconf CLK_TCK)
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# ns the server's threads spent runnable but not running (another process had the core)
+runq_ns() { cat /proc/"$1"/task/*/schedstat 2>/dev/null | awk '{s += $2} END {printf "%.0f", s}'; }
 metric() {
-  curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {printf "%d", $2}'
+  curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m {printf "%.0f", $2}'
 }
 line_bytes() { metric strata_loki_push_line_bytes_received_total; }
 
@@ -60,6 +64,7 @@ for rep in $(seq 1 "$REPS"); do
     sleep 0.1
   done
   c0=$(cpu_ticks "$SPID")
+  q0=$(runq_ns "$SPID")
   b0=$(line_bytes)
   t0=$(date +%s.%N)
   taskset -c "$CLIENT_CPU" "$LOAD" logs --target "http://127.0.0.1:$PORT" --rate 0 \
@@ -67,6 +72,7 @@ for rep in $(seq 1 "$REPS"); do
     --json "$TMP/load.json" $LOAD_ARGS >/dev/null 2>&1 || true
   t1=$(date +%s.%N)
   c1=$(cpu_ticks "$SPID")
+  q1=$(runq_ns "$SPID")
   b1=$(line_bytes)
   ww=$(metric strata_logstore_wal_writes_total)
   wms=$(metric strata_logstore_wal_write_milliseconds_total)
@@ -74,9 +80,9 @@ for rep in $(seq 1 "$REPS"); do
   wait "$SPID" 2>/dev/null || true
   SPID=
   python3 - "$rep" "$c0" "$c1" "$TCK" "$b0" "$b1" "$t0" "$t1" "$TMP/load.json" "$FORMAT" "$CONNS" \
-    "${ww:-0}" "${wms:-0}" <<'EOF'
+    "${ww:-0}" "${wms:-0}" "${q0:-0}" "${q1:-0}" <<'EOF'
 import json, sys
-rep, c0, c1, tck, b0, b1, t0, t1, load, fmt, conns, ww, wms = sys.argv[1:]
+rep, c0, c1, tck, b0, b1, t0, t1, load, fmt, conns, ww, wms, q0, q1 = sys.argv[1:]
 cpu = (int(c1) - int(c0)) / int(tck)
 mb = (int(b1 or 0) - int(b0 or 0)) / 1e6
 wall = float(t1) - float(t0)
@@ -88,6 +94,7 @@ print(json.dumps({"bench": "logs_ingest_server", "run": int(rep), "format": fmt,
                   "wall_s": round(wall, 2),
                   "mb_per_server_cpu_s": round(mb / cpu, 1) if cpu > 0 else None,
                   "mb_per_s": round(mb / wall, 1), "server_cpu_util": round(cpu / wall, 2),
+                  "server_runq_util": round((int(q1) - int(q0)) / 1e9 / wall, 2),
                   "client_cpu_util": round(ccpu / wall, 2) if ccpu is not None else None,
                   "wal_writes": int(ww), "wal_write_ms_avg": round(int(wms) / int(ww), 2) if int(ww) else None,
                   "lines_ok": l.get("units"), "requests_failed": l.get("failed"),
@@ -102,6 +109,6 @@ def med(k):
     return v[len(v) // 2] if v else None
 print(json.dumps({"bench": "logs_ingest_server_summary", "runs": len(runs),
                   "mb_per_server_cpu_s": med("mb_per_server_cpu_s"), "mb_per_s": med("mb_per_s"),
-                  "server_cpu_util": med("server_cpu_util"),
+                  "server_cpu_util": med("server_cpu_util"), "server_runq_util": med("server_runq_util"),
                   "client_cpu_util": med("client_cpu_util")}))
 EOF
