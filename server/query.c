@@ -89,11 +89,11 @@ void query_shard_attach(struct query_shard *q, struct tsdb *t, struct ingest_sha
 
 static int ls_select(void *store, const struct matcher *ms, size_t n, int64_t start_ns,
                      int64_t end_ns, bool backward, const struct logstore_line_hint *hint,
-                     void **it)
+                     const struct logstore_select_opts *opts, void **it)
 {
-    return logstore_select(store, ms, n, start_ns, end_ns,
-                           backward ? LOGSTORE_BACKWARD : LOGSTORE_FORWARD, hint,
-                           (struct logstore_iter **)it);
+    return logstore_select_with(store, ms, n, start_ns, end_ns,
+                                backward ? LOGSTORE_BACKWARD : LOGSTORE_FORWARD, hint, opts,
+                                (struct logstore_iter **)it);
 }
 
 static int ls_next(void *it)

@@ -37,9 +37,11 @@ static inline bool query_kind_is_log(enum query_kind k)
 /* What the owner side reads for the log kinds. The logstore-backed one is the default; tests
  * plug in fakes. Iterators are opaque to the fan-out. */
 struct query_log_store_ops {
+    /* opts as logstore_select_with (order, batch line filter, yield_chunks); never NULL. */
     int (*select)(void *store, const struct matcher *ms, size_t n, int64_t start_ns, int64_t end_ns,
-                  bool backward, const struct logstore_line_hint *hint, void **it);
-    int (*next)(void *it); /* 1, 0, negative */
+                  bool backward, const struct logstore_line_hint *hint,
+                  const struct logstore_select_opts *opts, void **it);
+    int (*next)(void *it); /* 1, 0, LOGSTORE_ITER_YIELD (a step is over), negative */
     const struct logstore_entry *(*at)(void *it);
     void (*stats)(void *it, struct logstore_select_stats *out);
     void (*close)(void *it);

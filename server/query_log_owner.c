@@ -3,13 +3,17 @@
  * pieces of about piece_bytes (each piece carries the label sets of the streams its entries
  * belong to, without __tenant__, once per piece), stopping after spec.limit entries when set; a
  * pre-filter of the query's pipeline, when the consumer gave this shard a clone of it, drops lines
- * before they are copied (and bounds the step by the bytes read, not copied); a
+ * before they are copied (and bounds the step by the bytes read, not copied): when it scans runs
+ * of lines at once (prefilter_batched) the log store runs it over whole decoded blocks before its
+ * cross-stream merge (logstore_select_opts.filter), else it runs here line by line; a
  * QK_LOG_SERIES cursor takes each matcher set's stream statistics (logstore_series) and copies
  * them into pieces; a QK_LOG_SELECT cursor with a range aggregation (spec.range) runs the whole
  * pipeline and the range windows over the shard's entries (logql_partial_agg, on the consumer's
  * pipeline clone) and sends per step one partial per output label set, yielding when a step's
- * read budget is spent. All run in the bounded steps and with the credit of query_owner.c, whose
- * step loop calls them. */
+ * read budget is spent (the store filters its lines with the same batch pre-filter). Selects are
+ * opened in time order with yield_chunks: a step whose filter drops block after block ends after
+ * OWNER_YIELD_CHUNKS chunks without an entry (LOGSTORE_ITER_YIELD: over, not done). All run in the
+ * bounded steps and with the credit of query_owner.c, whose step loop calls them. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,16 +22,20 @@
 #include "engine/logql/exec.h"
 #include "server/query_internal.h"
 
-#define SERIES_PIECE_MAX 4096        /* stream statistics per QK_LOG_SERIES piece (at most) */
-#define ENTRY_OVERHEAD   32          /* budget bytes charged per entry beyond its strings */
-#define FIRST_PIECE      (64 * 1024) /* pieces ramp up from this to piece_bytes */
+#define SERIES_PIECE_MAX   4096        /* stream statistics per QK_LOG_SERIES piece (at most) */
+#define ENTRY_OVERHEAD     32          /* budget bytes charged per entry beyond its strings */
+#define FIRST_PIECE        (64 * 1024) /* pieces ramp up from this to piece_bytes */
+#define OWNER_YIELD_CHUNKS 4           /* block chunks a select opens without an entry, per _next */
 
 struct log_owner {
     /* QK_LOG_SELECT */
     void *it;
     uint64_t sent;
-    uint64_t scanned, scanned_bytes; /* entries read, before the pre-filter */
-    uint32_t gen;                    /* the piece being filled (stream map generation) */
+    uint64_t scanned, scanned_bytes; /* entries the select returned, their line bytes */
+    struct logql_pipeline *filter;   /* the store runs its batch pre-filter (NULL: it does not) */
+    uint64_t filt_bytes;             /* line bytes the store's filter dropped */
+    uint64_t filt_sent, filt_bytes_sent; /* of those (and of `filtered`), reported in pieces */
+    uint32_t gen;                        /* the piece being filled (stream map generation) */
     uint32_t *map_gen, *map_idx; /* select stream index -> piece stream index (when gen matches) */
     size_t map_cap;
     size_t ent_cap, str_cap; /* capacities of the current piece's heap arrays */
@@ -72,9 +80,9 @@ void query_log_owner_final(struct query_shard *q, struct query_cursor *c, struct
     struct log_owner *o = c->log;
     if (o && o->it)
         q->log_ops->stats(o->it, &r->lstats);
-    if (o) {
-        r->scanned_entries = o->scanned;
-        r->scanned_bytes = o->scanned_bytes;
+    if (o) { /* what the store read: returned, and dropped by its filter */
+        r->scanned_entries = o->scanned + (o->it ? r->lstats.filtered : 0);
+        r->scanned_bytes = o->scanned_bytes + o->filt_bytes;
     }
 }
 
@@ -197,12 +205,46 @@ static int copy_entry(struct log_owner *o, struct query_piece *p, const struct l
     return 0;
 }
 
-static int open_select(struct query_shard *q, struct query_cursor *c, struct log_owner *o)
+/* The store's batch line filter: the pipeline's pre-filter over a decoded block's lines; what it
+ * drops is charged to the turn's read budget. */
+static size_t owner_filter(void *arg, const struct str *lines, size_t n, uint64_t *keep)
+{
+    struct log_owner *o = arg;
+    size_t kept = logql_pipeline_prefilter_block(o->filter, lines, n, keep);
+    uint64_t dropped = 0;
+    for (size_t i = 0; i < n; i++)
+        if (!(keep[i / 64] >> (i % 64) & 1))
+            dropped += lines[i].len;
+    o->filt_bytes += dropped;
+    o->used += dropped + (n - kept) * ENTRY_OVERHEAD;
+    return kept;
+}
+
+/* True when pl's pre-filter can run in the store (over runs of lines at once). */
+static bool store_can_filter(struct logql_pipeline *pl)
+{
+    if (!pl || !logql_pipeline_has_prefilter(pl))
+        return false;
+    struct logql_pipeline_info info;
+    logql_pipeline_info(pl, &info);
+    return info.prefilter_batched;
+}
+
+/* Opens the select in time order (the entry consumer merges shards by time; the partial
+ * aggregator needs time order per output series), with pl's pre-filter in the store when it is
+ * batchable (pl may be NULL). */
+static int open_select(struct query_shard *q, struct query_cursor *c, struct log_owner *o,
+                       struct logql_pipeline *pl)
 {
     const struct query_spec *s = c->spec;
     struct logstore_line_hint h = {s->contains, s->n_contains};
+    o->filter = store_can_filter(pl) ? pl : NULL;
+    struct logstore_select_opts opts = {.order = LOGSTORE_ORDER_TIME,
+                                        .filter = o->filter ? owner_filter : NULL,
+                                        .filter_arg = o->filter ? o : NULL,
+                                        .yield_chunks = OWNER_YIELD_CHUNKS};
     return q->log_ops->select(q->log_store, s->matchers, s->lens[0], s->start_ns, s->end_ns,
-                              s->backward, s->n_contains ? &h : NULL, &o->it);
+                              s->backward, s->n_contains ? &h : NULL, &opts, &o->it);
 }
 
 /* One piece of entries. */
@@ -210,7 +252,9 @@ static size_t step_select(struct query_shard *q, struct query_cursor *c, struct 
                           bool *done, int *rc)
 {
     const struct query_spec *s = c->spec;
-    if (!o->it && (*rc = open_select(q, c, o)) != 0) {
+    struct logql_pipeline *pf = s->prefilter ? s->prefilter[q->self] : NULL;
+    o->used = 0; /* line bytes read this step (those filtered out too) */
+    if (!o->it && (*rc = open_select(q, c, o, pf)) != 0) {
         o->it = NULL;
         *done = true;
         return 0;
@@ -227,19 +271,19 @@ static size_t step_select(struct query_shard *q, struct query_cursor *c, struct 
         o->gen = 1;
     }
     o->ent_cap = o->str_cap = 0;
-    struct logql_pipeline *pf = s->prefilter ? s->prefilter[q->self] : NULL;
     /* small first pieces: a consumer that needs few entries (a limit) gets them sooner, and
      * fewer are copied in vain before it closes */
     uint64_t target = s->piece_bytes;
     if (c->pieces < 8 && ((uint64_t)FIRST_PIECE << c->pieces) < target)
         target = (uint64_t)FIRST_PIECE << c->pieces;
-    size_t read = 0; /* line bytes read this step (filtered out ones too) */
-    while (p->bytes < target && read < 2 * target) {
+    while (p->bytes < target && o->used < 2 * target) {
         if (s->limit > 0 && o->sent >= (uint64_t)s->limit) {
             *done = true;
             break;
         }
         int r = q->log_ops->next(o->it);
+        if (r == LOGSTORE_ITER_YIELD)
+            break; /* the store's filter dropped chunk after chunk: this step is over */
         if (r != 1) {
             *rc = r;
             *done = true;
@@ -248,8 +292,8 @@ static size_t step_select(struct query_shard *q, struct query_cursor *c, struct 
         const struct logstore_entry *e = q->log_ops->at(o->it);
         o->scanned++;
         o->scanned_bytes += e->line.len;
-        read += e->line.len + ENTRY_OVERHEAD;
-        if (pf && !logql_pipeline_prefilter(pf, e->line))
+        o->used += e->line.len + ENTRY_OVERHEAD;
+        if (pf && !o->filter && !logql_pipeline_prefilter(pf, e->line))
             continue;
         if ((r = copy_entry(o, p, e)) != 0) {
             *rc = r;
@@ -258,7 +302,7 @@ static size_t step_select(struct query_shard *q, struct query_cursor *c, struct 
         }
         o->sent++;
     }
-    size_t bytes = p->bytes > read ? p->bytes : read;
+    size_t bytes = p->bytes > o->used ? p->bytes : o->used;
     if (p->n > 0 && *rc == 0)
         query_piece_send(q, c, p);
     else
@@ -339,7 +383,7 @@ static int own_select(void *ctx, const struct logql_select_req *req, void **iter
 {
     struct log_owner *o = ctx;
     (void)req;
-    int rc = open_select(o->q, o->c, o);
+    int rc = open_select(o->q, o->c, o, o->c->spec->range_pl[o->q->self]);
     if (rc) {
         o->it = NULL;
         return rc;
@@ -385,6 +429,8 @@ static int own_next(void *iter, struct logql_entry *out)
     if (o->used >= o->budget)
         return LOGQL_SRC_YIELD;
     int r = o->q->log_ops->next(o->it);
+    if (r == LOGSTORE_ITER_YIELD)
+        return LOGQL_SRC_YIELD; /* chunks opened without an entry: end the turn */
     if (r != 1)
         return r;
     const struct logstore_entry *e = o->q->log_ops->at(o->it);
@@ -529,6 +575,21 @@ static int range_start(struct query_shard *q, struct query_cursor *c, struct log
                                     sizeof err);
 }
 
+/* Adds what the store's filter dropped since the last piece to the piece figures (the
+ * aggregation only counts the entries it was given). */
+static void range_filtered(struct query_shard *q, struct log_owner *o)
+{
+    if (!o->it || !o->filter)
+        return;
+    struct logstore_select_stats st;
+    q->log_ops->stats(o->it, &st);
+    if (st.filtered > o->filt_sent)
+        o->pend_scanned += st.filtered - o->filt_sent;
+    o->pend_bytes += o->filt_bytes - o->filt_bytes_sent;
+    o->filt_sent = st.filtered > o->filt_sent ? st.filtered : o->filt_sent;
+    o->filt_bytes_sent = o->filt_bytes;
+}
+
 /* Steps of the aggregation into one piece, until the piece or the turn's read budget is full. */
 static size_t step_range(struct query_shard *q, struct query_cursor *c, struct log_owner *o,
                          bool *done, int *rc)
@@ -576,6 +637,7 @@ static size_t step_range(struct query_shard *q, struct query_cursor *c, struct l
             break;
     }
     size_t bytes = p->bytes > o->used ? p->bytes : o->used;
+    range_filtered(q, o);
     if (*rc == 0 && (p->n_steps > 0 || (*done && o->pend_scanned))) {
         p->range_scanned = o->pend_scanned;
         p->range_scanned_bytes = o->pend_bytes;

@@ -59,6 +59,7 @@ struct fstore {
     struct str hint_seen[4];
     char hint_buf[4][32];
     size_t n_hint_seen;
+    _Atomic int filtered_selects, yields; /* selects given a store filter; _next yields */
 };
 
 static void fix_labels(struct fstream *s)
@@ -92,6 +93,8 @@ struct fit {
     bool backward;
     struct label md[2];
     struct logstore_entry cur;
+    struct logstore_select_opts opts;
+    uint64_t returned, filtered, quiet; /* quiet: dropped since the last returned entry */
 };
 
 static bool g_backward; /* qsort context (the test thread's owner steps are serial) */
@@ -107,11 +110,15 @@ static int pair_cmp(const void *a, const void *b)
 }
 
 static int f_select(void *store, const struct matcher *ms, size_t n, int64_t start, int64_t end,
-                    bool backward, const struct logstore_line_hint *hint, void **out)
+                    bool backward, const struct logstore_line_hint *hint,
+                    const struct logstore_select_opts *opts, void **out)
 {
     struct fstore *st = store;
     if (st->fail)
         return st->fail;
+    assert_non_null(opts);
+    assert_int_equal(opts->order, LOGSTORE_ORDER_TIME);
+    assert_true(opts->yield_chunks > 0);
     for (size_t i = 0; hint && i < hint->n && st->n_hint_seen < 4; i++) {
         snprintf(st->hint_buf[st->n_hint_seen], 32, "%.*s", (int)hint->contains[i].len,
                  hint->contains[i].ptr);
@@ -125,6 +132,9 @@ static int f_select(void *store, const struct matcher *ms, size_t n, int64_t sta
     it->v = calloc(total + 1, sizeof *it->v);
     it->st = st;
     it->backward = backward;
+    it->opts = *opts;
+    if (opts->filter)
+        atomic_fetch_add(&st->filtered_selects, 1);
     uint32_t sel = 0;
     for (size_t i = 0; i < st->n; i++) {
         if (!fmatch(&st->v[i], ms, n))
@@ -141,14 +151,46 @@ static int f_select(void *store, const struct matcher *ms, size_t n, int64_t sta
     return 0;
 }
 
+/* Lines one at a time through the select's filter (as the head does); every dropped entry counts
+ * as an opened chunk for yield_chunks. */
+static bool f_keep(struct fit *it, const struct fentry *e)
+{
+    if (!it->opts.filter)
+        return true;
+    struct str line = str_from_cstr(e->line);
+    uint64_t keep = 0;
+    if (it->opts.filter(it->opts.filter_arg, &line, 1, &keep) == 1) {
+        assert_true(keep & 1);
+        return true;
+    }
+    assert_false(keep & 1);
+    it->filtered++;
+    it->quiet++;
+    return false;
+}
+
 static int f_next(void *p)
 {
     struct fit *it = p;
-    if (it->pos >= it->n)
-        return 0;
-    const struct pair *pr = &it->v[it->pos++];
-    const struct fstream *s = &it->st->v[pr->s];
-    const struct fentry *e = &s->e[pr->e];
+    const struct pair *pr;
+    const struct fstream *s;
+    const struct fentry *e;
+    for (;;) {
+        if (it->pos >= it->n)
+            return 0;
+        if (it->opts.yield_chunks && it->quiet >= it->opts.yield_chunks) {
+            it->quiet = 0;
+            atomic_fetch_add(&it->st->yields, 1);
+            return LOGSTORE_ITER_YIELD;
+        }
+        pr = &it->v[it->pos++];
+        s = &it->st->v[pr->s];
+        e = &s->e[pr->e];
+        if (f_keep(it, e))
+            break;
+    }
+    it->quiet = 0;
+    it->returned++;
     for (size_t i = 0; i < e->n_md; i++)
         it->md[i] = (struct label){str_from_cstr(e->md[i][0]), str_from_cstr(e->md[i][1])};
     it->cur = (struct logstore_entry){.stream = pr->sel,
@@ -170,8 +212,9 @@ static void f_stats(void *p, struct logstore_select_stats *out)
 {
     struct fit *it = p;
     memset(out, 0, sizeof *out);
-    out->entries = it->pos;
+    out->entries = it->returned;
     out->head_entries = it->pos;
+    out->filtered = it->filtered;
 }
 
 static void f_close(void *p)
@@ -743,8 +786,39 @@ static void test_metadata_and_source(void **state)
     world_deinit(&w);
 }
 
+/* `{job="f"} <filter>` over the prefilter world: 90 of 450 lines match. */
+static void prefilter_check(struct world *w, const char *query, bool batched)
+{
+    struct logql_query *q = NULL;
+    char err[256];
+    assert_int_equal(logql_parse(str_from_cstr(query), &q, err, sizeof err), 0);
+    struct logql_pipeline *pl = NULL;
+    assert_int_equal(logql_pipeline_compile_expr(q->root, NULL, &pl, err, sizeof err), 0);
+    int filtered0 = 0;
+    for (uint32_t i = 0; i < w->n; i++)
+        filtered0 += atomic_load(&w->st[i].filtered_selects);
+    struct tjob t = {.start = 0, .end = 100000, .pipeline = pl};
+    tjob_matcher(&t, 0, MATCHER_EQ, "job", "f");
+    run_job(w, 2, &t, run_select);
+    assert_int_equal(t.rc, 0);
+    assert_int_equal(t.n, 90);
+    for (size_t i = 0; i < t.n; i++)
+        assert_string_equal(t.v[i].line, "an ERROR here");
+    assert_true(t.stats.scanned_entries == 450 && t.stats.shards_done == 3);
+    assert_int_equal(t.stats.scanned_bytes, 90 * 13 + 360 * 11);
+    int filtered = 0;
+    for (uint32_t i = 0; i < w->n; i++)
+        filtered += atomic_load(&w->st[i].filtered_selects);
+    assert_int_equal(filtered - filtered0, batched ? 3 : 0);
+    tjob_deinit(&t);
+    logql_pipeline_destroy(pl);
+    logql_query_destroy(q);
+}
+
 /* The pipeline's pre-filter runs on the owners: only matching lines arrive, every line counts as
- * scanned; reading only part of a filtered selection closes cleanly (the clones are released). */
+ * scanned; reading only part of a filtered selection closes cleanly (the clones are released). A
+ * batchable pre-filter runs in the store (its select yields after runs of dropped lines: the
+ * step ends, the selection goes on); another one runs on the owner line by line. */
 static void test_prefilter(void **state)
 {
     (void)state;
@@ -770,8 +844,18 @@ static void test_prefilter(void **state)
     for (size_t i = 0; i < t.n; i++)
         assert_string_equal(t.v[i].line, "an ERROR here");
     assert_true(t.stats.scanned_entries == 450 && t.stats.shards_done == 3);
+    assert_int_equal(t.stats.scanned_bytes, 90 * 13 + 360 * 11);
     assert_true(t.v[0].ts == 0 && t.v[89].ts == 458); /* forward */
+    int filtered = 0, yields = 0;
+    for (uint32_t i = 0; i < w.n; i++) {
+        filtered += atomic_load(&w.st[i].filtered_selects);
+        yields += atomic_load(&w.st[i].yields);
+    }
+    assert_int_equal(filtered, 3); /* `|= "ERROR"` is batchable: every store filtered */
+    assert_true(yields > 0);
     tjob_deinit(&t);
+    prefilter_check(&w, "{job=\"f\"} |= \"ERROR\" != \"boring\"", true);
+    prefilter_check(&w, "{job=\"f\"} |~ \"ERROR here$\"", false);
     struct tjob part = {.start = 0, .end = 100000, .pipeline = pl, .limit = 2};
     tjob_matcher(&part, 0, MATCHER_EQ, "job", "f");
     run_job(&w, 1, &part, run_select);
@@ -971,6 +1055,7 @@ static void test_partial_agg(void **state)
     assert_true(r.partial_ranges >= 14);
     assert_true(r.moved_partial > 0 && r.moved_partial * 2 < r.moved_single);
     assert_true(r.scanned_partial > 0);
+    assert_int_equal(r.scanned_partial, r.scanned_single); /* store-filtered lines count */
     struct pjob in = {
         .queries = PQ, .n = sizeof PQ / sizeof PQ[0] - 1, .instant = true, .start = 61000000000LL};
     run_pjob(&w, 0, &in);
