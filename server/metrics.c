@@ -21,6 +21,14 @@ static const char *const bucket_le[METRICS_BUCKETS] = {
     "0.0001", "0.00025", "0.0005", "0.001", "0.0025", "0.005", "0.01", "0.025",
     "0.05",   "0.1",     "0.25",   "0.5",   "1",      "2.5",   "5",    "10"};
 
+static metric_u64 loki_moved_bytes, loki_partial_ranges; /* metrics_loki_query_add */
+
+void metrics_loki_query_add(uint64_t moved_bytes, uint64_t partial_ranges)
+{
+    atomic_fetch_add_explicit(&loki_moved_bytes, moved_bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&loki_partial_ranges, partial_ranges, memory_order_relaxed);
+}
+
 unsigned metrics_code_slot(int status)
 {
     for (unsigned i = 0; i < METRICS_CODES - 1; i++)
@@ -152,6 +160,15 @@ static int render_conns(struct buf *b, const struct metrics_input *in)
     if (!rc)
         rc = scalar(b, "strata_http_websocket_connections", "gauge",
                     "Open WebSocket connections (Loki tail).", SUM(in, ws_open));
+    if (!rc)
+        rc = scalar(b, "strata_loki_query_moved_bytes_total", "counter",
+                    "Bytes of entries or partial aggregates Loki query owners sent to query "
+                    "threads.",
+                    metric_get(&loki_moved_bytes));
+    if (!rc)
+        rc = scalar(b, "strata_loki_query_partial_ranges_total", "counter",
+                    "Loki range aggregations the owning shards computed as partials.",
+                    metric_get(&loki_partial_ranges));
     return rc;
 }
 

@@ -58,6 +58,12 @@ static inline uint64_t metric_get(const metric_u64 *c)
     return atomic_load_explicit((metric_u64 *)c, memory_order_relaxed);
 }
 
+/* Process-wide Loki query fan-out figures (query_log.c adds them as selections close; any thread,
+ * atomic adds): piece bytes the owners moved to query threads, and range aggregations the owners
+ * computed as partials. Rendered as strata_loki_query_moved_bytes_total and
+ * strata_loki_query_partial_ranges_total. */
+void metrics_loki_query_add(uint64_t moved_bytes, uint64_t partial_ranges);
+
 /* Counts one answered request: route index (0 = unmatched), status, latency. */
 void metrics_observe_request(struct shard_metrics *m, unsigned route, int status, int64_t dur_ns);
 

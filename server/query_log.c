@@ -14,6 +14,7 @@
 #include "base/log.h"
 #include "engine/logql/eval.h"
 #include "engine/logql/exec.h"
+#include "server/metrics.h"
 #include "server/query_internal.h"
 
 /* How long closing a selection waits for the owners' final replies (they stop at their next loop
@@ -344,6 +345,7 @@ void query_log_iter_close(struct query_log_iter *it)
     if (!it)
         return;
     query_log_iter_stop(it);
+    metrics_loki_query_add(it->moved, 0);
     if (!it->stop_ok && it->clones) {
         log_warn("log selection closed while an owner still runs its pre-filter; leaking it");
         it->clones = NULL;
@@ -544,6 +546,7 @@ void query_log_range_close(struct query_log_range *r, struct query_log_stats *st
         r->in[i].cur = NULL;
     }
     bool ok = owners_stopped(r->fan, r->job);
+    metrics_loki_query_add(r->moved, 1);
     if (stats) {
         struct query_log_stats st = {.moved_bytes = r->moved, .partial_ranges = 1};
         owner_stats(r->fan, r->n, &st);

@@ -420,15 +420,24 @@ PARTIAL_RANGE = [
 ]
 
 
-def partial_answers(port):
+MOVED = "strata_loki_query_moved_bytes_total"
+RANGES = "strata_loki_query_partial_ranges_total"
+
+
+def partial_answers(port, fanout=None):
     """(status, resultType, [(labels, [(t, float)])]) of every PARTIAL_RANGE query, range and
-    instant, and the summed data.stats.summary.totalLinesProcessed."""
+    instant, and the summed data.stats.summary.totalLinesProcessed. fanout (a list) gets per
+    query and path the /metrics deltas (moved bytes, partial ranges)."""
     out, lines = [], 0
     for q in PARTIAL_RANGE:
         for path, params in (("/loki/api/v1/query_range", {"start": str(NOW - 1000 * SEC),
                                                             "end": str(NOW), "step": "15s"}),
                              ("/loki/api/v1/query", {"time": str(NOW - 300 * SEC)})):
+            before = (lp.metric(port, MOVED), lp.metric(port, RANGES))
             st, _, body = get(port, path, dict(params, query=q))
+            if fanout is not None:
+                fanout.append((lp.metric(port, MOVED) - before[0],
+                               lp.metric(port, RANGES) - before[1]))
             if st != 200:
                 out.append((st, body.decode(errors="replace")))
                 continue
@@ -462,7 +471,8 @@ def case_partial_aggregation(binary, tool, tmp):
     query thread; every answer (range and instant, groupings whose label sets span both shards,
     unwrap, topk, binary operations, absent, a conversion error, and a non-decomposable
     quantile) equals the entry path's (STRATA_LOKI_PARTIAL_AGG=0, the same data after a
-    restart), and the lines processed are the same."""
+    restart), and the lines processed are the same; /metrics counts the fan-out: each query the
+    owners aggregated moved far fewer bytes than its entry path did."""
     srv = start(binary, tmp, shards=2)
     streams = []
     for i in range(8):
@@ -473,21 +483,34 @@ def case_partial_aggregation(binary, tool, tmp):
             ents.append((NOW - 900 * SEC + k * 5 * SEC + i * 10**6, json.dumps(rec), None))
         streams.append(({"job": "pa", "pod": f"p{i}"}, ents))
     push_json(srv.port, streams)
-    partial, lines_p = partial_answers(srv.port)
+    fan_p, fan_s = [], []
+    partial, lines_p = partial_answers(srv.port, fan_p)
     srv.stop()
     os.environ["STRATA_LOKI_PARTIAL_AGG"] = "0"
     try:
         srv = rw.Server(binary, os.path.join(tmp, "data"), shards=2, extra=ANY_AGE).wait_ready()
     finally:
         del os.environ["STRATA_LOKI_PARTIAL_AGG"]
-    single, lines_s = partial_answers(srv.port)
+    single, lines_s = partial_answers(srv.port, fan_s)
     srv.stop()
     assert len(partial) == 2 * len(PARTIAL_RANGE)
     for i, (a, b) in enumerate(zip(partial, single)):
         assert same_answer(a, b), (PARTIAL_RANGE[i // 2], a, b)
     assert partial[0][0] == 200 and len(partial[0][2]) == 3, partial[0]
     assert partial[-1][0] == 400 and "SampleExtractionErr" in partial[-1][1], partial[-1]
-    assert lines_p > 0 and lines_s > 0
+    assert lines_p > 0 and lines_p == lines_s, (lines_p, lines_s)
+    verbose = os.environ.get("STRATA_TEST_VERBOSE")
+    n_partial = 0
+    for i, ((mp, rp), (ms, rs)) in enumerate(zip(fan_p, fan_s)):
+        q = PARTIAL_RANGE[i // 2]
+        if verbose:
+            print(f"  moved {mp:.0f} B partial ({rp:.0f} ranges), {ms:.0f} B entry path: {q}")
+        assert rs == 0 and ms >= 0, (q, rs, ms)
+        if rp == 0 or partial[i][0] != 200 or ms == 0:  # absent_over_time of nothing
+            continue
+        n_partial += 1
+        assert mp > 0 and mp * 4 < ms, (q, i % 2, mp, ms)
+    assert n_partial >= 2 * 9, n_partial  # the ten decomposable queries but absent, range+instant
 
 
 @case
