@@ -239,6 +239,21 @@ static inline void lt_matcher(struct matcher *m, enum matcher_type type, const c
         matcher_init(m, type, str_from_cstr(name), str_from_cstr(value), err, sizeof err), 0);
 }
 
+/* The stream number of an entry: its k label (the third) parsed within the value's length (a label
+ * value is a struct str, not NUL-terminated: the byte after it belongs to whatever is next). */
+static inline uint32_t lt_entry_k(const struct logstore_entry *e)
+{
+    assert_true(e->n_labels == 3 && str_eq_cstr(e->labels[2].name, "k"));
+    struct str v = e->labels[2].value;
+    assert_true(v.len > 0 && v.len < 10);
+    uint32_t k = 0;
+    for (size_t i = 0; i < v.len; i++) {
+        assert_true(v.ptr[i] >= '0' && v.ptr[i] <= '9');
+        k = k * 10 + (uint32_t)(v.ptr[i] - '0');
+    }
+    return k;
+}
+
 /* A read entry. */
 struct lt_ent {
     int64_t ts;
@@ -265,7 +280,7 @@ static inline long lt_read(struct logstore *ls, long k, int64_t start, int64_t e
     while ((size_t)n < cap && (rc = logstore_iter_next(it)) == 1) {
         const struct logstore_entry *e = logstore_iter_at(it);
         out[n].ts = e->ts_ns;
-        out[n].k = (uint32_t)strtoul(e->labels[2].value.ptr, NULL, 10);
+        out[n].k = lt_entry_k(e);
         size_t len = e->line.len < sizeof out[n].line - 1 ? e->line.len : sizeof out[n].line - 1;
         memcpy(out[n].line, e->line.ptr, len);
         out[n].line[len] = '\0';
