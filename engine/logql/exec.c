@@ -382,6 +382,8 @@ static int compile(const struct logql_selector *sel, const struct logql_unwrap *
     free(o.v);
     if (!rc)
         rc = collect_hints(p);
+    if (!rc && !p->opts.no_value_hint)
+        rc = lq_needs_derive(p);
     if (!rc)
         rc = runtime_init(p);
     if (rc) {
@@ -545,6 +547,8 @@ static int build_result(struct logql_pipeline *p, struct str line, struct logql_
 int logql_pipeline_process(struct logql_pipeline *p, const struct logql_entry *e, unsigned flags,
                            struct logql_result *out)
 {
+    if (p->n_needs && !lq_needs_pass(p, e))
+        return 0; /* the value hint: no label filter below can keep it */
     lq_mem_reset(&p->mem);
     lq_lb_reset(&p->lb, e->stream, e->n_stream);
     if (e->n_meta)
@@ -603,6 +607,7 @@ void logql_pipeline_info(const struct logql_pipeline *p, struct logql_pipeline_i
 {
     memset(info, 0, sizeof *info);
     info->n_epochs = p->sh->n_sets;
+    info->n_value_hints = p->n_needs;
     for (size_t i = 0; i < p->sh->n_sets; i++) {
         const struct logql_filter_set *s = &p->sh->sets[i];
         info->n_filter_terms += s->n_terms;

@@ -55,6 +55,8 @@ struct logql_pipeline_opts {
     const struct str *groups;
     size_t n_groups;
     bool without;
+    /* Tests only: turns off the label-value pre-check (see logql_pipeline_process). */
+    bool no_value_hint;
 };
 
 /* One entry. stream and meta are label sets sorted by name with unique names (base/str.h);
@@ -104,7 +106,17 @@ enum {
     LOGQL_PROC_PREFILTERED = 1, /* the caller already ran logql_pipeline_prefilter and it passed */
 };
 
-/* Runs the pipeline over one entry. Returns 1 (kept: *out is set), 0 (dropped) or ERR_NOMEM. */
+/* Runs the pipeline over one entry. Returns 1 (kept: *out is set), 0 (dropped) or ERR_NOMEM.
+ *
+ * Value hint: string label filters every kept entry must pass (`| json | level="error"`: a
+ * top-level stage or `and` operand, name not starting with "__") that only line filters,
+ * raw-line parsers (json, logfmt, regexp, pattern), other label filters and drop/keep precede
+ * are checked before any parser runs. When the entry's stream has the name, the filter reads
+ * that label (parsers rename theirs `_extracted`), so without drop/keep before it the stream
+ * value decides. Otherwise a filter whose every match holds some bytes (`=` a value without a
+ * space, or a literal-shaped `=~`) needs them in the raw line, unless the line holds a backslash
+ * (escapes) or structured metadata carries the name. Entries dropped this way are exactly ones
+ * the full pipeline drops. */
 int logql_pipeline_process(struct logql_pipeline *p, const struct logql_entry *e, unsigned flags,
                            struct logql_result *out);
 
@@ -131,6 +143,7 @@ struct logql_pipeline_info {
     size_t n_epochs;       /* line versions that filters read (1 + rewrites followed by filters) */
     size_t n_prefilter_terms;
     bool prefilter_batched; /* logql_pipeline_prefilter_block scans runs of lines at once */
+    size_t n_value_hints;   /* label filter values checked in the raw line (value hint) */
 };
 void logql_pipeline_info(const struct logql_pipeline *p, struct logql_pipeline_info *info);
 

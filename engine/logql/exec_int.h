@@ -173,6 +173,18 @@ struct lq_hint {
     const struct logql_label_filter *f;
 };
 
+/* A string label filter every kept entry passes (exec_hint.c). When the stream has `name`, the
+ * filter reads that label (parsers rename theirs `_extracted`): with `by_stream` its matcher
+ * decides on the stream value. Otherwise, when value is not empty, the raw line must hold it
+ * unless a metadata label is `name` (or `base`) or the line has a backslash. */
+struct lq_need {
+    struct str name;
+    struct str value; /* bytes every matching value holds, or empty */
+    struct str base;  /* name without `_extracted` (a renamed metadata label), or empty */
+    const struct matcher *m;
+    bool by_stream; /* no drop/keep before the filter */
+};
+
 struct lq_tx; /* template executor (exec_tmpl.h) */
 
 /* `| json` state: the reader and the name length before each open object. */
@@ -191,6 +203,8 @@ struct logql_pipeline {
     size_t n_stages;
     struct lq_hint *hints;
     size_t n_hints;
+    struct lq_need *needs; /* value hint (exec_hint.c) */
+    size_t n_needs;
     /* Loki's parser hints for metric queries (see logql_pipeline_opts) */
     struct lq_strs required; /* labels to extract; empty: all */
     bool skip_parsers;       /* noLabels without required labels */
@@ -254,6 +268,11 @@ static inline bool lq_no_labels(const struct logql_pipeline *p)
 void lq_parse_err(struct logql_pipeline *p, const char *err, struct str details);
 /* A JSON string token's decoded value (borrowed when it has no escapes). */
 struct str lq_json_string(struct logql_pipeline *p, struct str raw, unsigned flags);
+
+/* Value hint (exec_hint.c): derives p->needs from the compiled stages (0 or ERR_NOMEM), and
+ * tests an entry: false when the pipeline certainly drops it. */
+int lq_needs_derive(struct logql_pipeline *p);
+bool lq_needs_pass(const struct logql_pipeline *p, const struct logql_entry *e);
 
 /* Unwrap: converts the label value; false drops the entry. */
 bool lq_unwrap(struct logql_pipeline *p, double *value);
