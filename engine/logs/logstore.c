@@ -33,6 +33,7 @@ void logstore_config_init(struct logstore_config *c)
     c->head_block_bytes = LOGCHUNK_BLOCK_TARGET_DEFAULT;
     c->block_chunk_bytes = 256 * 1024;
     c->block_zstd_level = 3;
+    c->compact_zstd_level = 9;
     c->block_filter = true;
     wal_config_init(&c->wal);
     c->cut_streams_per_tick = 4096;
@@ -47,7 +48,8 @@ static bool config_valid(const struct logstore_config *c)
            c->head_block_bytes > 0 && c->block_chunk_bytes > 0 && c->cut_streams_per_tick > 0 &&
            c->select_open_chunks_max > 0 && c->retention_interval_ms > 0 &&
            c->retry_interval_ms >= 0 && c->max_block_range_ms >= 0 && c->block_zstd_level >= 0 &&
-           c->block_zstd_level <= 19 && (c->n_retention_rules == 0 || c->retention_rules) &&
+           c->block_zstd_level <= 19 && c->compact_zstd_level >= 0 && c->compact_zstd_level <= 19 &&
+           (c->n_retention_rules == 0 || c->retention_rules) &&
            (c->n_tenant_limits == 0 || c->tenant_limits);
 }
 

@@ -43,7 +43,8 @@
  * (zstd, trigram filter) and writes a block; the block list is swapped, the head truncated (once no
  * select is open: a select keeps reading the head chunks it started with), idle streams removed,
  * the WAL rolled and checkpointed (streams alive, entries at or after the cut). Then compaction
- * (engine/tsdb/compact.h) and retention: by age overall, and per stream selector (rules: highest
+ * (engine/tsdb/compact.h; it re-encodes each stream's log chunks at compact_zstd_level into chunks
+ * of block_chunk_bytes) and retention: by age overall, and per stream selector (rules: highest
  * priority wins, on a tie the shortest period, otherwise retention_ms — Loki's rule): a block whose
  * oldest data of some stream is past that stream's retention is rewritten without that stream's
  * expired chunks (a block past every stream's retention is deleted).
@@ -106,7 +107,12 @@ struct logstore_config {
     uint32_t head_block_bytes;   /* head chunk block target (256 KiB; formats/logchunk.h) */
     uint32_t block_chunk_bytes;  /* uncompressed target of a block's log chunks (1 MiB) */
     int block_zstd_level;        /* zstd level for block chunks (3); 0: store uncompressed */
-    bool block_filter;           /* trigram filters in block chunks (true) */
+    /* zstd level of the log chunks compaction rewrites (9): each stream's chunks of the compacted
+     * blocks are decoded and re-encoded in time order into chunks of block_chunk_bytes with new
+     * filters (the head cut stays at block_zstd_level, cheap for ingest); 0: compaction passes
+     * block chunks through unchanged. */
+    int compact_zstd_level;
+    bool block_filter; /* trigram filters in block chunks (true) */
     struct wal_config wal;
     uint32_t cut_streams_per_tick; /* streams snapshotted per tick during a cut (4096) */
     /* Block chunks one select holds decompressed at once (512, ~256 KiB each); beyond it the one

@@ -1,9 +1,11 @@
 /* The log store's side of the background jobs (engine/store/cycle.h runs them on the store's job
  * thread, which owns the blocks directory): the head-cut block (each stream's chunks of the range
  * merged in time order without duplicates and re-encoded into zstd envelope chunks with trigram
- * filters), the checkpoint filter (live streams, entries from the cut on; the cut is persisted
- * first), and retention per stream (blocks rewritten without the expired chunks of streams whose
- * retention is shorter than the overall one). */
+ * filters), the compaction rewrite (each stream's log chunks of the compacted blocks decoded and
+ * re-encoded at compact_zstd_level into chunks of block_chunk_bytes), the checkpoint filter (live
+ * streams, entries from the cut on; the cut is persisted first), and retention per stream (blocks
+ * rewritten without the expired chunks of streams whose retention is shorter than the overall one).
+ */
 #include <stdlib.h>
 #include <string.h>
 
@@ -69,16 +71,13 @@ int64_t ls_retention_for(const struct logstore_config *c, const struct label *l,
     return best ? best->period_ms : c->retention_ms;
 }
 
-/* ---- the cut: a chunk series set re-encoding each stream of the snapshot ----------------------
+/* ---- block chunk encoding: entries in time order into envelope chunks ------------------------
  */
 
-struct cut_set {
-    struct chunk_series_set base;
-    const struct ls_snap *snap;
-    size_t next;
-    int64_t mint_ns, maxt_ns;
-    const struct logstore_config *cfg;
-    struct ls_merge m;
+/* Encodes one stream's entries (in time order, duplicates already dropped) into envelope chunks
+ * of about block_chunk_bytes uncompressed; shared by the cut and the compaction rewrite. */
+struct chunk_enc {
+    uint32_t target_bytes;
     struct logchunk_writer w;
     struct logblock_enc enc;
     int64_t c_mint, c_maxt; /* of the chunk being built */
@@ -87,87 +86,151 @@ struct cut_set {
     struct buf data;
     struct chunk_meta *chunks;
     size_t n_chunks, cap_chunks;
-    struct chunk_series cur;
     uint64_t raw_bytes, chunk_bytes;
 };
 
-static int cut_flush(struct cut_set *s)
+static void chunk_enc_init(struct chunk_enc *e, const struct logstore_config *cfg, int zstd_level)
 {
-    if (!s->c_entries)
+    memset(e, 0, sizeof *e);
+    e->target_bytes = cfg->block_chunk_bytes;
+    struct logchunk_writer_opts o = {.block_target_bytes = cfg->head_block_bytes,
+                                     .store_uncompressed = zstd_level > 0};
+    logchunk_writer_init(&e->w, &o);
+    logblock_enc_init(&e->enc, zstd_level, cfg->block_filter);
+    buf_init(&e->data);
+}
+
+static void chunk_enc_deinit(struct chunk_enc *e)
+{
+    logchunk_writer_deinit(&e->w);
+    logblock_enc_deinit(&e->enc);
+    buf_deinit(&e->data);
+    free(e->chunks);
+}
+
+static void chunk_enc_reset(struct chunk_enc *e)
+{
+    e->n_chunks = 0;
+    buf_reset(&e->data);
+}
+
+static int chunk_enc_flush(struct chunk_enc *e)
+{
+    if (!e->c_entries)
         return 0;
     uint8_t *bytes;
     size_t len;
-    int rc = logchunk_writer_finish(&s->w, &bytes, &len);
+    int rc = logchunk_writer_finish(&e->w, &bytes, &len);
     if (rc)
         return rc;
-    size_t off = s->data.len;
-    rc = logblock_enc_finish(&s->enc, bytes, len, s->c_mint, s->c_maxt, s->c_entries, s->c_lines,
-                             &s->data);
+    size_t off = e->data.len;
+    rc = logblock_enc_finish(&e->enc, bytes, len, e->c_mint, e->c_maxt, e->c_entries, e->c_lines,
+                             &e->data);
     free(bytes);
     if (rc)
         return rc;
-    if (s->n_chunks == s->cap_chunks) {
-        size_t cap = s->cap_chunks ? s->cap_chunks * 2 : 8;
-        struct chunk_meta *c = realloc(s->chunks, cap * sizeof *c);
+    if (e->n_chunks == e->cap_chunks) {
+        size_t cap = e->cap_chunks ? e->cap_chunks * 2 : 8;
+        struct chunk_meta *c = realloc(e->chunks, cap * sizeof *c);
         if (!c)
             return ERR_NOMEM;
-        s->chunks = c;
-        s->cap_chunks = cap;
+        e->chunks = c;
+        e->cap_chunks = cap;
     }
-    s->chunks[s->n_chunks++] = (struct chunk_meta){
-        .mint_ms = ls_ns_to_ms(s->c_mint),
-        .maxt_ms = ls_ns_to_ms(s->c_maxt),
-        .samples = s->c_entries,
+    e->chunks[e->n_chunks++] = (struct chunk_meta){
+        .mint_ms = ls_ns_to_ms(e->c_mint),
+        .maxt_ms = ls_ns_to_ms(e->c_maxt),
+        .samples = e->c_entries,
         .encoding = CHUNK_LOG,
-        .data = (const uint8_t *)(uintptr_t)off, /* fixed up once the series is done */
-        .len = s->data.len - off,
+        .data = (const uint8_t *)(uintptr_t)off, /* fixed up by chunk_enc_finish */
+        .len = e->data.len - off,
     };
-    s->raw_bytes += s->c_lines;
-    s->chunk_bytes += s->data.len - off;
-    s->c_entries = 0;
-    s->c_lines = 0;
+    e->raw_bytes += e->c_lines;
+    e->chunk_bytes += e->data.len - off;
+    e->c_entries = 0;
+    e->c_lines = 0;
+    return 0;
+}
+
+/* Appends an encoded chunk as it is (nothing may be pending). */
+static int chunk_enc_pass(struct chunk_enc *e, const struct chunk_meta *c)
+{
+    if (e->n_chunks == e->cap_chunks) {
+        size_t cap = e->cap_chunks ? e->cap_chunks * 2 : 8;
+        struct chunk_meta *p = realloc(e->chunks, cap * sizeof *p);
+        if (!p)
+            return ERR_NOMEM;
+        e->chunks = p;
+        e->cap_chunks = cap;
+    }
+    size_t off = e->data.len;
+    if (buf_append(&e->data, c->data, c->len))
+        return ERR_NOMEM;
+    e->chunks[e->n_chunks] = *c;
+    e->chunks[e->n_chunks++].data = (const uint8_t *)(uintptr_t)off;
     return 0;
 }
 
 /* Appends one entry; a chunk ends at the target size, and only where the millisecond changes, so
- * a stream's chunks never overlap in block time (compaction passes them through). */
-static int cut_entry(struct cut_set *s, const struct logchunk_entry *e)
+ * a stream's chunks never overlap in block time (compaction's merge never meets two). */
+static int chunk_enc_entry(struct chunk_enc *e, const struct logchunk_entry *en)
 {
     int rc;
-    if (s->c_entries && ls_ns_to_ms(e->ts_ns) > ls_ns_to_ms(s->c_maxt)) {
+    if (e->c_entries && ls_ns_to_ms(en->ts_ns) > ls_ns_to_ms(e->c_maxt)) {
         struct logchunk_stats st;
-        logchunk_writer_stats(&s->w, &st);
-        if (st.bytes_uncompressed >= s->cfg->block_chunk_bytes && (rc = cut_flush(s)) != 0)
+        logchunk_writer_stats(&e->w, &st);
+        if (st.bytes_uncompressed >= e->target_bytes && (rc = chunk_enc_flush(e)) != 0)
             return rc;
     }
-    if ((rc = logchunk_writer_append(&s->w, e->ts_ns, e->line, e->md, e->md_count)) != 0 ||
-        (rc = logblock_enc_line(&s->enc, e->line)) != 0)
+    if ((rc = logchunk_writer_append(&e->w, en->ts_ns, en->line, en->md, en->md_count)) != 0 ||
+        (rc = logblock_enc_line(&e->enc, en->line)) != 0)
         return rc;
-    if (!s->c_entries)
-        s->c_mint = e->ts_ns;
-    s->c_maxt = e->ts_ns;
-    s->c_entries++;
-    s->c_lines += e->line.len;
+    if (!e->c_entries)
+        e->c_mint = en->ts_ns;
+    e->c_maxt = en->ts_ns;
+    e->c_entries++;
+    e->c_lines += en->line.len;
     return 0;
 }
 
+/* Flushes the last chunk of the stream and points the chunks at their bytes. */
+static int chunk_enc_finish(struct chunk_enc *e)
+{
+    int rc = chunk_enc_flush(e);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < e->n_chunks; i++)
+        e->chunks[i].data = e->data.data + (uintptr_t)e->chunks[i].data;
+    return 0;
+}
+
+/* ---- the cut: a chunk series set re-encoding each stream of the snapshot ----------------------
+ */
+
+struct cut_set {
+    struct chunk_series_set base;
+    const struct ls_snap *snap;
+    size_t next;
+    int64_t mint_ns, maxt_ns;
+    struct ls_merge m;
+    struct chunk_enc e;
+    struct chunk_series cur;
+};
+
 static int cut_series(struct cut_set *s, const struct ls_snap_stream *ss)
 {
-    s->n_chunks = 0;
-    buf_reset(&s->data);
+    chunk_enc_reset(&s->e);
     ls_merge_reset(&s->m, s->mint_ns, s->maxt_ns, LOGCHUNK_FORWARD);
     int rc = 0;
     for (size_t i = 0; i < ss->n_chunks && !rc; i++)
         rc = ls_merge_add_chunk(&s->m, ss->chunks[i]->bytes, ss->chunks[i]->len);
     while (!rc && (rc = ls_merge_next(&s->m)) == 1)
-        rc = cut_entry(s, s->m.cur);
+        rc = chunk_enc_entry(&s->e, s->m.cur);
     if (!rc)
-        rc = cut_flush(s);
+        rc = chunk_enc_finish(&s->e);
     if (rc)
         return rc;
-    for (size_t i = 0; i < s->n_chunks; i++)
-        s->chunks[i].data = s->data.data + (uintptr_t)s->chunks[i].data;
-    s->cur = (struct chunk_series){ss->labels, ss->n_labels, s->chunks, s->n_chunks};
+    s->cur = (struct chunk_series){ss->labels, ss->n_labels, s->e.chunks, s->e.n_chunks};
     return 0;
 }
 
@@ -211,23 +274,154 @@ static int write_block(void *ctx, const char *blocks_dir, struct store_job *j)
     struct cut_set s = {.base = {.ops = &cut_ops},
                         .snap = snap,
                         .mint_ns = ls_ms_to_ns(j->mint_ms),
-                        .maxt_ns = ls_ms_to_ns(j->maxt_ms),
-                        .cfg = w->cfg};
+                        .maxt_ns = ls_ms_to_ns(j->maxt_ms)};
     ls_merge_init(&s.m);
-    struct logchunk_writer_opts o = {.block_target_bytes = w->cfg->head_block_bytes,
-                                     .store_uncompressed = w->cfg->block_zstd_level > 0};
-    logchunk_writer_init(&s.w, &o);
-    logblock_enc_init(&s.enc, w->cfg->block_zstd_level, w->cfg->block_filter);
-    buf_init(&s.data);
+    chunk_enc_init(&s.e, w->cfg, w->cfg->block_zstd_level);
     int rc = block_write(blocks_dir, &s.base, j->mint_ms, j->maxt_ms, &j->meta);
-    j->raw_bytes = s.raw_bytes;
-    j->chunk_bytes = s.chunk_bytes;
+    j->raw_bytes = s.e.raw_bytes;
+    j->chunk_bytes = s.e.chunk_bytes;
     ls_merge_deinit(&s.m);
-    logchunk_writer_deinit(&s.w);
-    logblock_enc_deinit(&s.enc);
-    buf_deinit(&s.data);
-    free(s.chunks);
+    chunk_enc_deinit(&s.e);
     return rc;
+}
+
+/* ---- compaction: each stream's log chunks re-encoded -----------------------------------------
+ */
+
+/* Wraps compaction's merged set: every series' log chunks (sorted, non-overlapping: merge_set
+ * refuses overlapping log chunks with ERR_UNSUPPORTED, so the inputs stay as they are then) are
+ * decoded in order and re-encoded at compact_zstd_level into chunks of block_chunk_bytes with
+ * new filters. Entries come out exactly as they went in. A chunk of at least block_chunk_bytes
+ * that comes from an input which is itself the output of a compaction (level >= 2: its chunks are
+ * at the compaction level already; told by the chunk's time range, which lies within exactly one
+ * input) is passed through as it is, and only runs of smaller chunks are merged: the higher levels
+ * do not encode the same data again. */
+struct recompact_set {
+    struct chunk_series_set base;
+    struct chunk_series_set *in;
+    struct recompact_input {
+        int64_t mint_ms, maxt_ms; /* [mint, maxt) */
+        bool compacted;           /* level >= 2 */
+    } * inputs;
+    size_t n_inputs;
+    struct logblock_dec dec;
+    struct logchunk_reader r;
+    struct logchunk_iter it;
+    struct chunk_enc e;
+    struct chunk_series cur;
+};
+
+/* True when c lies within exactly one input and that input was written by a compaction. */
+static bool from_compacted(const struct recompact_set *s, const struct chunk_meta *c)
+{
+    size_t hits = 0;
+    bool compacted = false;
+    for (size_t i = 0; i < s->n_inputs; i++) {
+        const struct recompact_input *in = &s->inputs[i];
+        if (c->mint_ms < in->maxt_ms && c->maxt_ms >= in->mint_ms) {
+            hits++;
+            compacted = in->compacted && c->mint_ms >= in->mint_ms && c->maxt_ms < in->maxt_ms;
+        }
+    }
+    return hits == 1 && compacted;
+}
+
+static int recompact_chunk(struct recompact_set *s, const struct chunk_meta *c)
+{
+    if (c->encoding != CHUNK_LOG)
+        return ERR_UNSUPPORTED;
+    struct logblock_info bi;
+    const uint8_t *raw;
+    size_t len;
+    int rc = logblock_decode(c->data, c->len, &bi);
+    if (!rc && bi.raw_len >= s->e.target_bytes && from_compacted(s, c)) {
+        rc = chunk_enc_flush(&s->e);
+        return rc ? rc : chunk_enc_pass(&s->e, c);
+    }
+    if (!rc)
+        rc = logblock_dec_chunk(&s->dec, &bi, &raw, &len);
+    if (!rc)
+        rc = logchunk_reader_open(&s->r, raw, len);
+    if (rc)
+        return rc;
+    logchunk_iter_open_reader(&s->it, &s->r, INT64_MIN, INT64_MAX, LOGCHUNK_FORWARD);
+    uint32_t n = 0;
+    while (!rc && logchunk_iter_next(&s->it)) {
+        rc = chunk_enc_entry(&s->e, logchunk_iter_at(&s->it));
+        n++;
+    }
+    if (!rc)
+        rc = logchunk_iter_err(&s->it);
+    if (!rc && n != bi.entries)
+        rc = ERR_CORRUPT; /* the envelope and its chunk disagree */
+    return rc;
+}
+
+static int recompact_next(struct chunk_series_set *base)
+{
+    struct recompact_set *s = (struct recompact_set *)base;
+    if (s->base.err)
+        return s->base.err;
+    int rc = chunk_series_set_next(s->in);
+    if (rc != 1)
+        return rc < 0 ? (s->base.err = rc) : 0;
+    const struct chunk_series *cs = chunk_series_set_at(s->in);
+    chunk_enc_reset(&s->e);
+    rc = 0;
+    for (size_t i = 0; i < cs->n_chunks && !rc; i++)
+        rc = recompact_chunk(s, &cs->chunks[i]);
+    rc = rc ? rc : chunk_enc_finish(&s->e);
+    if (rc)
+        return s->base.err = rc;
+    s->cur = (struct chunk_series){cs->labels, cs->n_labels, s->e.chunks, s->e.n_chunks};
+    return 1;
+}
+
+static const struct chunk_series *recompact_at(struct chunk_series_set *base)
+{
+    return &((struct recompact_set *)base)->cur;
+}
+
+static void recompact_close(struct chunk_series_set *base)
+{
+    struct recompact_set *s = (struct recompact_set *)base;
+    chunk_series_set_close(s->in);
+    logblock_dec_deinit(&s->dec);
+    logchunk_iter_deinit(&s->it);
+    chunk_enc_deinit(&s->e);
+    free(s->inputs);
+    free(s);
+}
+
+static const struct chunk_series_set_ops recompact_ops = {recompact_next, recompact_at,
+                                                          recompact_close};
+
+/* compact_rewrite_fn of the log store; arg is the store's config. */
+static int recompact_wrap(void *arg, struct block *const *in, size_t n,
+                          struct chunk_series_set *merged, struct chunk_series_set **out)
+{
+    const struct logstore_config *cfg = arg;
+    struct recompact_set *s = calloc(1, sizeof *s);
+    struct recompact_input *inputs = calloc(n ? n : 1, sizeof *inputs);
+    if (!s || !inputs) {
+        free(s);
+        free(inputs);
+        chunk_series_set_close(merged);
+        return ERR_NOMEM;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct blockindex_meta *m = block_meta(in[i]);
+        inputs[i] = (struct recompact_input){m->min_time_ms, m->max_time_ms, m->level >= 2};
+    }
+    s->base.ops = &recompact_ops;
+    s->in = merged;
+    s->inputs = inputs;
+    s->n_inputs = n;
+    logblock_dec_init(&s->dec);
+    logchunk_iter_init(&s->it);
+    chunk_enc_init(&s->e, cfg, cfg->compact_zstd_level);
+    *out = &s->base;
+    return 0;
 }
 
 /* ---- checkpoint ---------------------------------------------------------------------------- */
@@ -451,6 +645,11 @@ static const struct store_worker_ops worker_ops = {
 
 int ls_worker_start(struct ls_worker *w)
 {
+    /* compaction runs on the worker thread only: its rewrite is installed before that starts */
+    if (w->cfg->compact_zstd_level > 0) {
+        w->cd.o.rewrite = recompact_wrap;
+        w->cd.o.rewrite_arg = (void *)w->cfg;
+    }
     w->run = (struct store_worker){&w->cd, w->wal_dir, w->blocks_dir, &worker_ops, w};
     return store_worker_start(&w->jt, &w->run);
 }

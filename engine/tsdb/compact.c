@@ -1,4 +1,5 @@
-/* Compaction planning (leveled, Prometheus-like), execution through merge_set + block_write,
+/* Compaction planning (leveled, Prometheus-like), execution through merge_set (and the store's
+ * optional rewrite of the merged series) + block_write,
  * crash-leftover cleanup, superseded-block removal, quarantine and retention by age and size. */
 #include "engine/tsdb/compact.h"
 
@@ -130,6 +131,13 @@ static int union_sources(struct block *const *in, size_t n, struct blockindex_me
 int compact_blocks(const char *blocks_dir, struct block *const *in, size_t n,
                    struct blockindex_meta *meta_out)
 {
+    return compact_blocks_with(blocks_dir, in, n, NULL, NULL, meta_out);
+}
+
+int compact_blocks_with(const char *blocks_dir, struct block *const *in, size_t n,
+                        compact_rewrite_fn rewrite, void *rewrite_arg,
+                        struct blockindex_meta *meta_out)
+{
     ASSERT(n > 0);
     struct chunk_series_set **sets = calloc(n, sizeof *sets);
     if (!sets)
@@ -152,13 +160,19 @@ int compact_blocks(const char *blocks_dir, struct block *const *in, size_t n,
     } else {
         rc = merge_set_create(sets, n, MERGE_REENCODE, &merged);
     }
+    if (rc == 0 && rewrite) {
+        struct chunk_series_set *rewritten = NULL;
+        rc = rewrite(rewrite_arg, in, n, merged, &rewritten);
+        merged = rewritten; /* the rewrite owns (or closed) the merged set */
+    }
     free(sets);
     meta_out->level = level + 1;
     if (rc == 0)
         rc = union_sources(in, n, meta_out);
     if (rc == 0)
         rc = block_write(blocks_dir, merged, mint, maxt, meta_out);
-    chunk_series_set_close(merged);
+    if (merged)
+        chunk_series_set_close(merged);
     return rc;
 }
 
@@ -495,7 +509,7 @@ int compact_dir_compact_once(struct compact_dir *d, bool *did)
     if (k > 0) {
         struct blockindex_meta m;
         blockindex_meta_init(&m);
-        rc = compact_blocks(d->dir, in, k, &m);
+        rc = compact_blocks_with(d->dir, in, k, d->o.rewrite, d->o.rewrite_arg, &m);
         if (rc == ERR_CORRUPT && quarantine_faulted(d, in, k))
             *did = true;
         else if ((rc = finish_compaction(d, in, k, &m, rc)) == 0)

@@ -11,11 +11,12 @@
  *      block starts, is compacted.
  * Execution merges the inputs' series (merge_set with MERGE_REENCODE: overlapping chunks become
  * non-overlapping XOR chunks of <= 120 samples, each sample once; on an equal timestamp the
- * input earlier in (minTime, ULID) order wins), writes the new block (level = max input level + 1,
- * sources = union of the inputs' sources), and only then deletes the inputs. Crash safety: on
- * open, leftover `*.tmp` / `*.tmp-for-deletion` directories are removed, and a block whose sources
- * are all sources of another (larger) block is deleted — the finished output of an interrupted
- * compaction wins over its inputs.
+ * input earlier in (minTime, ULID) order wins), passes the merged series through the store's
+ * rewrite when compact_opts has one (the log store re-encodes log chunks), writes the new block
+ * (level = max input level + 1, sources = union of the inputs' sources), and only then deletes the
+ * inputs. Crash safety: on open, leftover `*.tmp` / `*.tmp-for-deletion` directories are removed,
+ * and a block whose sources are all sources of another (larger) block is deleted — the finished
+ * output of an interrupted compaction wins over its inputs.
  *
  * Retention: blocks entirely older than now - retention (maxTime <= now - retention) are deleted;
  * then, newest first, block sizes (plus the caller's other bytes: head, WAL) are summed and once
@@ -56,19 +57,36 @@ struct compact_plan_block {
 size_t compact_plan(const struct compact_plan_block *blocks, size_t n, const int64_t *ranges,
                     size_t n_ranges, size_t *out);
 
+/* A store's rewrite of the compaction output (the log store re-encodes its log chunks; the metrics
+ * store has none): wraps the merged series set of one compaction of in[0..n) (merge_set with
+ * MERGE_REENCODE over the inputs: label-set order, each series' chunks sorted by mint and
+ * non-overlapping) into the set that is written. It takes ownership of `merged` (closed with *out,
+ * or at once when it fails); the inputs are borrowed for the compaction. Called on the thread
+ * running the compaction; arg is compact_opts.rewrite_arg. Errors of the wrapper or of its _next()
+ * fail the compaction like the merge's own (inputs kept; a permanent code such as ERR_UNSUPPORTED
+ * leaves them out of later plans). */
+typedef int (*compact_rewrite_fn)(void *arg, struct block *const *in, size_t n,
+                                  struct chunk_series_set *merged, struct chunk_series_set **out);
+
 /* Executes one compaction: merges the inputs (in the given order of authority) into a new block
  * under blocks_dir. Does not delete the inputs. meta_out (initialised by the caller with
  * blockindex_meta_init) receives the new block's meta. Returns 0, ERR_EMPTY (no samples: nothing
  * written), ERR_CORRUPT (an input failed its checks: see block_fault), or block_write's errors. */
 int compact_blocks(const char *blocks_dir, struct block *const *in, size_t n,
                    struct blockindex_meta *meta_out);
+/* compact_blocks with the merged set passed through rewrite (NULL: written as merged). */
+int compact_blocks_with(const char *blocks_dir, struct block *const *in, size_t n,
+                        compact_rewrite_fn rewrite, void *rewrite_arg,
+                        struct blockindex_meta *meta_out);
 
 struct compact_opts {
-    int64_t min_range_ms;     /* 0: COMPACT_MIN_RANGE_MS */
-    int64_t max_range_ms;     /* 0: compact_max_range(retention) */
-    int64_t retention_ms;     /* 0: COMPACT_RETENTION_DEFAULT_MS; < 0: no age limit */
-    uint64_t retention_bytes; /* 0: no size limit */
-    bool verify_on_open;      /* block_verify every block on open (reads everything) */
+    int64_t min_range_ms;       /* 0: COMPACT_MIN_RANGE_MS */
+    int64_t max_range_ms;       /* 0: compact_max_range(retention) */
+    int64_t retention_ms;       /* 0: COMPACT_RETENTION_DEFAULT_MS; < 0: no age limit */
+    uint64_t retention_bytes;   /* 0: no size limit */
+    bool verify_on_open;        /* block_verify every block on open (reads everything) */
+    compact_rewrite_fn rewrite; /* NULL: the merged chunks are written as they are */
+    void *rewrite_arg;
 };
 
 struct compact_dir {
