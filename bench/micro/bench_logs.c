@@ -9,6 +9,9 @@
  *   - compression: raw line bytes : bytes on disk of the blocks (zstd log chunks with filters and
  *     the block index), and of the snappy head chunks; the CPU the background cuts took (block
  *     chunk encoding: filters and zstd) per GB of raw lines;
+ *   - with --compact-level N, compaction: three entries far past the data make the store cut
+ *     the rest and compact its 2-hour blocks, re-encoding log chunks at zstd level N (0: passed
+ *     through); raw : disk before and after, and the CPU of the background work;
  *   - with --levers, the compression levers outside the engine on the text of the block chunks
  *     (per 2-hour block and stream, cut at chunk_bytes): zstd levels, long mode (window 2^27) and
  *     a dictionary trained per block, each with its ratio and compress / decompress MB per CPU s.
@@ -21,7 +24,7 @@
  *        bench_logs [--workload bench_logs|load] [--format json|logfmt|nginx|mixed]
  *                   [--lines-per-trace N] [--size MiB] [--dir D] [--level N] [--chunk-bytes B]
  *                   [--no-filter] [--raw FILE] [--levers [--lever-block-hours H (2)]]
- *                   [--compression-only]
+ *                   [--compression-only] [--compact-level N]
  *        bench_logs --input FILE [...]: the lines of a real log file in one stream instead */
 #include <ftw.h>
 #include <stdio.h>
@@ -236,8 +239,9 @@ static void on_ack(void *arg, int result)
 }
 
 static int zstd_level = 3;
-static uint32_t store_chunk_bytes; /* 0: the store's default */
-static bool store_no_filter;       /* block chunks without trigram and gram filters */
+static uint32_t store_chunk_bytes;   /* 0: the store's default */
+static bool store_no_filter;         /* block chunks without trigram and gram filters */
+static int store_compact_level = -1; /* compact_zstd_level; < 0: the store's default */
 
 static void open_store(struct bench *b, const char *base)
 {
@@ -255,6 +259,8 @@ static void open_store(struct bench *b, const char *base)
     if (store_chunk_bytes)
         c.block_chunk_bytes = store_chunk_bytes;
     c.block_filter = !store_no_filter;
+    if (store_compact_level >= 0)
+        c.compact_zstd_level = store_compact_level;
     if (logstore_open(b->dir, &c, &b->loop, &b->ls))
         abort();
     loop_set_before_wait(&b->loop, logstore_before_wait, b->ls);
@@ -327,7 +333,7 @@ static void ingest(struct bench *b, const struct dataset *d, int64_t *wall_ns, i
 struct opts {
     size_t mib;
     const char *dir, *raw, *input;
-    int level;
+    int level, compact_level;
     uint32_t chunk_bytes, lines_per_trace;
     enum ld_log_format format;
     bool load, levers, compression_only, no_filter;
@@ -680,7 +686,8 @@ static void levers(const struct dataset *d, size_t chunk_bytes)
 static void parse_opts(int argc, char **argv, struct opts *o)
 {
     const char *env = getenv("TMPDIR");
-    *o = (struct opts){.mib = 96, .dir = env && *env ? env : "/tmp", .level = 3};
+    *o = (struct opts){
+        .mib = 96, .dir = env && *env ? env : "/tmp", .level = 3, .compact_level = -1};
     o->format = LD_LOG_MIXED;
     if (argc > 1 && argv[1][0] != '-') { /* bench_logs [mib] [dir] [level] */
         o->mib = (size_t)strtoul(argv[1], NULL, 10);
@@ -710,6 +717,8 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             o->dir = v;
         else if (!strcmp(a, "--level"))
             o->level = atoi(v);
+        else if (!strcmp(a, "--compact-level"))
+            o->compact_level = atoi(v);
         else if (!strcmp(a, "--chunk-bytes"))
             o->chunk_bytes = (uint32_t)strtoul(v, NULL, 10);
         else if (!strcmp(a, "--raw"))
@@ -723,6 +732,41 @@ static void parse_opts(int argc, char **argv, struct opts *o)
             exit(2);
         }
     }
+}
+
+/* Three entries of the first stream far past the data (3 days, then 2.5 h and 7 h later): the
+ * head spans more than 1.5 block ranges, the data is cut, and compaction merges the 2-hour
+ * blocks (re-encoding their log chunks at the configured level) until the store is idle. */
+static void bench_compaction(struct bench *b, const struct dataset *d, int level)
+{
+    struct logstore_stats s0, s1;
+    logstore_stats_get(b->ls, &s0);
+    int64_t far = d->e[d->n - 1].ts + 72ll * 3600 * 1000000000;
+    struct logstore_entry_in e[3] = {{far, {"x", 1}, NULL, 0},
+                                     {far + 9000ll * 1000000000, {"y", 1}, NULL, 0},
+                                     {far + 7ll * 3600 * 1000000000, {"z", 1}, NULL, 0}};
+    struct logstore_stream_in in = {d->labels[0], d->n_labels,
+                                    hash_labels(d->labels[0], d->n_labels), e, 3};
+    struct logstore_append_result r;
+    int want = b->acks + 1;
+    int64_t p0 = clock_process_cpu_ns(), t0 = clock_thread_cpu_ns();
+    if (logstore_append(b->ls, &in, 1, &r, on_ack, b) || r.rejected_total)
+        abort();
+    logstore_flush(b->ls);
+    while (b->acks < want)
+        loop_run_once(&b->loop, 1000000);
+    settle(b, far / 1000000 + 7 * 3600 * 1000);
+    int64_t bg = clock_process_cpu_ns() - p0 - (clock_thread_cpu_ns() - t0);
+    logstore_stats_get(b->ls, &s1);
+    printf("{\"bench\":\"logs_compaction\",\"compact_zstd_level\":%d,\"blocks_before\":%llu,"
+           "\"blocks_after\":%llu,\"compactions\":%llu,\"disk_before\":%llu,\"disk_after\":%llu,"
+           "\"raw_to_disk_before\":%.3f,\"raw_to_disk_after\":%.3f,\"background_cpu_s\":%.3f}\n",
+           level, (unsigned long long)s0.blocks, (unsigned long long)s1.blocks,
+           (unsigned long long)(s1.compactions_total - s0.compactions_total),
+           (unsigned long long)s0.blocks_bytes, (unsigned long long)s1.blocks_bytes,
+           (double)s0.block_raw_bytes_written_total / (double)s0.blocks_bytes,
+           (double)s1.block_raw_bytes_written_total / (double)s1.blocks_bytes, (double)bg / 1e9);
+    fflush(stdout);
 }
 
 static void print_compression(struct bench *b, const struct opts *o, int64_t write_cpu_ns)
@@ -786,6 +830,7 @@ int main(int argc, char **argv)
     struct opts o;
     parse_opts(argc, argv, &o);
     zstd_level = o.level, store_chunk_bytes = o.chunk_bytes, store_no_filter = o.no_filter;
+    store_compact_level = o.compact_level;
     log_level_set(LOG_WARN);
     struct dataset d;
     struct ld_logs wl;
@@ -823,6 +868,8 @@ int main(int argc, char **argv)
     print_compression(&b, &o, clock_process_cpu_ns() - proc0 - (clock_thread_cpu_ns() - thread0));
     b.streams = d.n_streams;
     run_selects(&b, &o);
+    if (o.compact_level >= 0)
+        bench_compaction(&b, &d, o.compact_level);
     close_store(&b);
     if (o.load)
         ld_logs_deinit(&wl);
