@@ -11,6 +11,7 @@
 #include <yaml.h>
 
 #include "base/error.h"
+#include "engine/logql/parse.h"
 #include "server/api_loki.h"
 
 static int errf(char *err, size_t n, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
@@ -430,6 +431,147 @@ static int set_loki_max_series(struct server_config *c, const char *v, char *err
     return rc;
 }
 
+/* ---- log retention and compaction ---- */
+
+static int set_loki_retention(struct server_config *c, const char *v, char *err, size_t n)
+{
+    int rc = set_ms(&c->loki_retention_ms, v, true, err, n);
+    if (!rc && c->loki_retention_ms == 0)
+        c->loki_retention_ms = -1; /* 0: keep regardless of age */
+    return rc;
+}
+
+static void free_retention_rules(struct server_config *c)
+{
+    for (size_t i = 0; i < c->n_loki_retention_rules; i++)
+        logql_query_destroy(c->loki_retention_queries[i]);
+    free(c->loki_retention_rules);
+    free(c->loki_retention_queries);
+    c->loki_retention_rules = NULL;
+    c->loki_retention_queries = NULL;
+    c->n_loki_retention_rules = 0;
+}
+
+/* Parses `sel` (length len) as a LogQL stream selector without a pipeline. */
+static int parse_stream_selector(const char *sel, size_t len, struct logql_query **out, char *err,
+                                 size_t n)
+{
+    char why[160];
+    struct logql_query *q = NULL;
+    int rc = logql_parse((struct str){sel, len}, &q, why, sizeof why);
+    if (rc == ERR_NOMEM)
+        return errf(err, n, "out of memory");
+    if (rc)
+        return errf(err, n, "bad selector '%.*s': %s", (int)len, sel, why);
+    if (q->root->kind != LOGQL_EXPR_LOG || q->root->sel.n_stages) {
+        logql_query_destroy(q);
+        return errf(err, n, "'%.*s' must be a stream selector only, without a pipeline", (int)len,
+                    sel);
+    }
+    *out = q;
+    return 0;
+}
+
+/* Adds the rule {selector, period, priority} (priority NULL: 0). */
+static int add_retention_rule(struct server_config *c, const char *sel, size_t sel_len,
+                              const char *period, const char *priority, char *err, size_t n)
+{
+    int64_t ns;
+    if (config_parse_duration(period, &ns) || ns <= 0 || ns % 1000000)
+        return errf(err, n, "bad period '%s' (e.g. 24h, 7d; more than 0, whole milliseconds)",
+                    period);
+    long prio = 0;
+    if (priority) {
+        char *end;
+        errno = 0;
+        prio = strtol(priority, &end, 10);
+        if (!*priority || *end || errno || prio < INT32_MIN || prio > INT32_MAX)
+            return errf(err, n, "priority must be a whole number, got '%s'", priority);
+    }
+    struct logql_query *q = NULL;
+    int rc = parse_stream_selector(sel, sel_len, &q, err, n);
+    if (rc)
+        return rc;
+    if (c->loki_retention_replace) {
+        free_retention_rules(c);
+        c->loki_retention_replace = false;
+    }
+    size_t k = c->n_loki_retention_rules;
+    struct logstore_retention_rule *r =
+        realloc(c->loki_retention_rules, (k + 1) * sizeof *c->loki_retention_rules);
+    if (r)
+        c->loki_retention_rules = r;
+    struct logql_query **qs =
+        realloc(c->loki_retention_queries, (k + 1) * sizeof *c->loki_retention_queries);
+    if (qs)
+        c->loki_retention_queries = qs;
+    if (!r || !qs) {
+        logql_query_destroy(q);
+        return errf(err, n, "out of memory");
+    }
+    qs[k] = q;
+    r[k] = (struct logstore_retention_rule){.ms = q->root->sel.matchers,
+                                            .n = q->root->sel.n_matchers,
+                                            .priority = (int)prio,
+                                            .period_ms = ns / 1000000};
+    c->n_loki_retention_rules = k + 1;
+    return 0;
+}
+
+/* Length of the selector at the start of v: up to its closing '}' outside quoted strings ("..."
+ * with backslash escapes, `...` raw); 0 when v does not start with '{' or never closes. */
+static size_t selector_len(const char *v)
+{
+    if (*v != '{')
+        return 0;
+    char quote = 0;
+    for (size_t i = 1; v[i]; i++) {
+        if (quote) {
+            if (quote == '"' && v[i] == '\\' && v[i + 1])
+                i++;
+            else if (v[i] == quote)
+                quote = 0;
+        } else if (v[i] == '"' || v[i] == '`') {
+            quote = v[i];
+        } else if (v[i] == '}') {
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+/* SELECTOR:PERIOD[:PRIORITY], e.g. {service="debug"}:3d:1 */
+static int set_loki_retention_stream(struct server_config *c, const char *v, char *err, size_t n)
+{
+    size_t sl = selector_len(v);
+    if (!sl)
+        return errf(err, n, "%s '%s' (SELECTOR:PERIOD[:PRIORITY], e.g. {service=\"debug\"}:3d:1)",
+                    *v == '{' ? "unclosed selector in" : "expected a stream selector {...} in", v);
+    if (v[sl] != ':' || !v[sl + 1])
+        return errf(err, n,
+                    "expected :PERIOD[:PRIORITY] right after the selector %.*s, got '%s' "
+                    "(a stream selector only, no pipeline)",
+                    (int)sl, v, v + sl);
+    char period[64];
+    const char *p = v + sl + 1;
+    const char *colon = strchr(p, ':');
+    size_t pl = colon ? (size_t)(colon - p) : strlen(p);
+    if (pl >= sizeof period)
+        return errf(err, n, "bad period '%.*s'", (int)pl, p);
+    memcpy(period, p, pl);
+    period[pl] = 0;
+    return add_retention_rule(c, v, sl, period, colon ? colon + 1 : NULL, err, n);
+}
+
+static int set_logs_compact_level(struct server_config *c, const char *v, char *err, size_t n)
+{
+    uint64_t x;
+    int rc = set_count(&x, v, 0, 19, err, n);
+    if (!rc)
+        c->logs_compact_zstd_level = (int)x;
+    return rc;
+}
+
 struct setting {
     const char *key;
     setter set;
@@ -541,6 +683,17 @@ static const struct setting settings[] = {
     {"limits.loki.max-query-series", set_loki_max_series, "N",
      "series a LogQL metric query may return; beyond it 400 \"maximum number of series (N)\n"
      "        reached for a single query\" (default 500; 0: no limit)"},
+    {"limits.loki.retention-period", set_loki_retention, "DURATION",
+     "delete log entries older than this, unless a retention-stream rule matches their\n"
+     "        stream (default 30d; 0: keep regardless of age)"},
+    {"limits.loki.retention-stream", set_loki_retention_stream, "SELECTOR:PERIOD[:PRIORITY]",
+     "log retention of the streams a selector matches, e.g. '{service=\"debug\"}:3d:1';\n"
+     "        repeat for several rules. Of the rules matching a stream the highest priority\n"
+     "        wins (default 0), on a tie the shortest period. Flags replace the file's rules;\n"
+     "        YAML: limits: {loki: {retention_stream: [{selector, priority, period}]}}"},
+    {"logs.compaction-zstd-level", set_logs_compact_level, "N",
+     "zstd level of the log chunks compaction rewrites, 1 to 19 (default 9; 0: compaction\n"
+     "        keeps the chunks as the head cut wrote them)"},
 };
 
 void config_init(struct server_config *c)
@@ -565,6 +718,11 @@ void config_init(struct server_config *c)
     logingest_config_default(&c->logingest);
     c->loki_max_entries_limit = LOKI_MAX_ENTRIES_LIMIT;
     c->loki_max_query_series = LOKI_MAX_QUERY_SERIES;
+    struct logstore_config lcfg;
+    logstore_config_init(&lcfg);
+    c->loki_retention_ms = lcfg.retention_ms;
+    c->logs_compact_zstd_level = lcfg.compact_zstd_level;
+    c->loki_retention_replace = true;
 }
 
 void config_deinit(struct server_config *c)
@@ -574,6 +732,7 @@ void config_deinit(struct server_config *c)
     free(c->data_dir);
     free(c->config_file);
     free(c->default_tenant);
+    free_retention_rules(c);
     memset(c, 0, sizeof *c);
 }
 
@@ -671,10 +830,94 @@ static int walk_mapping(struct yaml_ctx *y, const char *key, int depth)
     }
 }
 
+/* True when YAML key `key` names setting `name` (dashes and underscores alike, any case). */
+static bool key_is(const char *key, const char *name)
+{
+    for (; *key && *name; key++, name++)
+        if ((*key == '_' ? '-' : tolower((unsigned char)*key)) != *name)
+            return false;
+    return *key == *name;
+}
+
+/* One {selector, priority, period} mapping of limits.loki.retention_stream (its start consumed). */
+static int walk_retention_rule(struct yaml_ctx *y, const char *key, size_t line)
+{
+    char *f[3] = {NULL, NULL, NULL}; /* selector, period, priority */
+    static const char *const names[3] = {"selector", "period", "priority"};
+    int rc = 0;
+    for (;;) {
+        yaml_event_t k, v;
+        if ((rc = next_event(y, &k)))
+            break;
+        if (k.type == YAML_MAPPING_END_EVENT) {
+            yaml_event_delete(&k);
+            break;
+        }
+        if (k.type != YAML_SCALAR_EVENT || (rc = next_event(y, &v))) {
+            if (!rc)
+                rc = errf(y->err, y->err_size, "%s: keys must be plain strings", y->path);
+            yaml_event_delete(&k);
+            break;
+        }
+        size_t i = 0;
+        while (i < 3 && strcmp((const char *)k.data.scalar.value, names[i]) != 0)
+            i++;
+        if (i == 3 || v.type != YAML_SCALAR_EVENT || f[i])
+            rc = errf(y->err, y->err_size,
+                      "%s:%zu: %s: each rule is a mapping of plain selector, priority and period "
+                      "(once each), got '%s'",
+                      y->path, k.start_mark.line + 1, key, (const char *)k.data.scalar.value);
+        else
+            f[i] = strdup((const char *)v.data.scalar.value);
+        yaml_event_delete(&k);
+        yaml_event_delete(&v);
+        if (rc)
+            break;
+    }
+    char inner[256];
+    if (!rc && (!f[0] || !f[1]))
+        rc = errf(y->err, y->err_size, "%s:%zu: %s: a rule needs a selector and a period", y->path,
+                  line, key);
+    else if (!rc && add_retention_rule(y->c, f[0], strlen(f[0]), f[1], f[2], inner, sizeof inner))
+        rc = errf(y->err, y->err_size, "%s:%zu: limits.loki.retention-stream: %s", y->path, line,
+                  inner);
+    for (int i = 0; i < 3; i++)
+        free(f[i]);
+    return rc;
+}
+
+/* limits.loki.retention_stream: a list of {selector, priority, period} (Loki's shape). */
+static int walk_retention_rules(struct yaml_ctx *y, const char *key)
+{
+    for (;;) {
+        yaml_event_t v;
+        if (next_event(y, &v))
+            return ERR_INVALID;
+        int rc = 0;
+        if (v.type == YAML_SEQUENCE_END_EVENT) {
+            yaml_event_delete(&v);
+            return 0;
+        }
+        if (v.type == YAML_MAPPING_START_EVENT)
+            rc = walk_retention_rule(y, key, v.start_mark.line + 1);
+        else
+            rc = errf(y->err, y->err_size,
+                      "%s:%zu: %s: a list of mappings {selector, priority, period}", y->path,
+                      v.start_mark.line + 1, key);
+        yaml_event_delete(&v);
+        if (rc)
+            return rc;
+    }
+}
+
 static int walk_sequence(struct yaml_ctx *y, const char *key)
 {
+    if (key_is(key, "limits.loki.retention-stream"))
+        return walk_retention_rules(y, key);
     if (strcmp(key, "listen") != 0)
-        return errf(y->err, y->err_size, "%s: %s: a list is allowed only for listen", y->path, key);
+        return errf(y->err, y->err_size,
+                    "%s: %s: a list is allowed only for listen and limits.loki.retention_stream",
+                    y->path, key);
     for (;;) {
         yaml_event_t v;
         if (next_event(y, &v))
@@ -789,6 +1032,7 @@ int config_from_args(struct server_config *c, int argc, char **argv, FILE *out, 
     if (c->config_file && config_load_yaml(c, c->config_file, err, err_size))
         return ERR_INVALID;
     c->listen_replace = true; /* the first --listen replaces addresses from defaults or file */
+    c->loki_retention_replace = true; /* so does the first --limits.loki.retention-stream */
     for (int i = 1; i < argc; i++) {
         flag_at(argc, argv, &i, key, sizeof key, &val, err, err_size);
         if (strcmp(key, "config") == 0)

@@ -2,7 +2,9 @@
  * Flags and YAML keys name the same settings: `--http.max-body-bytes` is `http: {max_body_bytes: }`
  * in YAML (dashes and underscores are interchangeable). Durations accept Prometheus units
  * ("500ms", "10s", "2m", "1h30m") or plain seconds; sizes accept plain bytes or KiB/MiB/GiB (also
- * KB/MB/GB = powers of 1000).
+ * KB/MB/GB = powers of 1000). Lists: `listen` (plain values) and limits.loki.retention_stream
+ * (Loki's list of {selector, priority, period} mappings; as a flag, repeated
+ * SELECTOR:PERIOD[:PRIORITY]); the first flag of either replaces what the file set.
  *
  * Errors: parse functions return 0, or ERR_INVALID with a message in err[] naming the flag/key.
  * Ownership: strings in the config are malloc'd copies freed by config_deinit. */
@@ -15,12 +17,15 @@
 #include <stdio.h>
 
 #include "base/log.h"
+#include "engine/logs/logstore.h"
 #include "engine/tsdb/tsdb.h"
 #include "server/ingest.h"
 #include "server/query.h"
 #include "server/logingest.h"
 
 #define CONFIG_LISTEN_MAX 8
+
+struct logql_query;
 
 struct server_config {
     char *listen[CONFIG_LISTEN_MAX];
@@ -47,6 +52,17 @@ struct server_config {
      * (max_query_series, 500); 0 = no limit */
     int64_t loki_max_entries_limit;
     int64_t loki_max_query_series;
+    /* Log retention (Loki's limits_config retention_period, 30 d; < 0: keep forever) and per
+     * stream selector (retention_stream): rules[i].ms point into the parsed selector
+     * loki_retention_queries[i]; both arrays are owned here and freed by config_deinit, so the
+     * config must outlive the log stores that borrow the rules. */
+    int64_t loki_retention_ms;
+    struct logstore_retention_rule *loki_retention_rules;
+    struct logql_query **loki_retention_queries;
+    size_t n_loki_retention_rules;
+    bool loki_retention_replace; /* the next rule replaces the list (flags over the file) */
+    /* zstd level of the log chunks compaction rewrites (9); 0: passed through */
+    int logs_compact_zstd_level;
 };
 
 void config_init(struct server_config *c); /* defaults */

@@ -367,8 +367,9 @@ static int attach_mesh(struct shard *sh)
     return rc;
 }
 
-/* Opens <shard dir>/logs (WAL replay included) with the Loki push limits and the server's WAL
- * fsync mode, and the log ingest state over it. */
+/* Opens <shard dir>/logs (WAL replay included) with the Loki push limits, the log retention
+ * (overall and per stream selector), the compaction zstd level and the server's WAL fsync mode,
+ * and the log ingest state over it. */
 static int open_logs(struct shard *sh, const char *shard_dir)
 {
     const struct server_config *cfg = sh->srv->cfg;
@@ -379,6 +380,10 @@ static int open_logs(struct shard *sh, const char *shard_dir)
     logstore_config_init(&lcfg);
     lcfg.wal.fsync = cfg->tsdb.wal.fsync; /* --wal.fsync applies to both WALs */
     logingest_logstore_limits(&cfg->logingest, n, &lcfg);
+    lcfg.retention_ms = cfg->loki_retention_ms;
+    lcfg.retention_rules = cfg->loki_retention_rules; /* the config outlives the shards */
+    lcfg.n_retention_rules = cfg->n_loki_retention_rules;
+    lcfg.compact_zstd_level = cfg->logs_compact_zstd_level;
     int rc = logstore_open(dir, &lcfg, &sh->loop, &sh->logs);
     if (rc) {
         log_error("cannot open the shard's log store", LOG_STR("dir", dir), LOG_ERR(rc));
