@@ -61,6 +61,12 @@ static const char *const store_sums[][2] = {
     {"strata_logstore_wal_writes_total", "Log WAL writes completed (one per group commit)."},
     {"strata_logstore_wal_write_milliseconds_total",
      "Log WAL writes, submit to completion, summed (what acknowledgements wait for)."},
+    {"strata_logstore_retention_blocks_deleted_total",
+     "Log blocks deleted by retention (past every stream's retention)."},
+    {"strata_logstore_retention_blocks_rewritten_total",
+     "Log blocks rewritten without the chunks of streams past their retention."},
+    {"strata_logstore_retention_chunks_dropped_total",
+     "Log chunks dropped by per-stream retention in rewritten blocks."},
 };
 
 static const char *store_reason(int k)
@@ -89,7 +95,10 @@ static bool store_row(const void *ctx, uint32_t i, uint64_t *g, uint64_t *c, uin
                      t.batches_refused_full_total + t.batches_refused_disk_total,
                      t.wal.commits,
                      t.wal.writes,
-                     t.wal.write_ns_sum / 1000000};
+                     t.wal.write_ns_sum / 1000000,
+                     t.retention_blocks_deleted_total,
+                     t.retention_blocks_rewritten_total,
+                     t.retention_chunks_dropped_total};
     _Static_assert(sizeof gv / sizeof gv[0] == sizeof store_gauges / sizeof store_gauges[0],
                    "a value per gauge");
     _Static_assert(sizeof cv / sizeof cv[0] == sizeof store_sums / sizeof store_sums[0],

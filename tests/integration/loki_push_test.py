@@ -585,6 +585,10 @@ def case_retention_per_stream(binary, tool, tmp):
         time.sleep(0.2)
     assert got == want, f"after 45 s: {got}"
     assert metric(srv.port, "strata_logstore_head_cuts_total") >= 1
+    assert (metric(srv.port, "strata_logstore_retention_blocks_deleted_total")
+            + metric(srv.port, "strata_logstore_retention_blocks_rewritten_total")) >= 1
+    if metric(srv.port, "strata_logstore_retention_blocks_rewritten_total"):
+        assert metric(srv.port, "strata_logstore_retention_chunks_dropped_total") >= 1
     assert srv.stop() == 0
     srv = start(binary, tmp, shards=1, extra=extra)
     got = query_range(srv.port, q, start_ns, end_ns)
