@@ -639,10 +639,9 @@ def case_timeout(binary, tool, tmp):
     srv.stop()
 
 
-@case
-def case_client_disconnect(binary, tool, tmp):
-    """A client that goes away while its query_range runs cancels the query job (its owners stop):
-    strata_query_jobs_canceled_total counts it and the server keeps answering."""
+def disconnect_server(binary, tmp):
+    """A 2-shard server holding 240k lines of job="dc" over the last hour, for the disconnect
+    cases."""
     srv = start(binary, tmp, shards=2, extra=ANY_AGE + ("--limits.loki.ingestion-rate", "100000000",
                                               "--limits.loki.ingestion-burst", "100000000"))
     for b in range(60):
@@ -650,12 +649,12 @@ def case_client_disconnect(binary, tool, tmp):
                               [(NOW - (b * 4000 + k) * 5 * 10**5 - i, f"line {k} {'y' * 60}",
                                 None)
                                for k in range(0, 4000, 2)]) for i in range(4)])
-    params = {"query": 'sum(quantile_over_time(0.5, {job="dc"} | regexp "line (?P<k>[0-9]+) '
-                       '(?P<rest>y+)" | line_format "{{.rest}} {{.k}}" | unwrap k [1m]))',
-              "start": str(NOW - 3600 * SEC), "end": str(NOW), "step": "1s"}
-    t0 = time.time()
-    ok(srv.port, "/loki/api/v1/query_range", params)
-    took = time.time() - t0
+    return srv
+
+
+def leave_mid_query(srv, params, took):
+    """Sends query_range with params, goes away a quarter of the way into it (took: how long the
+    query takes) and waits until strata_query_jobs_canceled_total counts the canceled job."""
     if took < 0.3:
         raise rw.Skip(f"the query is too fast here ({took:.3f}s) to leave in its middle")
     before = lp.metric(srv.port, "strata_query_jobs_canceled_total")
@@ -667,6 +666,19 @@ def case_client_disconnect(binary, tool, tmp):
     while lp.metric(srv.port, "strata_query_jobs_canceled_total") <= before:
         assert time.time() < deadline, "the query job was not canceled"
         time.sleep(0.05)
+
+
+@case
+def case_client_disconnect(binary, tool, tmp):
+    """A client that goes away while its query_range runs cancels the query job (its owners stop):
+    strata_query_jobs_canceled_total counts it and the server keeps answering."""
+    srv = disconnect_server(binary, tmp)
+    params = {"query": 'sum(quantile_over_time(0.5, {job="dc"} | regexp "line (?P<k>[0-9]+) '
+                       '(?P<rest>y+)" | line_format "{{.rest}} {{.k}}" | unwrap k [1m]))',
+              "start": str(NOW - 3600 * SEC), "end": str(NOW), "step": "1s"}
+    t0 = time.time()
+    ok(srv.port, "/loki/api/v1/query_range", params)
+    leave_mid_query(srv, params, time.time() - t0)
     assert ok(srv.port, "/loki/api/v1/labels", {"start": str(NOW - 3600 * SEC)})["data"] == [
         "job", "pod"]
     srv.stop()
@@ -677,13 +689,7 @@ def case_client_disconnect_partial(binary, tool, tmp):
     """The disconnect case for a decomposable metric query (the owners aggregate): the client
     going away cancels the job and its owners stop; the server keeps answering, the same query
     right afterwards counts every line."""
-    srv = start(binary, tmp, shards=2, extra=ANY_AGE + ("--limits.loki.ingestion-rate", "100000000",
-                                              "--limits.loki.ingestion-burst", "100000000"))
-    for b in range(60):
-        push_json(srv.port, [({"job": "dc", "pod": f"p{i}"},
-                              [(NOW - (b * 4000 + k) * 5 * 10**5 - i, f"line {k} {'y' * 60}",
-                                None)
-                               for k in range(0, 4000, 2)]) for i in range(4)])
+    srv = disconnect_server(binary, tmp)
     params = {"query": 'sum by (k) (count_over_time({job="dc"} | regexp "line (?P<k>[0-9])'
                        '(?P<n>[0-9]*) (?P<rest>y+)" | line_format "{{.rest}} {{.k}}" [1m]))',
               "start": str(NOW - 3600 * SEC), "end": str(NOW), "step": "1s"}
@@ -691,17 +697,7 @@ def case_client_disconnect_partial(binary, tool, tmp):
     res = ok(srv.port, "/loki/api/v1/query_range", params)
     took = time.time() - t0
     total = sum(float(v) for r in res["data"]["result"] for _, v in r["values"][-1:])
-    if took < 0.3:
-        raise rw.Skip(f"the query is too fast here ({took:.3f}s) to leave in its middle")
-    before = lp.metric(srv.port, "strata_query_jobs_canceled_total")
-    c = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10)
-    c.request("GET", "/loki/api/v1/query_range?" + urllib.parse.urlencode(params))
-    time.sleep(took / 4)
-    c.close()
-    deadline = time.time() + 10
-    while lp.metric(srv.port, "strata_query_jobs_canceled_total") <= before:
-        assert time.time() < deadline, "the query job was not canceled"
-        time.sleep(0.05)
+    leave_mid_query(srv, params, took)
     again = ok(srv.port, "/loki/api/v1/query_range", params)
     assert sum(float(v) for r in again["data"]["result"] for _, v in r["values"][-1:]) == total
     srv.stop()
