@@ -239,12 +239,18 @@ static int set_ooo(struct server_config *c, const char *v, char *err, size_t n)
     return set_ms(&c->tsdb.ooo_window_ms, v, true, err, n);
 }
 
+/* A retention by age: 0 in the setting means no age limit, which the stores spell -1. */
+static int set_age_limit(int64_t *ms, const char *v, char *err, size_t n)
+{
+    int rc = set_ms(ms, v, true, err, n);
+    if (!rc && *ms == 0)
+        *ms = -1;
+    return rc;
+}
+
 static int set_retention(struct server_config *c, const char *v, char *err, size_t n)
 {
-    int rc = set_ms(&c->tsdb.retention_ms, v, true, err, n);
-    if (!rc && c->tsdb.retention_ms == 0)
-        c->tsdb.retention_ms = -1; /* 0: no age limit */
-    return rc;
+    return set_age_limit(&c->tsdb.retention_ms, v, err, n);
 }
 
 static int set_retention_size(struct server_config *c, const char *v, char *err, size_t n)
@@ -435,10 +441,7 @@ static int set_loki_max_series(struct server_config *c, const char *v, char *err
 
 static int set_loki_retention(struct server_config *c, const char *v, char *err, size_t n)
 {
-    int rc = set_ms(&c->loki_retention_ms, v, true, err, n);
-    if (!rc && c->loki_retention_ms == 0)
-        c->loki_retention_ms = -1; /* 0: keep regardless of age */
-    return rc;
+    return set_age_limit(&c->loki_retention_ms, v, err, n);
 }
 
 static void free_retention_rules(struct server_config *c)
