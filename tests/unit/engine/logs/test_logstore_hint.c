@@ -56,27 +56,11 @@ static void feed(struct lt *x, struct prop *p, char (*ids)[33])
     }
 }
 
-/* Lines of stream 0 in the whole range containing `want`, selected with `hint` as the hint. */
+/* Lines of stream 0 containing `want`, selected forward with the hint `hint`. */
 static long count(struct lt *x, const char *hint, const char *want,
                   struct logstore_select_stats *st)
 {
-    struct matcher m;
-    lt_matcher(&m, MATCHER_EQ, "k", "0");
-    struct str h = str_from_cstr(hint);
-    struct logstore_line_hint lh = {&h, 1};
-    struct logstore_iter *it;
-    assert_int_equal(
-        logstore_select(x->ls, &m, 1, T0, T0 + SECS * LT_SEC_NS, LOGSTORE_FORWARD, &lh, &it), 0);
-    long n = 0;
-    while (logstore_iter_next(it) == 1) {
-        struct str l = logstore_iter_at(it)->line;
-        n += memmem(l.ptr, l.len, want, strlen(want)) != NULL;
-    }
-    assert_int_equal(logstore_iter_err(it), 0);
-    logstore_iter_stats(it, st);
-    logstore_iter_close(it);
-    matcher_deinit(&m);
-    return n;
+    return lt_count_hinted(x->ls, 0, T0, T0 + SECS * LT_SEC_NS, LOGSTORE_FORWARD, hint, want, st);
 }
 
 static void test_hint_skips_soundly(void **state)

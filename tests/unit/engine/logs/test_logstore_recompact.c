@@ -149,27 +149,11 @@ static size_t read_all(struct logstore *ls, enum logstore_dir dir, struct buf *o
     return n;
 }
 
-/* Lines of stream 1 containing `want`, selected with the hint `hint`. */
+/* Lines of stream 1 containing `want`, selected backward with the hint `hint`. */
 static long count_hinted(struct logstore *ls, const char *hint, const char *want,
                          struct logstore_select_stats *st)
 {
-    struct matcher m;
-    lt_matcher(&m, MATCHER_EQ, "k", "1");
-    struct str h = str_from_cstr(hint);
-    struct logstore_line_hint lh = {&h, 1};
-    struct logstore_iter *it;
-    assert_int_equal(
-        logstore_select(ls, &m, 1, T0, T0 + SECS * LT_SEC_NS, LOGSTORE_BACKWARD, &lh, &it), 0);
-    long n = 0;
-    while (logstore_iter_next(it) == 1) {
-        struct str l = logstore_iter_at(it)->line;
-        n += memmem(l.ptr, l.len, want, strlen(want)) != NULL;
-    }
-    assert_int_equal(logstore_iter_err(it), 0);
-    logstore_iter_stats(it, st);
-    logstore_iter_close(it);
-    matcher_deinit(&m);
-    return n;
+    return lt_count_hinted(ls, 1, T0, T0 + SECS * LT_SEC_NS, LOGSTORE_BACKWARD, hint, want, st);
 }
 
 /* ---- the block chunks on disk ---- */

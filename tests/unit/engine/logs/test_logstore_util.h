@@ -293,6 +293,32 @@ static inline long lt_read(struct logstore *ls, long k, int64_t start, int64_t e
     return n;
 }
 
+/* Lines of stream {k="<k>"} in [start, end) that contain `want`, selected in direction dir with
+ * the line hint `hint`; *st receives the select's statistics. */
+static inline long lt_count_hinted(struct logstore *ls, uint32_t k, int64_t start, int64_t end,
+                                   enum logstore_dir dir, const char *hint, const char *want,
+                                   struct logstore_select_stats *st)
+{
+    struct matcher m;
+    char kv[16];
+    snprintf(kv, sizeof kv, "%u", k);
+    lt_matcher(&m, MATCHER_EQ, "k", kv);
+    struct str h = str_from_cstr(hint);
+    struct logstore_line_hint lh = {&h, 1};
+    struct logstore_iter *it;
+    assert_int_equal(logstore_select(ls, &m, 1, start, end, dir, &lh, &it), 0);
+    long n = 0;
+    while (logstore_iter_next(it) == 1) {
+        struct str l = logstore_iter_at(it)->line;
+        n += memmem(l.ptr, l.len, want, strlen(want)) != NULL;
+    }
+    assert_int_equal(logstore_iter_err(it), 0);
+    logstore_iter_stats(it, st);
+    logstore_iter_close(it);
+    matcher_deinit(&m);
+    return n;
+}
+
 /* Asserts stream k holds exactly its generated lines at t0, t0 + step, ... < t1, in order, both
  * directions. */
 static inline void lt_check_range(struct logstore *ls, uint32_t k, int64_t t0, int64_t t1,
